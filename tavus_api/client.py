@@ -1,0 +1,321 @@
+"""The one HTTP client for the Tavus Replicas API.
+
+One :class:`TavusClient` wraps one configured ``httpx.AsyncClient`` (keep-alive pool,
+``x-api-key`` and user-agent headers, timeouts) and does one request per call: retrying
+is the caller's decision (see :mod:`tavus_api.retry`), so a wait can count an outage in
+time while a one-off task counts attempts. Every non-2xx answer and every transport
+failure leaves this module as a typed :class:`~tavus_api.errors.TavusError`.
+
+Safety: redirects are never followed (the key would go wherever a ``Location`` points),
+plain http is refused except to loopback, ids are validated and URL-encoded, and the key
+is held as a ``SecretStr`` that no repr, message or log line prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from tavus_api._version import __version__
+from tavus_api.errors import (
+    TavusConfigurationError,
+    TavusMalformedResponseError,
+    error_from_response,
+    error_from_transport,
+)
+from tavus_api.models import CreatedReplica, Replica, ReplicaPage
+from tavus_api.validation import DEFAULT_BASE_URL, validate_base_url, validate_replica_id, validate_replica_ids
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "TavusClient", "USER_AGENT", "count_requests"]
+
+USER_AGENT = f"prefect-tavus/{__version__} python-httpx/{httpx.__version__}"
+#: Replicas asked for per list request. Tavus documents no maximum; 100 keeps URLs short
+#: (``replica_ids`` of 100 ids is ~1.3 kB) and answers small.
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100
+
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
+
+# Requests counted for whoever opened ``count_requests()`` in this asyncio task: exact
+# per-wait figures even when concurrent waits share one client.
+_request_counters: ContextVar[tuple[list[int], ...]] = ContextVar("_request_counters", default=())
+
+
+@contextmanager
+def count_requests() -> Iterator[list[int]]:
+    """Count the requests sent inside the block (by any client): ``counter[0]``."""
+    counter = [0]
+    token = _request_counters.set((*_request_counters.get(), counter))
+    try:
+        yield counter
+    finally:
+        _request_counters.reset(token)
+
+
+class TavusClient:
+    """Async client for ``/v2/replicas``. Use as ``async with TavusClient(key) as client``.
+
+    Args:
+        api_key: the Tavus API key (``x-api-key``).
+        base_url: API root; https, or http to a loopback host only.
+        timeout: seconds for connecting and for each read.
+        transport: an httpx transport to use instead of the network (tests).
+        max_connections: size of the keep-alive pool.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        if not secret.get_secret_value().strip():
+            raise TavusConfigurationError(
+                "No Tavus API key: set api_key on the TavusCredentials block or the "
+                "TAVUS_API_KEY environment variable (keys are made at https://platform.tavus.io)."
+            )
+        if timeout <= 0:
+            raise TavusConfigurationError(f"timeout must be positive, got {timeout!r}.")
+        self._api_key = secret
+        self._base_url = validate_base_url(base_url)
+        self._requests_sent = 0
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers={
+                "x-api-key": secret.get_secret_value(),
+                "user-agent": USER_AGENT,
+                "accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"TavusClient(base_url={self._base_url!r}, api_key=SecretStr('**********'))"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests this client has sent (answered or not)."""
+        return self._requests_sent
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> TavusClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- endpoints -------------------------------------------------------------------
+
+    async def get_replica(self, replica_id: str, *, verbose: bool = False) -> Replica:
+        """``GET /v2/replicas/{replica_id}``: one replica, with ``error_message``."""
+        replica_id = validate_replica_id(replica_id)
+        params = {"verbose": "true"} if verbose else None
+        response = await self._send(
+            "GET", f"/v2/replicas/{quote(replica_id, safe='')}", operation="get replica",
+            replica_id=replica_id, params=params,
+        )
+        payload = self._json(response, "get replica")
+        if isinstance(payload, dict):
+            payload.setdefault("replica_id", replica_id)
+        return self._parse(Replica, payload, "get replica")
+
+    async def list_replicas(
+        self,
+        *,
+        replica_ids: Sequence[str] | None = None,
+        page: int = 1,
+        limit: int = DEFAULT_PAGE_SIZE,
+        verbose: bool = False,
+        replica_type: str | None = None,
+        model_name: str | None = None,
+    ) -> ReplicaPage:
+        """``GET /v2/replicas``: one page. ``replica_ids`` filters to those ids."""
+        if page < 1:
+            raise ValueError(f"page is 1-based, got {page}.")
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}.")
+        if replica_type is not None and replica_type not in ("user", "system"):
+            raise ValueError(f"replica_type must be 'user' or 'system', got {replica_type!r}.")
+        params: dict[str, str] = {"page": str(page), "limit": str(limit)}
+        if replica_ids is not None:
+            params["replica_ids"] = ",".join(validate_replica_ids(replica_ids))
+        if verbose:
+            params["verbose"] = "true"
+        if replica_type:
+            params["replica_type"] = replica_type
+        if model_name:
+            params["model_name"] = model_name
+        response = await self._send("GET", "/v2/replicas", operation="list replicas", params=params)
+        return self._parse(ReplicaPage, self._json(response, "list replicas"), "list replicas")
+
+    async def iter_replicas(
+        self,
+        *,
+        replica_ids: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        verbose: bool = False,
+        replica_type: str | None = None,
+        model_name: str | None = None,
+    ) -> AsyncIterator[Replica]:
+        """Every replica matching the filters, following pages until ``total_count``.
+
+        With ``replica_ids``, the ids are asked for in chunks of ``page_size`` so that
+        no URL grows past what servers and proxies accept.
+        """
+        chunks: list[list[str] | None]
+        if replica_ids is None:
+            chunks = [None]
+        else:
+            ids = validate_replica_ids(replica_ids)
+            chunks = [ids[i : i + page_size] for i in range(0, len(ids), page_size)]
+        for chunk in chunks:
+            page = 1
+            seen = 0
+            while True:
+                result = await self.list_replicas(
+                    replica_ids=chunk, page=page, limit=page_size, verbose=verbose,
+                    replica_type=replica_type, model_name=model_name,
+                )
+                for replica in result.data:
+                    yield replica
+                seen += len(result.data)
+                total = result.total_count
+                if not result.data or len(result.data) < page_size or (total is not None and seen >= total):
+                    break
+                page += 1
+
+    async def create_replica(
+        self,
+        *,
+        train_video_url: str | None = None,
+        train_image_url: str | None = None,
+        voice_name: str | None = None,
+        consent_video_url: str | None = None,
+        callback_url: str | None = None,
+        replica_name: str | None = None,
+        model_name: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> CreatedReplica:
+        """``POST /v2/replicas``: start training. NOT idempotent: each call trains (and
+        bills) a new replica, so this is never retried automatically."""
+        if bool(train_video_url) == bool(train_image_url):
+            raise ValueError("Pass exactly one of train_video_url or train_image_url.")
+        if train_image_url and not voice_name:
+            raise ValueError("Image training needs voice_name as well as train_image_url.")
+        body: dict[str, Any] = {
+            key: value
+            for key, value in {
+                "train_video_url": train_video_url,
+                "train_image_url": train_image_url,
+                "voice_name": voice_name,
+                "consent_video_url": consent_video_url,
+                "callback_url": callback_url,
+                "replica_name": replica_name,
+                "model_name": model_name,
+                "properties": properties,
+            }.items()
+            if value is not None
+        }
+        response = await self._send("POST", "/v2/replicas", operation="create replica", json=body)
+        return self._parse(CreatedReplica, self._json(response, "create replica"), "create replica")
+
+    async def rename_replica(self, replica_id: str, replica_name: str) -> None:
+        """``PATCH /v2/replicas/{replica_id}/name``. Any 2xx, empty body included, is success."""
+        replica_id = validate_replica_id(replica_id)
+        if not isinstance(replica_name, str) or not replica_name.strip():
+            raise ValueError("replica_name must be a non-empty string.")
+        await self._send(
+            "PATCH", f"/v2/replicas/{quote(replica_id, safe='')}/name", operation="rename replica",
+            replica_id=replica_id, json={"replica_name": replica_name},
+        )
+
+    async def delete_replica(self, replica_id: str, *, hard: bool = False) -> None:
+        """``DELETE /v2/replicas/{replica_id}``. ``hard=True`` is irrevocable and also
+        removes the training footage. Any 2xx, empty body included, is success."""
+        replica_id = validate_replica_id(replica_id)
+        await self._send(
+            "DELETE", f"/v2/replicas/{quote(replica_id, safe='')}", operation="delete replica",
+            replica_id=replica_id, params={"hard": "true" if hard else "false"},
+        )
+
+    # --- plumbing --------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        replica_id: str | None = None,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        self._requests_sent += 1
+        for counter in _request_counters.get():
+            counter[0] += 1
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, operation=operation, replica_id=replica_id) from None
+        if response.is_success:
+            return response
+        raise error_from_response(
+            response, operation=operation, replica_id=replica_id,
+            secrets=(self._api_key.get_secret_value(),),
+        )
+
+    @staticmethod
+    def _json(response: httpx.Response, operation: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            snippet = response.text[:80]
+            raise TavusMalformedResponseError(
+                f"Tavus answered {response.status_code} to {operation} with a body that is not JSON "
+                f"({len(response.content)} bytes, starting {snippet!r}).",
+                status_code=response.status_code,
+            ) from None
+
+    @staticmethod
+    def _parse(model: type[_ModelT], payload: Any, operation: str) -> _ModelT:
+        if not isinstance(payload, dict):
+            raise TavusMalformedResponseError(
+                f"Tavus answered {operation} with JSON of type {type(payload).__name__}, not an object."
+            )
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5])
+            raise TavusMalformedResponseError(
+                f"Tavus answered {operation} with an object missing or mistyping: {fields}."
+            ) from None
+

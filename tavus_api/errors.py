@@ -1,0 +1,356 @@
+"""Typed errors for the Tavus API, and the one place that turns HTTP outcomes into them.
+
+Every failure a caller can meet is a subclass of :class:`TavusError`, split by what the
+caller should do about it:
+
+* :class:`TavusTransientError` (429, 5xx, timeouts, dropped connections, a garbled 200
+  body): try again later. It carries ``retry_after`` when the server said how long.
+* :class:`TavusAuthenticationError` (401/403), :class:`TavusNotFoundError` (400/404 for a
+  replica), :class:`TavusRequestError` (any other 4xx, redirects): permanent. Retrying
+  cannot help, so waits end at once and tasks fail after one request.
+
+Messages say what to fix. They are built from the status, the API's own message and the
+replica id: never from request headers, so the API key cannot appear in them, and any
+text the server echoes back is scrubbed of the key as well.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tavus_api.models import Replica
+
+__all__ = [
+    "InvalidReplicaIdError",
+    "InsecureTransportError",
+    "ReplicaTrainingFailedError",
+    "ReplicaNotFoundDuringWaitError",
+    "ReplicaWaitTimeoutError",
+    "ReplicasWaitFailedError",
+    "TavusAPIUnavailableError",
+    "TavusAuthenticationError",
+    "TavusConfigurationError",
+    "TavusConnectionError",
+    "TavusError",
+    "TavusMalformedResponseError",
+    "TavusNotFoundError",
+    "TavusRateLimitError",
+    "TavusRequestError",
+    "TavusServerError",
+    "TavusTransientError",
+    "error_from_response",
+    "error_from_transport",
+    "parse_retry_after",
+    "scrub",
+]
+
+_MAX_SERVER_TEXT = 300
+
+
+class TavusError(Exception):
+    """Base class of every error raised by prefect-tavus.
+
+    Attributes:
+        status_code: HTTP status of the answer that caused it, if there was one.
+        replica_id: the replica the request was about, if any.
+        api_message: the API's own message (``error``, else ``message``, else raw text).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        replica_id: str | None = None,
+        api_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.replica_id = replica_id
+        self.api_message = api_message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep attributes through pickling (Prefect persists exceptions in failed states).
+        return (_rebuild_error, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild_error(cls: type[TavusError], message: str, state: dict[str, Any]) -> TavusError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+# --- bad input / configuration (raised before any request) ---------------------------
+
+
+class TavusConfigurationError(TavusError, ValueError):
+    """The integration is configured so that no request can be sent (e.g. no API key)."""
+
+
+class InvalidReplicaIdError(TavusError, ValueError):
+    """A ``replica_id`` that cannot be a Tavus replica id; raised before any request."""
+
+
+class InsecureTransportError(TavusConfigurationError):
+    """A ``base_url`` over which the API key would travel in clear text, or not http(s)."""
+
+
+# --- permanent API answers -----------------------------------------------------------
+
+
+class TavusAuthenticationError(TavusError):
+    """401/403: the API key is missing, wrong, revoked, or not allowed from this IP."""
+
+
+class TavusNotFoundError(TavusError):
+    """400/404 for a replica: the id does not exist for this key (mistyped or deleted)."""
+
+
+class TavusRequestError(TavusError):
+    """Any other permanent refusal (400 on create, 405, 409, 422, a redirect...)."""
+
+
+# --- transient faults ----------------------------------------------------------------
+
+
+class TavusTransientError(TavusError):
+    """A fault that may pass: try again later.
+
+    Attributes:
+        retry_after: seconds the server asked us to wait (``Retry-After``), if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class TavusRateLimitError(TavusTransientError):
+    """429: too many requests for this key."""
+
+
+class TavusServerError(TavusTransientError):
+    """5xx: Tavus had a problem answering."""
+
+
+class TavusConnectionError(TavusTransientError):
+    """No answer: connection refused or reset, DNS failure, or a timeout."""
+
+
+class TavusMalformedResponseError(TavusTransientError):
+    """A 2xx whose body is not the JSON we expect (truncated, HTML from a proxy...)."""
+
+
+# --- outcomes of waiting -------------------------------------------------------------
+
+
+class ReplicaTrainingFailedError(TavusError):
+    """The replica reached status ``error``. ``replica`` holds it, ``error_message`` why."""
+
+    def __init__(self, replica: Replica) -> None:
+        reason = replica.error_message or "Tavus gave no error_message"
+        super().__init__(
+            f"Replica {replica.replica_id!r} failed training: {reason}. "
+            "Fix the training video (see Tavus's training guidelines) and create a new replica.",
+            replica_id=replica.replica_id,
+            api_message=replica.error_message,
+        )
+        self.replica = replica
+        self.error_message = replica.error_message
+
+
+class ReplicaNotFoundDuringWaitError(TavusNotFoundError):
+    """The replica vanished (deleted, or never existed for this key) while being waited on."""
+
+
+class ReplicaWaitTimeoutError(TavusError, TimeoutError):
+    """The deadline passed before the replica finished training. Nothing was cancelled."""
+
+    def __init__(
+        self,
+        replica_id: str,
+        *,
+        waited_seconds: float,
+        last_status: str | None,
+        last_progress: str | None,
+    ) -> None:
+        super().__init__(
+            f"Gave up waiting for replica {replica_id!r} after {waited_seconds:.0f}s: "
+            f"last status {last_status or 'unknown'!s}, progress {last_progress or 'unknown'!s}. "
+            "The replica keeps training at Tavus; wait again with a larger timeout_seconds.",
+            replica_id=replica_id,
+        )
+        self.waited_seconds = waited_seconds
+        self.last_status = last_status
+        self.last_progress = last_progress
+
+
+class TavusAPIUnavailableError(TavusError):
+    """Transient faults lasted longer than the wait's outage budget."""
+
+    def __init__(self, *, outage_seconds: float, budget_seconds: float, last_error: TavusError) -> None:
+        super().__init__(
+            f"The Tavus API was unreachable for {outage_seconds:.0f}s (budget {budget_seconds:.0f}s); "
+            f"it last answered: {last_error}. Check https://status.tavus.io or raise max_outage_seconds.",
+            status_code=last_error.status_code,
+        )
+        self.outage_seconds = outage_seconds
+        self.budget_seconds = budget_seconds
+        self.last_error = last_error
+
+
+class ReplicasWaitFailedError(TavusError):
+    """A batch wait ended with at least one replica not completed. ``results`` has them all."""
+
+    def __init__(self, message: str, results: Any) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+# --- the one place HTTP outcomes become errors ---------------------------------------
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove every secret from ``text`` (defence in depth for server-echoed text)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    Returns None when the header is absent or unreadable, and never a negative number.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def api_message_of(response: httpx.Response) -> str | None:
+    """The API's message: ``error``, else ``message``, else the raw text (shortened)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for field in ("error", "message", "detail"):
+            value = body.get(field)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    text = response.text.strip()
+    if not text:
+        return None
+    return text[:_MAX_SERVER_TEXT] + ("..." if len(text) > _MAX_SERVER_TEXT else "")
+
+
+def error_from_response(
+    response: httpx.Response,
+    *,
+    operation: str,
+    replica_id: str | None = None,
+    secrets: Iterable[str] = (),
+) -> TavusError:
+    """Map a non-2xx answer to the matching typed error.
+
+    Args:
+        response: the answer.
+        operation: what was attempted, for the message ("get replica", "list replicas").
+        replica_id: the replica concerned, if the request named one.
+        secrets: strings to scrub from anything the server wrote.
+    """
+    status = response.status_code
+    secrets = tuple(secrets)
+    api_message = api_message_of(response)
+    if api_message is not None:
+        api_message = scrub(api_message, secrets)
+    said = f": {api_message}" if api_message else ""
+    subject = f" replica {replica_id!r}" if replica_id else ""
+    common: dict[str, Any] = {"status_code": status, "replica_id": replica_id, "api_message": api_message}
+
+    if status in (401, 403):
+        return TavusAuthenticationError(
+            f"Tavus refused the API key ({status}{said}) while trying to {operation}{subject}. "
+            "Check the key on the TavusCredentials block or TAVUS_API_KEY, that it is not revoked, "
+            "and, if the key is IP-restricted, that this machine's address is allowed.",
+            **common,
+        )
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return TavusRateLimitError(
+            f"Tavus rate-limited the request to {operation}{subject} (429{said}).",
+            retry_after=retry_after,
+            **common,
+        )
+    if status >= 500:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return TavusServerError(
+            f"Tavus answered {status} to {operation}{subject}{said}.",
+            retry_after=retry_after,
+            **common,
+        )
+    if replica_id and status in (400, 404):
+        return TavusNotFoundError(
+            f"Tavus has no replica {replica_id!r} for this API key ({status}{said}). "
+            "Check the id for typos, that it was not deleted, and that the key belongs to the "
+            "account that created it.",
+            **common,
+        )
+    if 300 <= status < 400:
+        location = response.headers.get("location", "?")
+        return TavusRequestError(
+            f"Tavus redirected the request to {operation} ({status} to {scrub(location, secrets)}); "
+            "redirects are not followed so the API key never leaves for another URL. "
+            "Check base_url on the TavusCredentials block.",
+            **common,
+        )
+    return TavusRequestError(
+        f"Tavus refused the request to {operation}{subject} ({status}{said}).",
+        **common,
+    )
+
+
+def error_from_transport(
+    exc: Exception, *, operation: str, replica_id: str | None = None
+) -> TavusConnectionError:
+    """Map an httpx transport failure (no usable answer) to a transient error."""
+    import httpx
+
+    subject = f" replica {replica_id!r}" if replica_id else ""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "timed out"
+    elif isinstance(exc, httpx.ConnectError):
+        kind = "could not connect"
+    else:
+        kind = f"lost the connection ({type(exc).__name__})"
+    return TavusConnectionError(
+        f"Request to {operation}{subject} {kind}.", replica_id=replica_id
+    )

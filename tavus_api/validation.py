@@ -1,0 +1,101 @@
+"""Checks on user input, run before any request is sent.
+
+A replica id goes into a URL path. One with ``/``, ``..``, ``?`` or ``#`` would address
+another endpoint (or nothing), so it is refused with a message saying what is wrong
+rather than sent and answered with a confusing 400 or, worse, a 200 from another route.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from tavus_api.errors import InsecureTransportError, InvalidReplicaIdError
+
+__all__ = ["DEFAULT_BASE_URL", "is_loopback_host", "validate_base_url", "validate_replica_id", "validate_replica_ids"]
+
+DEFAULT_BASE_URL = "https://tavusapi.com"
+_MAX_ID_LENGTH = 128
+_FORBIDDEN = {"/": "a slash", "\\": "a backslash", "?": "a '?'", "#": "a '#'", "%": "a '%'", ",": "a comma"}
+
+
+def validate_replica_id(value: object, *, name: str = "replica_id") -> str:
+    """Return ``value`` if it can be a Tavus replica id, else raise InvalidReplicaIdError.
+
+    Tavus ids look like ``rf4e9d9790f0``; this does not insist on that shape (Tavus may
+    change it) but refuses anything that is not a plain, single path segment.
+    """
+    example = "a Tavus replica id such as 'rf4e9d9790f0'"
+    if not isinstance(value, str):
+        raise InvalidReplicaIdError(f"{name} must be a string ({example}), got {type(value).__name__}.")
+    if not value.strip():
+        raise InvalidReplicaIdError(f"{name} is empty; pass {example}.")
+    if value != value.strip():
+        raise InvalidReplicaIdError(f"{name} {value!r} has leading or trailing whitespace; remove it.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidReplicaIdError(f"{name} {value!r} contains control characters; pass {example}.")
+    if any(ch.isspace() for ch in value):
+        raise InvalidReplicaIdError(f"{name} {value!r} contains whitespace; pass {example}.")
+    if value in (".", "..") or ".." in value:
+        raise InvalidReplicaIdError(f"{name} {value!r} contains '..', which would change the URL path.")
+    for char, label in _FORBIDDEN.items():
+        if char in value:
+            raise InvalidReplicaIdError(f"{name} {value!r} contains {label}; pass {example}.")
+    if len(value) > _MAX_ID_LENGTH:
+        raise InvalidReplicaIdError(f"{name} is {len(value)} characters long; Tavus ids are short, like 'rf4e9d9790f0'.")
+    return value
+
+
+def validate_replica_ids(values: object) -> list[str]:
+    """Validate a collection of ids; refuse a bare string (a common slip) and empty lists."""
+    if isinstance(values, str):
+        raise InvalidReplicaIdError(
+            "replica_ids must be a list of ids, not one string; for a single replica pass "
+            f"[{values!r}] or use wait_for_replica."
+        )
+    try:
+        items = list(values)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidReplicaIdError(f"replica_ids must be a list of ids, got {type(values).__name__}.") from None
+    if not items:
+        raise InvalidReplicaIdError("replica_ids is empty; pass at least one replica id.")
+    return [validate_replica_id(item, name=f"replica_ids[{index}]") for index, item in enumerate(items)]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(value: object) -> str:
+    """Return the normalised base URL, or refuse one that could leak the key.
+
+    Only ``https`` is accepted, except plain ``http`` to a loopback host (the local
+    simulator): anywhere else the API key would cross the network in clear text.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InsecureTransportError(f"base_url must be a URL such as {DEFAULT_BASE_URL!r}.")
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise InsecureTransportError(
+            f"base_url {value!r} is not an http(s) URL; use {DEFAULT_BASE_URL!r} for Tavus."
+        )
+    if not parts.hostname:
+        raise InsecureTransportError(f"base_url {value!r} has no host; use {DEFAULT_BASE_URL!r} for Tavus.")
+    if parts.username or parts.password:
+        raise InsecureTransportError("base_url must not carry credentials; put the key in api_key.")
+    if parts.query or parts.fragment:
+        raise InsecureTransportError(f"base_url {value!r} must not have a query or fragment.")
+    if scheme == "http" and not is_loopback_host(parts.hostname):
+        raise InsecureTransportError(
+            f"base_url {value!r} uses plain http to a non-loopback host, which would send the "
+            "API key unencrypted; use https (plain http is allowed only for 127.0.0.1/localhost)."
+        )
+    return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")

@@ -1,0 +1,110 @@
+"""The one place HTTP outcomes become typed errors."""
+
+import email.utils
+import time
+
+import httpx
+import pytest
+
+from tavus_api.errors import (
+    TavusAuthenticationError,
+    TavusConnectionError,
+    TavusNotFoundError,
+    TavusRateLimitError,
+    TavusRequestError,
+    TavusServerError,
+    TavusTransientError,
+    error_from_response,
+    error_from_transport,
+    parse_retry_after,
+)
+
+KEY = "tvs-secret-key-123"
+
+
+def _response(status, json=None, text=None, headers=None):
+    request = httpx.Request("GET", "https://tavusapi.com/v2/replicas/r1")
+    if json is not None:
+        return httpx.Response(status, json=json, headers=headers, request=request)
+    return httpx.Response(status, text=text or "", headers=headers, request=request)
+
+
+def test_401_is_authentication_error_with_api_message_and_advice():
+    error = error_from_response(_response(401, {"message": "Invalid access token"}), operation="get replica", replica_id="r1")
+    assert isinstance(error, TavusAuthenticationError)
+    assert not isinstance(error, TavusTransientError)
+    assert error.api_message == "Invalid access token"
+    assert "TAVUS_API_KEY" in str(error)
+
+
+def test_403_is_authentication_error():
+    assert isinstance(error_from_response(_response(403, {"message": "ip"}), operation="x"), TavusAuthenticationError)
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_400_and_404_for_a_replica_are_not_found(status):
+    error = error_from_response(_response(status, {"error": "Invalid replica_id"}), operation="get replica", replica_id="r1")
+    assert isinstance(error, TavusNotFoundError)
+    assert error.replica_id == "r1" and error.status_code == status
+    assert "Invalid replica_id" in str(error)
+
+
+def test_400_without_a_replica_is_a_request_error():
+    error = error_from_response(_response(400, {"error": "train_video_url is required"}), operation="create replica")
+    assert isinstance(error, TavusRequestError)
+    assert "train_video_url is required" in str(error)
+
+
+@pytest.mark.parametrize(("status", "cls"), [(429, TavusRateLimitError), (500, TavusServerError),
+                                              (502, TavusServerError), (503, TavusServerError), (504, TavusServerError)])
+def test_transient_statuses(status, cls):
+    error = error_from_response(_response(status, {"message": "busy"}, headers={"Retry-After": "7"}), operation="x")
+    assert isinstance(error, cls) and isinstance(error, TavusTransientError)
+    assert error.retry_after == 7.0
+
+
+def test_message_reads_error_then_message_then_text():
+    both = error_from_response(_response(400, {"error": "E", "message": "M"}), operation="x", replica_id="r")
+    assert both.api_message == "E"
+    text = error_from_response(_response(502, text="<html>Bad gateway</html>"), operation="x")
+    assert text.api_message == "<html>Bad gateway</html>"
+
+
+def test_redirect_is_refused_not_followed():
+    error = error_from_response(_response(302, text="", headers={"location": "https://evil.example/"}), operation="x")
+    assert isinstance(error, TavusRequestError)
+    assert "redirect" in str(error)
+
+
+def test_server_echo_of_key_is_scrubbed():
+    error = error_from_response(_response(401, {"message": f"bad key {KEY}"}), operation="x", secrets=[KEY])
+    assert KEY not in str(error) and KEY not in repr(error) and KEY not in (error.api_message or "")
+
+
+def test_transport_errors_are_transient():
+    request = httpx.Request("GET", "https://tavusapi.com/v2/replicas/r1")
+    for exc, word in [(httpx.ReadTimeout("t", request=request), "timed out"),
+                      (httpx.ConnectError("c", request=request), "could not connect"),
+                      (httpx.RemoteProtocolError("p", request=request), "lost the connection")]:
+        error = error_from_transport(exc, operation="get replica", replica_id="r1")
+        assert isinstance(error, TavusConnectionError) and word in str(error)
+
+
+def test_retry_after_forms():
+    now = time.time()
+    assert parse_retry_after("30") == 30.0
+    assert parse_retry_after("0") == 0.0
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    http_date = email.utils.formatdate(now + 120, usegmt=True)
+    assert 115 <= parse_retry_after(http_date, now=now) <= 121
+    past = email.utils.formatdate(now - 120, usegmt=True)
+    assert parse_retry_after(past, now=now) == 0.0
+
+
+def test_errors_survive_pickling_with_attributes():
+    import pickle
+
+    error = error_from_response(_response(429, {"message": "slow"}, headers={"Retry-After": "3"}), operation="x")
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is TavusRateLimitError and clone.retry_after == 3.0 and str(clone) == str(error)

@@ -1,0 +1,86 @@
+"""The Replica model: every seed field, and leniency toward what the API really sends."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from tavus_api import Replica, ReplicaPage, ReplicaPhase, parse_progress
+
+SEED_EXAMPLE = {
+    "replica_id": "rf4e9d9790f0",
+    "replica_name": "My Replica",
+    "thumbnail_video_url": "https://example.invalid/thumb.mp4",
+    "training_progress": "100/100",
+    "status": "completed",
+    "created_at": "2024-01-24T07:14:03.327Z",
+    "updated_at": "2024-01-24T07:14:03.327Z",
+    "error_message": "left over from an earlier attempt",
+    "replica_type": "user'",
+}
+
+
+def test_seed_example_parses_with_its_quirks_kept():
+    replica = Replica.model_validate(SEED_EXAMPLE)
+    assert replica.replica_type == "user'"  # the docs' stray quote is kept, not rejected
+    assert replica.created_at == datetime(2024, 1, 24, 7, 14, 3, 327000, tzinfo=timezone.utc)
+    assert replica.phase is ReplicaPhase.COMPLETED
+    # an error_message on a completed replica is not a failure
+    assert replica.failure_reason is None
+    assert replica.progress_percent == 100.0
+
+
+def test_unknown_fields_are_kept():
+    replica = Replica.model_validate({**SEED_EXAMPLE, "model_name": "phoenix-4", "brand_new": {"x": 1}})
+    assert replica.model_name == "phoenix-4"
+    assert replica.model_extra == {"brand_new": {"x": 1}}
+    assert replica.model_dump()["brand_new"] == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "phase"),
+    [
+        ("completed", ReplicaPhase.COMPLETED),
+        ("ready", ReplicaPhase.COMPLETED),
+        ("Completed ", ReplicaPhase.COMPLETED),
+        ("error", ReplicaPhase.FAILED),
+        ("started", ReplicaPhase.IN_PROGRESS),
+        ("training", ReplicaPhase.IN_PROGRESS),
+        ("queued-for-gpu", ReplicaPhase.IN_PROGRESS),
+        (None, ReplicaPhase.IN_PROGRESS),
+    ],
+)
+def test_status_interpretation_keeps_raw_value(status, phase):
+    replica = Replica.model_validate({"replica_id": "r1", "status": status})
+    assert replica.phase is phase
+    assert replica.status == status
+
+
+@pytest.mark.parametrize(
+    ("raw", "percent"),
+    [("45/100", 45.0), ("3/4", 75.0), ("0/100", 0.0), ("45%", 45.0), ("12", 12.0),
+     ("n/a", None), ("", None), (None, None), ("5/0", None), ("150/100", 100.0)],
+)
+def test_progress_parsing(raw, percent):
+    assert parse_progress(raw) == percent
+
+
+def test_messy_types_and_timestamps_do_not_crash():
+    replica = Replica.model_validate(
+        {"replica_id": 12345, "training_progress": 45, "status": "started",
+         "created_at": "not a date", "updated_at": "", "error_message": None}
+    )
+    assert replica.replica_id == "12345"
+    assert replica.training_progress == "45"
+    assert replica.progress_percent == 45.0
+    assert replica.created_at is None and replica.updated_at is None
+
+
+def test_failed_replica_exposes_reason():
+    replica = Replica.model_validate({"replica_id": "r1", "status": "error", "error_message": "bad video"})
+    assert replica.is_failed and replica.is_terminal
+    assert replica.failure_reason == "bad video"
+
+
+def test_replica_page_tolerates_null_data_and_extras():
+    page = ReplicaPage.model_validate({"data": None, "total_count": 0, "next": "x"})
+    assert page.data == [] and page.total_count == 0

@@ -1,0 +1,93 @@
+"""Input checks (before any request) and the retry policy's decisions."""
+
+import random
+
+import pytest
+
+from tavus_api import (
+    InsecureTransportError,
+    InvalidReplicaIdError,
+    RetryPolicy,
+    TavusAuthenticationError,
+    TavusNotFoundError,
+    TavusRateLimitError,
+    TavusServerError,
+    validate_base_url,
+    validate_replica_id,
+    validate_replica_ids,
+)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "   ", "\t", None, 123, b"r1", ["r1"], "a/b", "../r1", "..", "r1?x=1", "r1#frag", "r1\n", "r\x00",
+     " r1", "r 1", "r%2F1", "x" * 200],
+)
+def test_bad_replica_ids_raise_value_error(bad):
+    with pytest.raises(InvalidReplicaIdError) as info:
+        validate_replica_id(bad)
+    assert isinstance(info.value, ValueError)
+    assert "replica_id" in str(info.value)
+
+
+def test_good_replica_id_passes():
+    assert validate_replica_id("rf4e9d9790f0") == "rf4e9d9790f0"
+
+
+def test_replica_ids_refuses_a_bare_string_and_empty_lists():
+    with pytest.raises(InvalidReplicaIdError, match="list"):
+        validate_replica_ids("r1")
+    with pytest.raises(InvalidReplicaIdError, match="empty"):
+        validate_replica_ids([])
+    with pytest.raises(InvalidReplicaIdError, match=r"replica_ids\[1\]"):
+        validate_replica_ids(["r1", "a/b"])
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("https://tavusapi.com", "https://tavusapi.com"), ("https://tavusapi.com/", "https://tavusapi.com"),
+     ("http://127.0.0.1:8765", "http://127.0.0.1:8765"), ("http://localhost:1", "http://localhost:1"),
+     ("http://[::1]:8", "http://[::1]:8")],
+)
+def test_base_url_accepted(url, expected):
+    assert validate_base_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["ftp://tavusapi.com", "tavusapi.com", "http://tavusapi.com", "http://10.0.0.5",
+                                 "https://user:pw@tavusapi.com", "https://tavusapi.com?x=1", "", None])
+def test_base_url_refused(url):
+    with pytest.raises(InsecureTransportError):
+        validate_base_url(url)
+
+
+def test_only_transient_errors_are_retryable():
+    policy = RetryPolicy()
+    assert policy.is_retryable(TavusRateLimitError("x"))
+    assert policy.is_retryable(TavusServerError("x"))
+    assert not policy.is_retryable(TavusAuthenticationError("x"))
+    assert not policy.is_retryable(TavusNotFoundError("x"))
+    assert not policy.is_retryable(ValueError("x"))
+
+
+def test_backoff_grows_and_caps_with_jitter_below_nominal():
+    policy = RetryPolicy(base_delay=1, max_delay=8, jitter=0.5)
+    assert [policy.nominal_delay(n) for n in range(1, 7)] == [1, 2, 4, 8, 8, 8]
+    rng = random.Random(1)
+    for n in range(1, 7):
+        d = policy.delay(n, rng=rng)
+        assert policy.nominal_delay(n) * 0.5 <= d <= policy.nominal_delay(n)
+
+
+def test_retry_after_floors_the_delay_and_is_capped():
+    policy = RetryPolicy(base_delay=1, max_delay=8, max_retry_after=60)
+    assert policy.delay(1, TavusRateLimitError("x", retry_after=30)) == 30
+    assert policy.delay(1, TavusRateLimitError("x", retry_after=3600)) == 60
+    # a Retry-After shorter than the backoff never shortens it
+    assert policy.delay(4, TavusRateLimitError("x", retry_after=0.1)) >= 4
+
+
+def test_policy_rejects_nonsense():
+    with pytest.raises(ValueError):
+        RetryPolicy(attempts=0)
+    with pytest.raises(ValueError):
+        RetryPolicy(jitter=2)
