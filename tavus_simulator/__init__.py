@@ -1,0 +1,36 @@
+"""A local, standard-library-only fake of the Tavus Replicas API.
+
+The project's demo, tests and benchmark run where there is no network and no Tavus account,
+and where nobody can wait hours for a replica to train. This package serves the same HTTP
+contract (``/v2/replicas``: get, list, create, rename, delete; ``x-api-key`` auth; Tavus's
+error shapes) on loopback, with training compressed to seconds and with scriptable faults
+(429/5xx with ``Retry-After``, dropped connections, slow and malformed answers).
+
+It deliberately imports nothing from the project's client: it is a second, independent
+reading of the API contract, so tests written against it are not circular.
+
+Example::
+
+    from tavus_simulator import Fault, TavusSimulator
+
+    with TavusSimulator(default_training_seconds=2.0) as sim:
+        rid = sim.add_replica(training_seconds=1.0)
+        sim.inject_faults(rid, [Fault.status(503, retry_after="1")])
+        ...  # point a client at sim.url with x-api-key: sim-key
+"""
+
+from tavus_simulator.faults import FAULT_KINDS, Fault, FaultKind
+from tavus_simulator.simulator import TavusSimulator
+from tavus_simulator.state import DEFAULT_ERROR_MESSAGE, MAX_PAGE_SIZE
+from tavus_simulator.timeline import Timeline, iso_timestamp
+
+__all__ = [
+    "DEFAULT_ERROR_MESSAGE",
+    "FAULT_KINDS",
+    "MAX_PAGE_SIZE",
+    "Fault",
+    "FaultKind",
+    "TavusSimulator",
+    "Timeline",
+    "iso_timestamp",
+]

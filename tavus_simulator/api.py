@@ -1,0 +1,205 @@
+"""The Tavus ``/v2`` replica routes: routing, authentication and the route handlers.
+
+Routing is separate from handling because the server needs to know which route (and which
+replica ids) a request concerns *before* serving it: to count it, and to pick the scripted
+fault it consumes, which happens ahead of the key check so a 503 is a 503 whatever the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from tavus_simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
+from tavus_simulator.wire import BadRequest, Request, Response
+
+API_PREFIX = "/v2"
+
+ROUTE_LIST = "GET /v2/replicas"
+ROUTE_CREATE = "POST /v2/replicas"
+ROUTE_GET = "GET /v2/replicas/{id}"
+ROUTE_DELETE = "DELETE /v2/replicas/{id}"
+ROUTE_RENAME = "PATCH /v2/replicas/{id}/name"
+ROUTE_UNMATCHED = "UNMATCHED /v2"
+
+INVALID_REPLICA_ID = "Invalid replica_id"
+
+#: Error message given to replicas created with a training URL containing "fail".
+SIMULATED_TRAINING_ERROR = "The training video could not be processed: no face was detected."
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which API operation a request is, and the replica id in its path (if any)."""
+
+    name: str
+    replica_id: str | None = None
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` belongs to the simulated Tavus API (and so needs a key)."""
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def match_route(method: str, path: str) -> Route:
+    """Map a method and (percent-encoded) path under ``/v2`` to a :class:`Route`."""
+    segments = path.rstrip("/").split("/")[2:] if path.rstrip("/") != API_PREFIX else []
+    if not segments or segments[0] != "replicas":
+        return Route(ROUTE_UNMATCHED)
+    if len(segments) == 1:
+        if method == "GET":
+            return Route(ROUTE_LIST)
+        if method == "POST":
+            return Route(ROUTE_CREATE)
+        return Route(ROUTE_UNMATCHED)
+    replica_id = unquote(segments[1])
+    if len(segments) == 2:
+        if method == "GET":
+            return Route(ROUTE_GET, replica_id)
+        if method == "DELETE":
+            return Route(ROUTE_DELETE, replica_id)
+    if len(segments) == 3 and segments[2] == "name" and method == "PATCH":
+        return Route(ROUTE_RENAME, replica_id)
+    return Route(ROUTE_UNMATCHED)
+
+
+def requested_replica_ids(request: Request) -> list[str] | None:
+    """The ``replica_ids`` filter of a list request (comma-separated, may repeat).
+
+    ``None`` when absent or blank (like the other filters, an empty value means no filter).
+    """
+    ids: list[str] = []
+    for value in request.query.get("replica_ids", []):
+        ids.extend(part.strip() for part in value.split(",") if part.strip())
+    return ids or None
+
+
+def fault_targets(route: Route, request: Request) -> list[str]:
+    """Fault scripts a request may consume from, most specific first."""
+    if route.name == ROUTE_GET and route.replica_id is not None:
+        return [route.replica_id, ANY_REQUEST]
+    if route.name == ROUTE_LIST:
+        return [*(requested_replica_ids(request) or []), ANY_REQUEST]
+    return [ANY_REQUEST]
+
+
+def unauthorized() -> Response:
+    """Tavus's answer to a missing, unknown or revoked key."""
+    return Response.json(401, {"message": "Invalid access token"})
+
+
+class ReplicaApi:
+    """Serves the ``/v2`` routes from a :class:`SimulatorState`.
+
+    Args:
+        state: the store to read and change.
+        delete_status: status of a successful DELETE (Tavus documents 200; 204 has been seen).
+    """
+
+    def __init__(self, state: SimulatorState, delete_status: int = 200) -> None:
+        self.state = state
+        self.delete_status = delete_status
+
+    def handle(self, route: Route, request: Request) -> Response:
+        """Authenticate and serve one request already matched to ``route``."""
+        api_key = request.header("x-api-key")
+        if not self.state.is_authorized(api_key):
+            self.state.record_unauthorized()
+            return unauthorized()
+        try:
+            if route.name == ROUTE_GET:
+                return self._get(route, request, api_key)
+            if route.name == ROUTE_LIST:
+                return self._list(request, api_key)
+            if route.name == ROUTE_CREATE:
+                return self._create(request, api_key)
+            if route.name == ROUTE_DELETE:
+                return self._delete(route, request, api_key)
+            if route.name == ROUTE_RENAME:
+                return self._rename(route, request, api_key)
+        except BadRequest as exc:
+            return Response.error(400, exc.message)
+        return Response.error(404, "Not found")
+
+    def _get(self, route: Route, request: Request, api_key: str | None) -> Response:
+        payload = self.state.payload(route.replica_id or "", verbose=request.flag("verbose"), api_key=api_key)
+        if payload is None:
+            return Response.error(400, INVALID_REPLICA_ID)
+        return Response.json(200, payload)
+
+    def _list(self, request: Request, api_key: str | None) -> Response:
+        limit = _positive_int(request.param("limit"), "limit", default=MAX_PAGE_SIZE)
+        page = _positive_int(request.param("page"), "page", default=1)
+        items, total = self.state.list_page(
+            api_key=api_key,
+            limit=limit,
+            page=page,
+            replica_type=request.param("replica_type") or None,
+            model_name=request.param("model_name") or None,
+            replica_ids=requested_replica_ids(request),
+        )
+        return Response.json(200, {"data": items, "total_count": total})
+
+    def _create(self, request: Request, api_key: str | None) -> Response:
+        body = request.json_object()
+        video = _optional_str(body, "train_video_url")
+        image = _optional_str(body, "train_image_url")
+        voice = _optional_str(body, "voice_name")
+        if not video and not image:
+            raise BadRequest("train_video_url is required (or train_image_url with voice_name)")
+        if not video and not voice:
+            raise BadRequest("voice_name is required when training from train_image_url")
+        for name in ("consent_video_url", "callback_url", "replica_name", "model_name"):
+            _optional_str(body, name)
+        if "properties" in body and body["properties"] is not None and not isinstance(body["properties"], dict):
+            raise BadRequest("properties must be an object")
+        fails = "fail" in (video or image or "").lower()
+        replica_id = self.state.add_replica(
+            replica_name=_optional_str(body, "replica_name") or "My Replica",
+            model_name=_optional_str(body, "model_name") or "phoenix-3",
+            outcome="error" if fails else "completed",
+            error_message=SIMULATED_TRAINING_ERROR if fails else None,
+            owner_key=api_key,
+            callback_url=_optional_str(body, "callback_url") or None,
+        )
+        return Response.json(200, {"replica_id": replica_id, "status": "started"})
+
+    def _delete(self, route: Route, request: Request, api_key: str | None) -> Response:
+        request.flag("hard")  # accepted; soft and hard deletes look the same from the API
+        if not self.state.delete(route.replica_id or "", api_key=api_key):
+            return Response.error(400, INVALID_REPLICA_ID)
+        return Response.empty(self.delete_status)
+
+    def _rename(self, route: Route, request: Request, api_key: str | None) -> Response:
+        replica_id = route.replica_id or ""
+        if self.state.payload(replica_id, api_key=api_key) is None:
+            return Response.error(400, INVALID_REPLICA_ID)
+        body = request.json_object()
+        name = body.get("replica_name")
+        if not isinstance(name, str) or not name.strip():
+            raise BadRequest("replica_name is required")
+        if not self.state.rename(replica_id, name, api_key=api_key):
+            return Response.error(400, INVALID_REPLICA_ID)
+        return Response.empty(200)
+
+
+def _positive_int(raw: str | None, name: str, *, default: int) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a positive integer") from None
+    if value < 1:
+        raise BadRequest(f"{name} must be a positive integer")
+    return value
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    return value

@@ -1,0 +1,116 @@
+"""The ``/_sim`` control API: drive a simulator that runs in another process.
+
+The demo, the CLI and benchmarks may start the simulator as a separate process, where the
+Python methods of :class:`~tavus_simulator.TavusSimulator` are out of reach. These routes
+expose the same operations over HTTP. They need no API key (the simulator only listens on
+loopback unless told otherwise) and are never counted in the request statistics.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+from urllib.parse import unquote
+
+from tavus_simulator.faults import Fault
+from tavus_simulator.state import SimulatorState
+from tavus_simulator.wire import BadRequest, Request, Response
+
+CONTROL_PREFIX = "/_sim"
+
+_ADD_REPLICA_PARAMETERS = frozenset(inspect.signature(SimulatorState.add_replica).parameters) - {"self"}
+
+
+def is_control_path(path: str) -> bool:
+    """Whether ``path`` belongs to the control API."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
+class ControlApi:
+    """Serves ``/_sim`` requests against a :class:`SimulatorState`."""
+
+    def __init__(self, state: SimulatorState) -> None:
+        self.state = state
+
+    def handle(self, request: Request) -> Response:
+        """Serve one control request; unknown routes get 404, bad input 400."""
+        segments = [unquote(part) for part in request.path.rstrip("/").split("/")[2:]]
+        method = request.method
+        try:
+            if segments == ["health"] and method == "GET":
+                return Response.json(200, {"status": "ok"})
+            if segments == ["stats"] and method == "GET":
+                return Response.json(200, self.state.stats())
+            if segments == ["stats", "reset"] and method == "POST":
+                self.state.reset_stats()
+                return Response.json(200, {"reset": True})
+            if segments == ["reset"] and method == "POST":
+                self.state.reset()
+                return Response.json(200, {"reset": True})
+            if segments == ["replicas"] and method == "POST":
+                return self._add_replica(request.json_object())
+            if len(segments) == 2 and segments[0] == "replicas" and method == "GET":
+                return self._replica(segments[1], request.flag("verbose"))
+            if segments == ["faults"] and method == "POST":
+                return self._faults(request.json_object())
+            if segments == ["revoke"] and method == "POST":
+                return self._revoke(request.json_object())
+            if segments == ["delete"] and method == "POST":
+                return self._delete(request.json_object())
+        except BadRequest as exc:
+            return Response.error(400, exc.message)
+        return Response.error(404, "Not found")
+
+    def _add_replica(self, body: dict[str, Any]) -> Response:
+        unknown = sorted(set(body) - _ADD_REPLICA_PARAMETERS)
+        if unknown:
+            raise BadRequest(f"unknown add_replica arguments: {', '.join(unknown)}")
+        kwargs = dict(body)
+        if isinstance(kwargs.get("stall"), list):
+            kwargs["stall"] = tuple(kwargs["stall"])
+        if kwargs.get("extra_fields") is not None and not isinstance(kwargs["extra_fields"], dict):
+            raise BadRequest("extra_fields must be an object")
+        try:
+            replica_id = self.state.add_replica(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(str(exc)) from None
+        return Response.json(200, {"replica_id": replica_id})
+
+    def _replica(self, replica_id: str, verbose: bool) -> Response:
+        payload = self.state.payload(replica_id, verbose=verbose)
+        if payload is None:
+            return Response.error(404, "Unknown replica_id")
+        try:
+            finished_at = self.state.finished_at(replica_id)
+        except KeyError:
+            return Response.error(404, "Unknown replica_id")
+        return Response.json(200, {"payload": payload, "finished_at": finished_at})
+
+    def _faults(self, body: dict[str, Any]) -> Response:
+        target = body.get("target")
+        faults = body.get("faults")
+        if not isinstance(target, str) or not target:
+            raise BadRequest("target must be a replica id or '*'")
+        if not isinstance(faults, list):
+            raise BadRequest("faults must be a list")
+        try:
+            parsed = [Fault.from_dict(item) for item in faults]
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        queued = self.state.inject_faults(target, parsed)
+        return Response.json(200, {"target": target, "queued": queued})
+
+    def _revoke(self, body: dict[str, Any]) -> Response:
+        api_key = body.get("api_key")
+        if not isinstance(api_key, str) or not api_key:
+            raise BadRequest("api_key is required")
+        self.state.revoke_key(api_key)
+        return Response.json(200, {"revoked": api_key})
+
+    def _delete(self, body: dict[str, Any]) -> Response:
+        replica_id = body.get("replica_id")
+        if not isinstance(replica_id, str) or not replica_id:
+            raise BadRequest("replica_id is required")
+        if not self.state.delete(replica_id):
+            return Response.error(404, "Unknown replica_id")
+        return Response.json(200, {"deleted": replica_id})

@@ -1,0 +1,253 @@
+"""The public face of the simulator: start a fake Tavus API on loopback and script it.
+
+There is no network and no Tavus account where this project is tested, demonstrated and
+benchmarked, and replicas take hours to train for real. :class:`TavusSimulator` serves the
+replica API over real HTTP on ``127.0.0.1`` with training compressed to seconds, and lets the
+caller add replicas with chosen outcomes, script faults, revoke keys and read request counts.
+It is an independent implementation of the API contract (it shares no code with the
+project's client), so tests against it are not circular.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from tavus_simulator.app import SimulatorApp
+from tavus_simulator.faults import Fault
+from tavus_simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
+from tavus_simulator.state import SimulatorState
+from tavus_simulator.timeline import Outcome
+
+#: Seconds serve_forever() waits between checks for a shutdown request.
+_POLL_INTERVAL = 0.05
+
+
+class TavusSimulator:
+    """A local fake of the Tavus Replicas API, served over HTTP on a daemon thread.
+
+    Args:
+        host: address to bind (loopback unless you know why not).
+        port: port to bind; 0 picks a free one (read it back from :attr:`url`).
+        api_keys: keys accepted in ``x-api-key``.
+        default_training_seconds: training time of replicas created with ``POST /v2/replicas``
+            (and of :meth:`add_replica` calls that leave ``training_seconds`` out).
+        delete_status: status of a successful DELETE: 200 (documented) or 204 (seen).
+        verbose: log each request to stderr.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Iterable[str] = ("sim-key",),
+        default_training_seconds: float = 20.0,
+        *,
+        delete_status: int = 200,
+        verbose: bool = False,
+    ) -> None:
+        if isinstance(api_keys, str):
+            api_keys = (api_keys,)
+        self.host = host
+        self._requested_port = port
+        self.state = SimulatorState(api_keys, default_training_seconds)
+        self._app = SimulatorApp(self.state, delete_status=delete_status)
+        self._verbose = verbose
+        self._server: SimulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> TavusSimulator:
+        """Bind and start serving on a daemon thread; returns ``self``.
+
+        Raises:
+            RuntimeError: already started, or stopped (a simulator is not restartable).
+            OSError: the address cannot be bound.
+        """
+        if self._server is not None or self._stopped:
+            raise RuntimeError("TavusSimulator.start() may only be called once")
+        server_class = SimulatorHTTPServerV6 if ":" in self.host else SimulatorHTTPServer
+        self._server = server_class((self.host, self._requested_port), self._app, verbose=self._verbose)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL},
+            name=f"tavus-simulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and open connections (idempotent, < 1 s)."""
+        server, thread = self._server, self._thread
+        self._stopped = True
+        if server is not None:
+            server.stopping.set()
+            server.shutdown()
+            server.server_close()
+            server.close_connections(timeout=0.5)
+        if thread is not None:
+            thread.join(timeout=1.0)
+        self.state.close()
+
+    def __enter__(self) -> TavusSimulator:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port.
+
+        Raises:
+            RuntimeError: not started.
+        """
+        if self._server is None:
+            raise RuntimeError("the simulator is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running simulator, e.g. ``http://127.0.0.1:51234``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The configured API keys (revoked ones included)."""
+        return self.state.api_keys
+
+    # -- scripting ------------------------------------------------------------------------------
+
+    def add_replica(
+        self,
+        replica_id: str | None = None,
+        replica_name: str = "My Replica",
+        training_seconds: float | None = None,
+        outcome: Outcome = "completed",
+        error_message: str | None = None,
+        fail_at_progress: int | None = None,
+        replica_type: str = "user",
+        model_name: str = "phoenix-3",
+        stall: Sequence[float] | None = None,
+        initial_status: str = "started",
+        final_status: str = "completed",
+        extra_fields: Mapping[str, Any] | None = None,
+        owner_key: str | None = None,
+        callback_url: str | None = None,
+    ) -> str:
+        """Add a replica whose training starts now; return its id.
+
+        Args:
+            replica_id: id to use; ``None`` generates ``r`` + 10 hex digits.
+            replica_name: its name.
+            training_seconds: real seconds until it completes (``None``: the simulator's
+                ``default_training_seconds``).
+            outcome: ``"completed"`` or ``"error"``.
+            error_message: message of an ``error`` outcome (a sensible default if ``None``).
+            fail_at_progress: percent at which an ``error`` outcome fails (default 40).
+            replica_type: stored and reported as is (``user``, ``system``, or anything messy).
+            model_name: e.g. ``phoenix-3``.
+            stall: ``(at_progress, seconds)``: a plateau inside ``training_seconds``.
+            initial_status: status while training (``started``; ``training`` for older API).
+            final_status: status on success (``completed``; ``ready`` like the callback).
+            extra_fields: merged into every payload of this replica (unknown or messy fields).
+            owner_key: only this key can see it; ``None`` means every key can.
+            callback_url: loopback URL POSTed to when training ends (as Tavus does).
+
+        Raises:
+            ValueError: invalid arguments, or ``replica_id`` already in use.
+        """
+        return self.state.add_replica(
+            replica_id=replica_id,
+            replica_name=replica_name,
+            training_seconds=training_seconds,
+            outcome=outcome,
+            error_message=error_message,
+            fail_at_progress=fail_at_progress,
+            replica_type=replica_type,
+            model_name=model_name,
+            stall=stall,
+            initial_status=initial_status,
+            final_status=final_status,
+            extra_fields=extra_fields,
+            owner_key=owner_key,
+            callback_url=callback_url,
+        )
+
+    def replica_payload(self, replica_id: str, verbose: bool = False) -> dict[str, Any]:
+        """What ``GET /v2/replicas/{replica_id}`` would return right now.
+
+        Raises:
+            KeyError: unknown or deleted replica.
+        """
+        payload = self.state.payload(replica_id, verbose=verbose)
+        if payload is None:
+            raise KeyError(replica_id)
+        return payload
+
+    def finished_at(self, replica_id: str) -> float | None:
+        """``time.time()`` at which the replica reached its final status; ``None`` if not yet.
+
+        Computed from the timeline, not from when anyone polled.
+
+        Raises:
+            KeyError: unknown or deleted replica.
+        """
+        return self.state.finished_at(replica_id)
+
+    def inject_faults(self, rid_or_star: str, faults: Iterable[Fault]) -> None:
+        """Queue ``faults``, consumed one per matching request in order.
+
+        ``"*"`` matches every ``/v2`` request; a replica id matches ``GET
+        /v2/replicas/{id}`` and list requests whose ``replica_ids`` include it. A request
+        consumes at most one fault, from the replica's script before the ``"*"`` script.
+        """
+        self.state.inject_faults(rid_or_star, faults)
+
+    def revoke_key(self, key: str) -> None:
+        """Make ``key`` get 401 from now on."""
+        self.state.revoke_key(key)
+
+    def delete_replica(self, replica_id: str, hard: bool = False) -> None:
+        """Delete a replica: GET answers 400 ``Invalid replica_id`` and lists omit it.
+
+        ``hard`` is accepted for symmetry with the API; both kinds look the same from outside.
+
+        Raises:
+            KeyError: unknown or already deleted replica.
+        """
+        if not self.state.delete(replica_id):
+            raise KeyError(replica_id)
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts since the last reset.
+
+        Keys: ``requests`` (API requests), ``by_route`` (e.g. ``"GET /v2/replicas/{id}"``),
+        ``by_replica`` (single-replica GETs per id), ``unauthorized`` (401s from the key check),
+        ``faults_served``, ``connections`` (TCP connections accepted) and ``callbacks``
+        (``delivered``/``failed``/``skipped``). Control-API requests are not counted.
+        """
+        return self.state.stats()
+
+    def reset_stats(self) -> None:
+        """Zero every counter."""
+        self.state.reset_stats()
+
+    def reset(self) -> None:
+        """Drop all replicas, faults, revocations, pending callbacks and statistics."""
+        self.state.reset()

@@ -1,0 +1,457 @@
+"""Everything the simulator remembers: replicas, fault scripts, keys and request counts.
+
+All of it sits behind one lock, taken only for short, bounded work (a dictionary lookup, a
+page of payloads), so the HTTP threads never wait on each other for long. Replica status is
+not stored but derived from each replica's :class:`~tavus_simulator.timeline.Timeline` at the
+moment it is read, which is what lets a thousand replicas "train" with no timers at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tavus_simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
+from tavus_simulator.faults import Fault
+from tavus_simulator.timeline import DEFAULT_FAIL_AT_PROGRESS, Outcome, Timeline, iso_timestamp
+
+#: Fault-script target that matches every API request.
+ANY_REQUEST = "*"
+
+#: Error message of a failed replica when the caller gives none.
+DEFAULT_ERROR_MESSAGE = "Replica training failed: the training video could not be processed."
+
+#: Largest page a list request may ask for; larger limits are clamped to it.
+MAX_PAGE_SIZE = 100
+
+_THUMBNAIL_URL = "https://thumbnails.tavus-simulator.invalid/{replica_id}.mp4"
+
+
+def new_replica_id() -> str:
+    """Return an id shaped like Tavus's: ``r`` and ten hex digits (``rf4e9d9790f0``)."""
+    return "r" + secrets.token_hex(5)
+
+
+@dataclass
+class Replica:
+    """One stored replica: its fixed facts plus the few things that can change later.
+
+    Status, progress and ``updated_at`` are computed from ``timeline`` on every read.
+    """
+
+    replica_id: str
+    replica_name: str
+    replica_type: str
+    model_name: str
+    timeline: Timeline
+    error_message: str
+    initial_status: str
+    final_status: str
+    extra_fields: dict[str, Any]
+    owner_key: str | None
+    callback_url: str | None = None
+    sequence: int = 0  # creation order, for stable list ordering
+    renamed_at: float | None = None
+    deleted: bool = False
+    created_at_iso: str = field(init=False)
+    thumbnail_video_url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.created_at_iso = iso_timestamp(self.timeline.started_at)
+        self.thumbnail_video_url = _THUMBNAIL_URL.format(replica_id=self.replica_id)
+
+    def visible_to(self, api_key: str | None) -> bool:
+        """Whether ``api_key`` may see this replica (``None`` means the simulator's owner)."""
+        if self.deleted:
+            return False
+        return api_key is None or self.owner_key is None or self.owner_key == api_key
+
+    def status_at(self, now: float) -> str:
+        """The ``status`` string reported at ``now``."""
+        if not self.timeline.is_finished(now):
+            return self.initial_status
+        return "error" if self.timeline.outcome == "error" else self.final_status
+
+    def payload(self, now: float, *, verbose: bool = False, list_item: bool = False) -> dict[str, Any]:
+        """The JSON object Tavus would return for this replica at ``now``.
+
+        Single-replica payloads carry ``updated_at`` and ``error_message`` (and
+        ``replica_type`` only when verbose); list items carry ``replica_type`` but neither of
+        the other two. ``extra_fields`` are merged last, so they can also make a payload messy.
+        """
+        timeline = self.timeline
+        data: dict[str, Any] = {
+            "replica_id": self.replica_id,
+            "replica_name": self.replica_name,
+            "thumbnail_video_url": self.thumbnail_video_url,
+            "training_progress": f"{timeline.progress_at(now)}/100",
+            "status": self.status_at(now),
+            "created_at": self.created_at_iso,
+        }
+        if list_item:
+            data["replica_type"] = self.replica_type
+            data["model_name"] = self.model_name
+        else:
+            updated = timeline.last_change_at(now)
+            if self.renamed_at is not None:
+                updated = max(updated, self.renamed_at)
+            data["updated_at"] = iso_timestamp(updated)
+            failed = timeline.outcome == "error" and timeline.is_finished(now)
+            data["error_message"] = self.error_message if failed else None
+            data["model_name"] = self.model_name
+            if verbose:
+                data["replica_type"] = self.replica_type
+        if self.extra_fields:
+            data.update(self.extra_fields)
+        return data
+
+
+def _as_stall(stall: Sequence[float] | None) -> tuple[int | None, float]:
+    if stall is None:
+        return None, 0.0
+    if isinstance(stall, (str, bytes)) or len(stall) != 2:
+        raise ValueError(f"stall must be (at_progress, seconds), got {stall!r}")
+    at_progress, seconds = stall
+    if isinstance(at_progress, bool) or not isinstance(at_progress, (int, float)):
+        raise ValueError(f"stall progress must be a number, got {at_progress!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"stall seconds must be a number, got {seconds!r}")
+    return int(at_progress), float(seconds)
+
+
+class SimulatorState:
+    """The simulator's store, guarded by one lock.
+
+    Holds the replicas (in creation order), per-target fault scripts, accepted and revoked
+    API keys, request statistics, and the dispatcher of training-finished callbacks.
+    """
+
+    def __init__(
+        self,
+        api_keys: Iterable[str],
+        default_training_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.default_training_seconds = float(default_training_seconds)
+        self._api_keys = frozenset(api_keys)
+        self._revoked: set[str] = set()
+        self._replicas: dict[str, Replica] = {}
+        self._active: list[str] = []  # ids of live replicas, creation order
+        self._owned_count = 0  # live replicas restricted to one key
+        self._sequence = 0
+        self._faults: dict[str, deque[Fault]] = {}
+        self._callbacks = CallbackDispatcher(self._callback_due, self._record_callback)
+        self._reset_stats_locked()
+
+    # -- replicas -----------------------------------------------------------------------
+
+    def add_replica(
+        self,
+        replica_id: str | None = None,
+        replica_name: str = "My Replica",
+        training_seconds: float | None = None,
+        outcome: Outcome = "completed",
+        error_message: str | None = None,
+        fail_at_progress: int | None = None,
+        replica_type: str = "user",
+        model_name: str = "phoenix-3",
+        stall: Sequence[float] | None = None,
+        initial_status: str = "started",
+        final_status: str = "completed",
+        extra_fields: Mapping[str, Any] | None = None,
+        owner_key: str | None = None,
+        callback_url: str | None = None,
+    ) -> str:
+        """Store a replica that starts training now; see ``TavusSimulator.add_replica``.
+
+        Raises:
+            ValueError: invalid arguments, or ``replica_id`` already names a live replica.
+        """
+        seconds = self.default_training_seconds if training_seconds is None else training_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ValueError(f"training_seconds must be a number, got {seconds!r}")
+        stall_at, stall_seconds = _as_stall(stall)
+        fail_at = DEFAULT_FAIL_AT_PROGRESS if fail_at_progress is None else fail_at_progress
+        if isinstance(fail_at, bool) or not isinstance(fail_at, (int, float)):
+            raise ValueError(f"fail_at_progress must be a number, got {fail_at!r}")
+        if replica_id is not None and (not isinstance(replica_id, str) or not replica_id):
+            raise ValueError(f"replica_id must be a non-empty string, got {replica_id!r}")
+        timeline = Timeline(
+            started_at=self._clock(),
+            duration=float(seconds),
+            outcome=outcome,
+            fail_at_progress=int(fail_at),
+            stall_at=stall_at,
+            stall_seconds=stall_seconds,
+        )
+        with self._lock:
+            if replica_id is None:
+                replica_id = new_replica_id()
+                while replica_id in self._replicas:
+                    replica_id = new_replica_id()
+            else:
+                existing = self._replicas.get(replica_id)
+                if existing is not None and not existing.deleted:
+                    raise ValueError(f"replica {replica_id!r} already exists")
+            self._replicas[replica_id] = Replica(
+                replica_id=replica_id,
+                replica_name=str(replica_name),
+                replica_type=str(replica_type),
+                model_name=str(model_name),
+                timeline=timeline,
+                error_message=DEFAULT_ERROR_MESSAGE if error_message is None else str(error_message),
+                initial_status=str(initial_status),
+                final_status=str(final_status),
+                extra_fields=dict(extra_fields or {}),
+                owner_key=owner_key,
+                callback_url=callback_url,
+                sequence=self._sequence,
+            )
+            self._sequence += 1
+            self._active.append(replica_id)
+            if owner_key is not None:
+                self._owned_count += 1
+        if callback_url:
+            if is_loopback_url(callback_url):
+                self._callbacks.schedule(replica_id, timeline.finished_at)
+            else:
+                self._record_callback("skipped")
+        return replica_id
+
+    def _get(self, replica_id: str, api_key: str | None) -> Replica | None:
+        replica = self._replicas.get(replica_id)
+        if replica is None or not replica.visible_to(api_key):
+            return None
+        return replica
+
+    def payload(self, replica_id: str, *, verbose: bool = False, api_key: str | None = None) -> dict[str, Any] | None:
+        """GET payload of ``replica_id`` as ``api_key`` sees it, or ``None`` if it cannot see it."""
+        with self._lock:
+            replica = self._get(replica_id, api_key)
+            return None if replica is None else replica.payload(self._clock(), verbose=verbose)
+
+    def finished_at(self, replica_id: str) -> float | None:
+        """``time.time()`` at which the replica reached its final status, ``None`` before that.
+
+        Raises:
+            KeyError: unknown (or deleted) replica.
+        """
+        with self._lock:
+            replica = self._get(replica_id, None)
+            if replica is None:
+                raise KeyError(replica_id)
+            timeline = replica.timeline
+            return timeline.finished_at if timeline.is_finished(self._clock()) else None
+
+    def list_page(
+        self,
+        *,
+        api_key: str | None,
+        limit: int,
+        page: int,
+        replica_type: str | None = None,
+        model_name: str | None = None,
+        replica_ids: Sequence[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of list items (creation order) and the count of all matching replicas.
+
+        Without filters this costs O(page); ``replica_ids`` costs O(len(replica_ids)); a
+        ``replica_type`` or ``model_name`` filter alone scans the store once.
+        """
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        start = (max(page, 1) - 1) * limit
+        with self._lock:
+            now = self._clock()
+            if replica_ids is not None:
+                wanted = {rid for rid in replica_ids if rid in self._replicas}
+                found = (self._replicas[rid] for rid in wanted)
+                candidates: list[Replica] | None = sorted(
+                    (r for r in found if r.visible_to(api_key)), key=lambda r: r.sequence
+                )
+            elif replica_type is None and model_name is None and self._all_visible(api_key):
+                candidates = None
+            else:
+                candidates = [r for r in (self._replicas[rid] for rid in self._active) if r.visible_to(api_key)]
+            if candidates is None:
+                total = len(self._active)
+                chosen = [self._replicas[rid] for rid in self._active[start : start + limit]]
+            else:
+                matching = [
+                    r
+                    for r in candidates
+                    if (replica_type is None or r.replica_type == replica_type)
+                    and (model_name is None or r.model_name == model_name)
+                ]
+                total = len(matching)
+                chosen = matching[start : start + limit]
+            return [r.payload(now, list_item=True) for r in chosen], total
+
+    def _all_visible(self, api_key: str | None) -> bool:
+        # Fast path for the common case: no replica is restricted to a particular key.
+        return api_key is None or not self._owned_count
+
+    def rename(self, replica_id: str, replica_name: str, *, api_key: str | None = None) -> bool:
+        """Rename a replica; ``False`` if ``api_key`` cannot see it."""
+        with self._lock:
+            replica = self._get(replica_id, api_key)
+            if replica is None:
+                return False
+            replica.replica_name = replica_name
+            replica.renamed_at = self._clock()
+            return True
+
+    def delete(self, replica_id: str, *, api_key: str | None = None) -> bool:
+        """Delete a replica (it disappears from GET and lists); ``False`` if not visible."""
+        with self._lock:
+            replica = self._get(replica_id, api_key)
+            if replica is None:
+                return False
+            replica.deleted = True
+            self._active.remove(replica_id)
+            if replica.owner_key is not None:
+                self._owned_count -= 1
+            return True
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def inject_faults(self, target: str, faults: Iterable[Fault]) -> int:
+        """Append ``faults`` to the script of ``target`` (a replica id or ``"*"``); return its length."""
+        items = list(faults)
+        for item in items:
+            if not isinstance(item, Fault):
+                raise TypeError(f"expected Fault values, got {item!r}")
+        with self._lock:
+            script = self._faults.setdefault(target, deque())
+            script.extend(items)
+            return len(script)
+
+    def take_fault(self, targets: Sequence[str]) -> Fault | None:
+        """Consume the next fault of the first target (in order) whose script is not empty."""
+        with self._lock:
+            for target in targets:
+                script = self._faults.get(target)
+                if script:
+                    fault = script.popleft()
+                    if not script:
+                        del self._faults[target]
+                    self._stats_faults += 1
+                    return fault
+            return None
+
+    def pending_faults(self) -> dict[str, int]:
+        """How many faults each target still has queued."""
+        with self._lock:
+            return {target: len(script) for target, script in self._faults.items()}
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def is_authorized(self, api_key: str | None) -> bool:
+        """Whether ``api_key`` is accepted (configured and not revoked)."""
+        if api_key is None:
+            return False
+        with self._lock:
+            return api_key in self._api_keys and api_key not in self._revoked
+
+    def revoke_key(self, api_key: str) -> None:
+        """Make ``api_key`` get 401 from now on."""
+        with self._lock:
+            self._revoked.add(api_key)
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The configured API keys (revoked ones included), sorted."""
+        return tuple(sorted(self._api_keys))
+
+    # -- statistics -----------------------------------------------------------------------
+
+    def _reset_stats_locked(self) -> None:
+        self._stats_requests = 0
+        self._stats_by_route: Counter[str] = Counter()
+        self._stats_by_replica: Counter[str] = Counter()
+        self._stats_unauthorized = 0
+        self._stats_faults = 0
+        self._stats_connections = 0
+        self._stats_callbacks: Counter[str] = Counter()
+
+    def record_request(self, route: str, replica_id: str | None = None) -> None:
+        """Count one API request on ``route`` (and on ``replica_id`` for single-replica GETs)."""
+        with self._lock:
+            self._stats_requests += 1
+            self._stats_by_route[route] += 1
+            if replica_id is not None:
+                self._stats_by_replica[replica_id] += 1
+
+    def record_unauthorized(self) -> None:
+        """Count one request refused with 401 by the key check."""
+        with self._lock:
+            self._stats_unauthorized += 1
+
+    def record_connection(self) -> None:
+        """Count one accepted TCP connection (shows whether clients reuse keep-alive)."""
+        with self._lock:
+            self._stats_connections += 1
+
+    def _record_callback(self, result: CallbackResult) -> None:
+        with self._lock:
+            self._stats_callbacks[result] += 1
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts since the last reset (a fresh, JSON-serialisable copy)."""
+        with self._lock:
+            return {
+                "requests": self._stats_requests,
+                "by_route": dict(self._stats_by_route),
+                "by_replica": dict(self._stats_by_replica),
+                "unauthorized": self._stats_unauthorized,
+                "faults_served": self._stats_faults,
+                "connections": self._stats_connections,
+                "callbacks": {
+                    "delivered": self._stats_callbacks["delivered"],
+                    "failed": self._stats_callbacks["failed"],
+                    "skipped": self._stats_callbacks["skipped"],
+                },
+            }
+
+    def reset_stats(self) -> None:
+        """Zero every counter."""
+        with self._lock:
+            self._reset_stats_locked()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Drop all replicas, fault scripts, revocations, pending callbacks and statistics."""
+        self._callbacks.clear()
+        with self._lock:
+            self._replicas.clear()
+            self._active.clear()
+            self._owned_count = 0
+            self._faults.clear()
+            self._revoked.clear()
+            self._reset_stats_locked()
+
+    def close(self) -> None:
+        """Stop the callback thread (pending callbacks are dropped)."""
+        self._callbacks.stop()
+
+    def _callback_due(self, replica_id: str) -> tuple[str, dict[str, Any]] | None:
+        with self._lock:
+            replica = self._replicas.get(replica_id)
+            if replica is None or replica.deleted or not replica.callback_url:
+                return None
+            if replica.timeline.outcome == "error":
+                body: dict[str, Any] = {
+                    "replica_id": replica_id,
+                    "status": "error",
+                    "error_message": replica.error_message,
+                }
+            else:
+                body = {"replica_id": replica_id, "status": "ready"}
+            return replica.callback_url, body

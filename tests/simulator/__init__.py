@@ -1,0 +1,1 @@
+"""Tests of the local Tavus simulator, over real HTTP on loopback."""
