@@ -1,0 +1,151 @@
+"""``TavusCredentials``: the Prefect block that holds the Tavus API key.
+
+The block is the only place the key is stored: flows and tasks take the block (or the
+name of a saved one), never the key, so the key stays out of flow-run parameters, task
+inputs and logs. ``get_client()`` hands out the one configured HTTP client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import weakref
+from asyncio import AbstractEventLoop, get_running_loop
+
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, SecretStr, field_validator
+
+from tavus_api import DEFAULT_BASE_URL, TavusClient, TavusConfigurationError, validate_base_url
+
+__all__ = ["API_KEY_ENV_VAR", "TavusCredentials", "aresolve_credentials"]
+
+API_KEY_ENV_VAR = "TAVUS_API_KEY"
+
+# One client per (credentials, event loop): httpx pools are bound to the loop that made
+# them, and one pool per loop lets every task of a flow run reuse the same connections.
+_CLIENTS: weakref.WeakKeyDictionary[AbstractEventLoop, dict[tuple[str, str, float], TavusClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class TavusCredentials(CredentialsBlock):
+    """Credentials for the Tavus API: the API key, and where and how to reach the API.
+
+    Leave ``api_key`` empty to read ``TAVUS_API_KEY`` from the environment of the process
+    that runs the flow (handy on workers); a key saved in the block is stored encrypted
+    by Prefect and shown as ``**********`` everywhere.
+
+    Example:
+        Load stored Tavus credentials and fetch a replica:
+        ```python
+        from blocks import TavusCredentials
+
+        tavus_credentials_block = TavusCredentials.load("BLOCK_NAME")
+        ```
+    """
+
+    _block_type_name = "Tavus Credentials"
+    _block_type_slug = "tavus-credentials"
+    # Tavus's site icon. Not checked from here (no network); the UI falls back to a
+    # generic icon if it ever moves.
+    _logo_url = "https://www.tavus.io/favicon.ico"
+    _description = (
+        "Stores a Tavus API key and connection settings, and gives tasks and flows an "
+        "HTTP client for the Tavus replica API."
+    )
+    _documentation_url = "https://docs.tavus.io/api-reference/phoenix-replica-model/get-replica"
+
+    api_key: SecretStr | None = Field(
+        default=None,
+        title="API Key",
+        description=(
+            "Tavus API key, sent as the x-api-key header. Leave empty to read the "
+            "TAVUS_API_KEY environment variable where the flow runs."
+        ),
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL,
+        title="Base URL",
+        description=(
+            "Root of the Tavus API. Must be https, except http to 127.0.0.1 or localhost "
+            "(the local Tavus simulator)."
+        ),
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        title="Request Timeout (seconds)",
+        description="Seconds to wait for Tavus to connect and to answer each request.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        return validate_base_url(value)
+
+    def resolved_api_key(self) -> SecretStr:
+        """The key to use: the block's own, else ``TAVUS_API_KEY``; raise if neither."""
+        if self.api_key is not None and self.api_key.get_secret_value().strip():
+            return self.api_key
+        from_env = os.environ.get(API_KEY_ENV_VAR, "").strip()
+        if from_env:
+            return SecretStr(from_env)
+        raise TavusConfigurationError(
+            "No Tavus API key: set api_key on the TavusCredentials block "
+            "(e.g. TavusCredentials(api_key=...).save('tavus')) or export "
+            f"{API_KEY_ENV_VAR} where the flow runs. Keys are made at https://platform.tavus.io."
+        )
+
+    def key_fingerprint(self) -> str:
+        """A short, non-reversible id of the key, to group work by key without holding it."""
+        return hashlib.sha256(self.resolved_api_key().get_secret_value().encode()).hexdigest()[:16]
+
+    def new_client(self) -> TavusClient:
+        """A new client that the caller owns and must close (``async with``)."""
+        return TavusClient(
+            self.resolved_api_key(), base_url=self.base_url, timeout=self.request_timeout_seconds
+        )
+
+    def get_client(self) -> TavusClient:
+        """The shared client for these credentials in the running event loop.
+
+        Every task of a flow run gets the same client, and so one keep-alive connection
+        pool, instead of a client (and a TLS handshake) per request. Call it from async
+        code; sync callers go through the tasks, which run the async core.
+        """
+        api_key = self.resolved_api_key()
+        loop = get_running_loop()
+        fingerprint = hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()
+        cache_key = (fingerprint, self.base_url, self.request_timeout_seconds)
+        clients = _CLIENTS.setdefault(loop, {})
+        client = clients.get(cache_key)
+        if client is None or client.is_closed:
+            client = TavusClient(api_key, base_url=self.base_url, timeout=self.request_timeout_seconds)
+            clients[cache_key] = client
+        return client
+
+
+async def aresolve_credentials(value: TavusCredentials | str | None) -> TavusCredentials:
+    """A block from a block, a saved block's name, or None (defaults + ``TAVUS_API_KEY``).
+
+    Deployments pass the name, so runs started from the UI or an automation need no
+    Python object.
+    """
+    if isinstance(value, TavusCredentials):
+        return value
+    if value is None:
+        return TavusCredentials()
+    if isinstance(value, str):
+        if not value.strip():
+            raise TavusConfigurationError("tavus_credentials is an empty name; pass a saved block's name.")
+        try:
+            return await TavusCredentials.aload(value)
+        except ValueError as exc:
+            raise TavusConfigurationError(
+                f"No saved TavusCredentials block named {value!r}: create it with "
+                f"`TavusCredentials(api_key=...).save({value!r})` or in the Prefect UI ({exc})."
+            ) from None
+    raise TavusConfigurationError(
+        f"tavus_credentials must be a TavusCredentials block or a saved block's name, got {type(value).__name__}."
+    )

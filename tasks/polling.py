@@ -1,0 +1,73 @@
+"""``poll_replicas``: one poll round of a wait, as one Prefect task run.
+
+A round asks Tavus about every replica still pending: one ``GET /v2/replicas/{id}``
+when one is left (it returns ``error_message`` too), else ``GET /v2/replicas`` with
+``replica_ids``, a page of ids per request. However many replicas are waited on, a round
+is one task run, not one per replica.
+
+A transient failure is returned, not raised: during an outage the wait decides (within
+its time budget) and logs once, instead of Prefect logging an error per failed poll.
+Permanent failures (key refused, bad request) raise and end the wait at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from blocks import TavusCredentials
+from tavus_api import DEFAULT_PAGE_SIZE, Replica, TavusNotFoundError, TavusTransientError
+
+__all__ = ["PollRound", "poll_replicas"]
+
+
+class _QuietPollRounds(logging.Filter):
+    """Drop Prefect's per-run INFO lines ("Finished in state Completed()") for poll rounds.
+
+    A wait of hours makes dozens of rounds; the wait itself logs what changes. Poll task
+    runs still show in the UI with their states, and their warnings and errors still log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and getattr(record, "task_name", None) == "poll_replicas")
+
+
+if not any(isinstance(f, _QuietPollRounds) for f in logging.getLogger("prefect.task_runs").filters):
+    logging.getLogger("prefect.task_runs").addFilter(_QuietPollRounds())
+
+
+@dataclass
+class PollRound:
+    """What one round learnt: each asked-for id -> its replica, or None if Tavus does not
+    have it; or, if the round failed transiently, the error."""
+
+    replicas: dict[str, Replica | None] = field(default_factory=dict)
+    error: TavusTransientError | None = None
+
+
+@task(name="poll_replicas", task_run_name="poll {round_number}", cache_policy=NO_CACHE, retries=0)
+async def poll_replicas(
+    replica_ids: list[str],
+    tavus_credentials: TavusCredentials,
+    round_number: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> PollRound:
+    """Ask Tavus once about every id in ``replica_ids`` (already validated)."""
+    client = tavus_credentials.get_client()
+    try:
+        if len(replica_ids) == 1:
+            (replica_id,) = replica_ids
+            try:
+                return PollRound({replica_id: await client.get_replica(replica_id)})
+            except TavusNotFoundError:
+                return PollRound({replica_id: None})
+        found = {
+            replica.replica_id: replica
+            async for replica in client.iter_replicas(replica_ids=replica_ids, page_size=page_size)
+        }
+        return PollRound({replica_id: found.get(replica_id) for replica_id in replica_ids})
+    except TavusTransientError as error:
+        return PollRound(error=error)

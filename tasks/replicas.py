@@ -1,0 +1,248 @@
+"""Prefect tasks for the Tavus Replicas API, each an async task with a sync twin.
+
+``aget_replica`` / ``get_replica`` and friends follow Prefect's own ``async_dispatch``
+pattern: call ``get_replica`` from sync code and ``await aget_replica`` (or
+``await get_replica``, which dispatches) from async code. Each call is one task run
+around one async implementation that uses the credentials' shared HTTP client.
+
+Reads and idempotent writes retry transient faults (429, 5xx, timeouts, dropped
+connections) through Prefect's task retries with the project's one retry policy;
+authentication, not-found and bad-request errors fail at once, after one request.
+Creating a replica is never retried: each POST trains, and bills, a new replica.
+Status reads are never cached (``NO_CACHE``): a poll must ask Tavus every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import task
+from prefect._internal.compatibility.async_dispatch import async_dispatch
+from prefect.cache_policies import NO_CACHE
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from blocks import TavusCredentials, aresolve_credentials
+from tasks._retry import honour_retry_after, retry_task_options
+from tavus_api import (
+    DEFAULT_PAGE_SIZE,
+    CreatedReplica,
+    Replica,
+    validate_replica_id,
+    validate_replica_ids,
+)
+
+__all__ = [
+    "acreate_replica",
+    "adelete_replica",
+    "aget_replica",
+    "alist_replicas",
+    "arename_replica",
+    "create_replica",
+    "delete_replica",
+    "get_replica",
+    "list_replicas",
+    "rename_replica",
+]
+
+Credentials = TavusCredentials | str | None
+
+_READ = {"cache_policy": NO_CACHE, **retry_task_options()}
+
+
+# --- get ---------------------------------------------------------------------------
+
+
+async def _get_replica(replica_id: str, tavus_credentials: Credentials, verbose: bool) -> Replica:
+    replica_id = validate_replica_id(replica_id)
+    credentials = await aresolve_credentials(tavus_credentials)
+    await honour_retry_after()
+    return await credentials.get_client().get_replica(replica_id, verbose=verbose)
+
+
+@task(name="get_replica", task_run_name="get-replica-{replica_id}", **_READ)
+async def aget_replica(
+    replica_id: str, tavus_credentials: Credentials = None, verbose: bool = False
+) -> Replica:
+    """Fetch one replica (``GET /v2/replicas/{replica_id}``).
+
+    Args:
+        replica_id: the replica's id, e.g. ``"rf4e9d9790f0"``. Checked before any request.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        verbose: also return ``replica_type``.
+
+    Raises:
+        InvalidReplicaIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such replica for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
+    return await _get_replica(replica_id, tavus_credentials, verbose)
+
+
+@async_dispatch(aget_replica)
+@task(name="get_replica", task_run_name="get-replica-{replica_id}", **_READ)
+def get_replica(replica_id: str, tavus_credentials: Credentials = None, verbose: bool = False) -> Replica:
+    """Fetch one replica (``GET /v2/replicas/{replica_id}``). Sync twin of ``aget_replica``."""
+    return run_coro_as_sync(_get_replica(replica_id, tavus_credentials, verbose))
+
+
+# --- list --------------------------------------------------------------------------
+
+
+async def _list_replicas(
+    tavus_credentials: Credentials,
+    replica_ids: Sequence[str] | None,
+    verbose: bool,
+    replica_type: str | None,
+    model_name: str | None,
+    page_size: int,
+) -> list[Replica]:
+    ids = validate_replica_ids(replica_ids) if replica_ids is not None else None
+    credentials = await aresolve_credentials(tavus_credentials)
+    await honour_retry_after()
+    client = credentials.get_client()
+    return [
+        replica
+        async for replica in client.iter_replicas(
+            replica_ids=ids, page_size=page_size, verbose=verbose,
+            replica_type=replica_type, model_name=model_name,
+        )
+    ]
+
+
+@task(name="list_replicas", **_READ)
+async def alist_replicas(
+    tavus_credentials: Credentials = None,
+    replica_ids: Sequence[str] | None = None,
+    verbose: bool = False,
+    replica_type: str | None = None,
+    model_name: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> list[Replica]:
+    """List replicas (``GET /v2/replicas``), following every page.
+
+    With ``replica_ids`` only those are asked for, ``page_size`` at a time: one request
+    reports on up to ``page_size`` replicas. Ids Tavus does not know are simply absent.
+    List items carry no ``error_message`` or ``updated_at``; use ``get_replica`` for those.
+    """
+    return await _list_replicas(tavus_credentials, replica_ids, verbose, replica_type, model_name, page_size)
+
+
+@async_dispatch(alist_replicas)
+@task(name="list_replicas", **_READ)
+def list_replicas(
+    tavus_credentials: Credentials = None,
+    replica_ids: Sequence[str] | None = None,
+    verbose: bool = False,
+    replica_type: str | None = None,
+    model_name: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> list[Replica]:
+    """List replicas, following every page. Sync twin of ``alist_replicas``."""
+    return run_coro_as_sync(
+        _list_replicas(tavus_credentials, replica_ids, verbose, replica_type, model_name, page_size)
+    )
+
+
+# --- create (never retried) --------------------------------------------------------
+
+
+async def _create_replica(tavus_credentials: Credentials, **body: Any) -> CreatedReplica:
+    credentials = await aresolve_credentials(tavus_credentials)
+    return await credentials.get_client().create_replica(**body)
+
+
+@task(name="create_replica", cache_policy=NO_CACHE, retries=0)
+async def acreate_replica(
+    tavus_credentials: Credentials = None,
+    train_video_url: str | None = None,
+    consent_video_url: str | None = None,
+    replica_name: str | None = None,
+    model_name: str | None = None,
+    callback_url: str | None = None,
+    train_image_url: str | None = None,
+    voice_name: str | None = None,
+    properties: dict[str, Any] | None = None,
+) -> CreatedReplica:
+    """Start training a replica (``POST /v2/replicas``); returns its id right away.
+
+    Training takes hours; follow with ``wait_for_replica``, or use
+    ``create_replica_and_wait``, which never trains twice when its run is retried.
+    Not retried: a retried POST would train (and bill) a second replica.
+    """
+    return await _create_replica(
+        tavus_credentials, train_video_url=train_video_url, consent_video_url=consent_video_url,
+        replica_name=replica_name, model_name=model_name, callback_url=callback_url,
+        train_image_url=train_image_url, voice_name=voice_name, properties=properties,
+    )
+
+
+@async_dispatch(acreate_replica)
+@task(name="create_replica", cache_policy=NO_CACHE, retries=0)
+def create_replica(
+    tavus_credentials: Credentials = None,
+    train_video_url: str | None = None,
+    consent_video_url: str | None = None,
+    replica_name: str | None = None,
+    model_name: str | None = None,
+    callback_url: str | None = None,
+    train_image_url: str | None = None,
+    voice_name: str | None = None,
+    properties: dict[str, Any] | None = None,
+) -> CreatedReplica:
+    """Start training a replica. Sync twin of ``acreate_replica``."""
+    return run_coro_as_sync(
+        _create_replica(
+            tavus_credentials, train_video_url=train_video_url, consent_video_url=consent_video_url,
+            replica_name=replica_name, model_name=model_name, callback_url=callback_url,
+            train_image_url=train_image_url, voice_name=voice_name, properties=properties,
+        )
+    )
+
+
+# --- rename / delete (idempotent, retried) -----------------------------------------
+
+
+async def _rename_replica(replica_id: str, replica_name: str, tavus_credentials: Credentials) -> None:
+    replica_id = validate_replica_id(replica_id)
+    credentials = await aresolve_credentials(tavus_credentials)
+    await honour_retry_after()
+    await credentials.get_client().rename_replica(replica_id, replica_name)
+
+
+@task(name="rename_replica", task_run_name="rename-replica-{replica_id}", **_READ)
+async def arename_replica(replica_id: str, replica_name: str, tavus_credentials: Credentials = None) -> None:
+    """Rename a replica (``PATCH /v2/replicas/{replica_id}/name``)."""
+    await _rename_replica(replica_id, replica_name, tavus_credentials)
+
+
+@async_dispatch(arename_replica)
+@task(name="rename_replica", task_run_name="rename-replica-{replica_id}", **_READ)
+def rename_replica(replica_id: str, replica_name: str, tavus_credentials: Credentials = None) -> None:
+    """Rename a replica. Sync twin of ``arename_replica``."""
+    run_coro_as_sync(_rename_replica(replica_id, replica_name, tavus_credentials))
+
+
+async def _delete_replica(replica_id: str, hard: bool, tavus_credentials: Credentials) -> None:
+    replica_id = validate_replica_id(replica_id)
+    credentials = await aresolve_credentials(tavus_credentials)
+    await honour_retry_after()
+    await credentials.get_client().delete_replica(replica_id, hard=hard)
+
+
+@task(name="delete_replica", task_run_name="delete-replica-{replica_id}", **_READ)
+async def adelete_replica(replica_id: str, hard: bool = False, tavus_credentials: Credentials = None) -> None:
+    """Delete a replica (``DELETE /v2/replicas/{replica_id}``).
+
+    ``hard=True`` is irrevocable and also deletes the training footage.
+    """
+    await _delete_replica(replica_id, hard, tavus_credentials)
+
+
+@async_dispatch(adelete_replica)
+@task(name="delete_replica", task_run_name="delete-replica-{replica_id}", **_READ)
+def delete_replica(replica_id: str, hard: bool = False, tavus_credentials: Credentials = None) -> None:
+    """Delete a replica. Sync twin of ``adelete_replica``."""
+    run_coro_as_sync(_delete_replica(replica_id, hard, tavus_credentials))
