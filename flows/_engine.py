@@ -1,0 +1,213 @@
+"""The one wait engine behind ``wait_for_replica`` and ``wait_for_replicas``.
+
+A loop of poll rounds (one ``poll_replicas`` task run each) until every replica has
+completed, failed, vanished, or the deadline passes:
+
+* cadence: from ``poll_interval_seconds`` growing to ``max_poll_interval_seconds``,
+  brought forward when a replica's progress says it is about to finish;
+* transient faults: an outage, survived for ``max_outage_seconds`` of continuous
+  failure, retried with the shared backoff and never sooner than ``Retry-After``;
+* permanent faults (key refused): raised at once, after one request;
+* the deadline counts from the flow run's first start, so a retried or restarted run
+  re-attaches to the same replicas without extending it; the wall clock includes time
+  spent in requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from prefect.client.orchestration import get_client as get_prefect_client
+from prefect.context import FlowRunContext
+
+from blocks import TavusCredentials
+from flows._reporting import WaitReporter
+from tasks import aget_replica
+from tasks.polling import poll_replicas
+from tavus_api import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_RETRY_POLICY,
+    Replica,
+    TavusAPIUnavailableError,
+    TavusNotFoundError,
+    TavusTransientError,
+    count_requests,
+)
+from tavus_api.waiting import Outcome, OutageTracker, PollCadence, ProgressRate, ReplicaOutcome, RequestSpacer, WaitResult
+
+__all__ = ["WaitSettings", "run_wait"]
+
+_SPACER = RequestSpacer()
+
+
+@dataclass(frozen=True)
+class WaitSettings:
+    """Knobs of a wait (the flows' parameters, already validated)."""
+
+    poll_interval_seconds: float = 60.0
+    max_poll_interval_seconds: float = 300.0
+    timeout_seconds: float = 8 * 3600.0
+    max_outage_seconds: float = 1800.0
+    speed_up_near_completion: bool = True
+    heartbeat_seconds: float = 900.0
+    page_size: int = DEFAULT_PAGE_SIZE
+    min_poll_spacing_seconds: float = 1.0
+
+
+@dataclass
+class _Tracked:
+    replica_id: str
+    last: Replica | None = None
+    rate: ProgressRate = field(default_factory=ProgressRate)
+    outcome: ReplicaOutcome | None = None
+
+
+async def _first_started_at() -> float:
+    """Epoch seconds when this flow run first started (survives retries and restarts)."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return time.time()
+    try:
+        async with get_prefect_client() as prefect:
+            flow_run = await prefect.read_flow_run(context.flow_run.id)
+    except Exception:  # noqa: BLE001 - the API being down must not stop a wait
+        flow_run = context.flow_run
+    start = flow_run.start_time
+    return start.timestamp() if start is not None else time.time()
+
+
+async def run_wait(
+    replica_ids: list[str],
+    credentials: TavusCredentials,
+    settings: WaitSettings,
+    reporter_class: type[WaitReporter] = WaitReporter,
+) -> WaitResult:
+    """Wait for every replica in ``replica_ids`` (validated, de-duplicated)."""
+    cadence = PollCadence(
+        settings.poll_interval_seconds, settings.max_poll_interval_seconds,
+        speed_up_near_completion=settings.speed_up_near_completion,
+    )
+    outage = OutageTracker(settings.max_outage_seconds)
+    reporter = reporter_class(replica_ids, heartbeat_seconds=settings.heartbeat_seconds)
+    key = credentials.key_fingerprint()
+    credentials.get_client()  # fail on a missing key before the first round, not in it
+
+    started_at = await _first_started_at()
+    deadline = started_at + settings.timeout_seconds
+    reporter.started(deadline_in=deadline - time.time(), resumed_after=time.time() - started_at)
+
+    tracked = {replica_id: _Tracked(replica_id) for replica_id in replica_ids}
+    pending = list(replica_ids)
+    finished: list[ReplicaOutcome] = []
+    rounds = 0
+
+    def finish(replica_id: str, outcome: Outcome, message: str | None = None) -> None:
+        item = tracked[replica_id]
+        item.outcome = ReplicaOutcome(
+            replica_id=replica_id, outcome=outcome, replica=item.last,
+            error_message=message, seen_finished_after_seconds=time.time() - started_at,
+        )
+        finished.append(item.outcome)
+        reporter.finished(item.outcome)
+
+    def observe(replica: Replica) -> None:
+        item = tracked[replica.replica_id]
+        previous = item.last
+        item.last = replica
+        item.rate.observe(time.monotonic(), replica.progress_percent)
+        if previous is None or (previous.status, previous.training_progress) != (replica.status, replica.training_progress):
+            reporter.changed(replica, previous)
+
+    with count_requests() as requests:
+        while pending:
+            await asyncio.sleep(_SPACER.reserve(key, settings.min_poll_spacing_seconds, time.monotonic()))
+            rounds += 1
+            polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
+
+            if polled.error is not None:
+                now = time.monotonic()
+                new_outage = outage.record_failure(polled.error, now)
+                if outage.exceeded(now):
+                    raise TavusAPIUnavailableError(
+                        outage_seconds=outage.duration(now), budget_seconds=outage.budget_seconds,
+                        last_error=polled.error,
+                    )
+                delay = DEFAULT_RETRY_POLICY.delay(outage.failures, polled.error)
+                # Try once more right at the end of the budget rather than overshoot it.
+                delay = min(delay, max(0.0, outage.budget_seconds - outage.duration(now)))
+                if new_outage:
+                    reporter.outage_started(polled.error, delay, outage.budget_seconds)
+            else:
+                failures = outage.failures
+                ended = outage.record_success(time.monotonic())
+                if ended is not None:
+                    reporter.outage_ended(ended, failures)
+                await _absorb_round(polled.replicas, pending, tracked, credentials, observe, finish)
+                pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
+                reporter.round_summary((tracked[r].last for r in pending), finished)
+                now = time.monotonic()
+                etas = [eta for r in pending if (eta := tracked[r].rate.eta_seconds(now)) is not None]
+                delay = cadence.next_delay(min(etas) if etas else None)
+
+            if not pending:
+                break
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                for replica_id in pending:
+                    last = tracked[replica_id].last
+                    finish(replica_id, Outcome.TIMED_OUT,
+                           f"still {last.status if last else 'unseen'} "
+                           f"({last.training_progress if last else 'no progress'}) at the deadline")
+                break
+            delay = min(delay, remaining)
+            reporter.heartbeat(len(pending), time.time() - started_at, delay)
+            await asyncio.sleep(delay)
+
+    by_id = {replica_id: tracked[replica_id].outcome for replica_id in replica_ids}
+    result = WaitResult(
+        results=[outcome for outcome in by_id.values() if outcome is not None],
+        elapsed_seconds=time.time() - started_at, poll_rounds=rounds, requests=requests[0],
+    )
+    reporter.done(result)
+    return result
+
+
+async def _absorb_round(
+    replicas: dict[str, Replica | None],
+    pending: list[str],
+    tracked: dict[str, _Tracked],
+    credentials: TavusCredentials,
+    observe,  # noqa: ANN001 - local callbacks
+    finish,  # noqa: ANN001
+) -> None:
+    """Apply one successful round: record changes, settle finished replicas.
+
+    List answers lack ``error_message``, and ids missing from a list may be deleted or
+    mistyped: each newly failed or missing replica costs one ``get_replica``.
+    """
+    single = len(pending) == 1
+    for replica_id in pending:
+        replica = replicas.get(replica_id)
+        if replica is None:
+            if single:  # the GET itself answered 400/404
+                finish(replica_id, Outcome.NOT_FOUND, "Tavus has no replica with this id for this API key")
+                continue
+            try:
+                replica = await aget_replica(replica_id, credentials)
+            except TavusNotFoundError as error:
+                finish(replica_id, Outcome.NOT_FOUND, error.api_message or str(error))
+                continue
+            except TavusTransientError:
+                continue  # unknown for now; the next round asks again
+        elif replica.is_failed and not replica.error_message and not single:
+            try:
+                replica = await aget_replica(replica_id, credentials)
+            except (TavusNotFoundError, TavusTransientError):
+                pass  # keep the list's view; the failure stands without its message
+        observe(replica)
+        if replica.is_completed:
+            finish(replica_id, Outcome.COMPLETED)
+        elif replica.is_failed:
+            finish(replica_id, Outcome.FAILED, replica.error_message or "Tavus gave no error_message")

@@ -1,0 +1,123 @@
+"""What a wait tells people: log lines now, and the hooks for events and artifacts.
+
+The rules for hours-long waits: INFO when something changes, a heartbeat when nothing
+has for a while, WARNING once when an outage starts and INFO once when it ends, never a
+line per poll. Large batches are summarised instead of logged replica by replica.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable
+
+from prefect.logging import get_run_logger
+
+from tavus_api import Replica, TavusError
+from tavus_api.waiting import Outcome, ReplicaOutcome, WaitResult
+
+__all__ = ["WaitReporter"]
+
+#: Up to this many replicas, each change is logged on its own line.
+PER_REPLICA_LOG_LIMIT = 10
+
+
+def _fmt_seconds(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class WaitReporter:
+    """Logs (and, through subclasses' hooks, events and artifacts) for one wait."""
+
+    def __init__(self, replica_ids: list[str], *, heartbeat_seconds: float) -> None:
+        self.logger = get_run_logger()
+        self.replica_ids = replica_ids
+        self.heartbeat_seconds = heartbeat_seconds
+        self.per_replica = len(replica_ids) <= PER_REPLICA_LOG_LIMIT
+        self._last_info = time.monotonic()
+        self._last_summary: tuple[int, ...] | None = None
+
+    def _info(self, message: str, *args: object) -> None:
+        self._last_info = time.monotonic()
+        self.logger.info(message, *args)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def started(self, *, deadline_in: float, resumed_after: float) -> None:
+        what = f"replica {self.replica_ids[0]}" if len(self.replica_ids) == 1 else f"{len(self.replica_ids)} replicas"
+        resumed = f" (resuming a wait started {_fmt_seconds(resumed_after)} ago)" if resumed_after > 1 else ""
+        self._info("Waiting for %s to finish training; giving up in %s%s.", what, _fmt_seconds(deadline_in), resumed)
+
+    def changed(self, replica: Replica, previous: Replica | None) -> None:
+        """A replica's status or progress moved."""
+        if not self.per_replica:
+            return
+        if previous is None:
+            self._info("Replica %s", replica.describe())
+            return
+        parts = []
+        if previous.status != replica.status:
+            parts.append(f"status {previous.status} -> {replica.status}")
+        if previous.training_progress != replica.training_progress:
+            parts.append(f"progress {previous.training_progress} -> {replica.training_progress}")
+        self._info("Replica %s: %s", replica.replica_id, ", ".join(parts))
+
+    def round_summary(self, pending: Iterable[Replica | None], finished: list[ReplicaOutcome]) -> None:
+        """For large batches: one line when the counts or the median progress move."""
+        if self.per_replica:
+            return
+        progress = [r.progress_percent for r in pending if r is not None and r.progress_percent is not None]
+        counts = {outcome: sum(1 for f in finished if f.outcome is outcome) for outcome in Outcome}
+        median = statistics.median(progress) if progress else None
+        key = (*counts.values(), int(median or -1) // 5)
+        if key == self._last_summary:
+            return
+        self._last_summary = key
+        self._info(
+            "%d/%d finished (%d completed, %d failed, %d not found); %d training%s.",
+            len(finished), len(self.replica_ids), counts[Outcome.COMPLETED], counts[Outcome.FAILED],
+            counts[Outcome.NOT_FOUND], len(self.replica_ids) - len(finished),
+            f", median progress {median:.0f}%" if median is not None else "",
+        )
+
+    def finished(self, outcome: ReplicaOutcome) -> None:
+        if not self.per_replica:
+            return
+        if outcome.outcome is Outcome.COMPLETED:
+            self._info("Replica %s completed training.", outcome.replica_id)
+        elif outcome.outcome is Outcome.FAILED:
+            self.logger.error("Replica %s failed training: %s", outcome.replica_id, outcome.error_message)
+        elif outcome.outcome is Outcome.NOT_FOUND:
+            self.logger.error("Replica %s not found: %s", outcome.replica_id, outcome.error_message)
+        else:
+            self.logger.warning("Replica %s still training at the deadline (%s).", outcome.replica_id,
+                                outcome.replica.describe() if outcome.replica else "never seen")
+
+    def heartbeat(self, pending: int, elapsed: float, next_poll_in: float) -> None:
+        """An INFO line if nothing has been logged for ``heartbeat_seconds``."""
+        if time.monotonic() - self._last_info < self.heartbeat_seconds:
+            return
+        self._info(
+            "Still waiting: %d replica%s training after %s; next check in %s.",
+            pending, "" if pending == 1 else "s", _fmt_seconds(elapsed), _fmt_seconds(next_poll_in),
+        )
+
+    # --- outages ---------------------------------------------------------------------
+
+    def outage_started(self, error: TavusError, retry_in: float, budget: float) -> None:
+        self.logger.warning(
+            "Tavus API unavailable: %s Retrying in %s; the wait survives up to %s of this.",
+            error, _fmt_seconds(retry_in), _fmt_seconds(budget),
+        )
+
+    def outage_ended(self, duration: float, failures: int) -> None:
+        self._info("Tavus API reachable again after %s (%d failed poll%s).",
+                   _fmt_seconds(duration), failures, "" if failures == 1 else "s")
+
+    def done(self, result: WaitResult) -> None:
+        self._info("Wait finished: %s.", result.summary())

@@ -1,0 +1,152 @@
+"""wait_for_replica / wait_for_replicas end to end: real Prefect server, simulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from prefect import flow
+
+from flows import wait_for_replica, wait_for_replica_async, wait_for_replicas
+from tavus_api import (
+    InvalidReplicaIdError,
+    Replica,
+    ReplicaNotFoundDuringWaitError,
+    ReplicasWaitFailedError,
+    ReplicaTrainingFailedError,
+    ReplicaWaitTimeoutError,
+    TavusAuthenticationError,
+)
+from tavus_api.waiting import Outcome
+from tests.integration.conftest import FAST
+
+
+def test_waits_until_completed_and_returns_the_replica(simulator, credentials):
+    rid = simulator.add_replica(replica_name="Demo", training_seconds=4.0)
+    replica = wait_for_replica(rid, credentials, **FAST)
+    returned_at = time.time()
+    assert isinstance(replica, Replica)
+    assert replica.status == "completed" and replica.training_progress == "100/100"
+    finished_at = simulator.finished_at(rid)
+    assert finished_at is not None and finished_at <= returned_at  # it really waited for training
+    assert returned_at - finished_at <= FAST["max_poll_interval_seconds"] + 1.0  # seen within a poll cap
+    requests = simulator.stats()["requests"]
+    assert 2 <= requests <= 4.0 / FAST["poll_interval_seconds"] + 2  # polled, but not in a busy loop
+
+
+def test_ready_status_counts_as_completed(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=0.5, final_status="ready")
+    assert wait_for_replica(rid, credentials, **FAST).status == "ready"
+
+
+def test_training_error_fails_the_run_with_the_message(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=1.0, outcome="error", error_message="Face not visible")
+    with pytest.raises(ReplicaTrainingFailedError, match="Face not visible") as info:
+        wait_for_replica(rid, credentials, **FAST)
+    assert info.value.replica.replica_id == rid
+    assert info.value.error_message == "Face not visible"
+
+
+def test_training_error_can_be_returned_instead(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=0.5, outcome="error", error_message="Too short")
+    replica = wait_for_replica(rid, credentials, raise_on_error=False, **FAST)
+    assert replica.status == "error" and replica.error_message == "Too short"
+
+
+def test_timeout_states_last_status_and_progress(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=60)
+    started = time.monotonic()
+    with pytest.raises(ReplicaWaitTimeoutError) as info:
+        wait_for_replica(rid, credentials, timeout_seconds=1.5, **FAST)
+    elapsed = time.monotonic() - started
+    assert info.value.last_status == "started"
+    assert info.value.last_progress is not None and "/100" in info.value.last_progress
+    assert "started" in str(info.value)
+    assert elapsed < 6
+
+
+def test_unknown_replica_ends_the_wait_at_once(simulator, credentials):
+    with pytest.raises(ReplicaNotFoundDuringWaitError):
+        wait_for_replica("rnotthere01", credentials, **FAST)
+    assert simulator.stats()["requests"] == 1
+
+
+def test_wrong_key_ends_the_wait_after_one_request(simulator):
+    from blocks import TavusCredentials
+
+    rid = simulator.add_replica(training_seconds=30)
+    with pytest.raises(TavusAuthenticationError):
+        wait_for_replica(rid, TavusCredentials(api_key="nope", base_url=simulator.url), **FAST)
+    assert simulator.stats()["requests"] == 1
+
+
+@pytest.mark.parametrize("bad_id", ["", "a/b", "r1#x"])
+def test_bad_replica_id_fails_before_any_request(simulator, credentials, bad_id):
+    with pytest.raises(InvalidReplicaIdError):
+        wait_for_replica(bad_id, credentials, **FAST)
+    assert simulator.stats()["requests"] == 0
+
+
+def test_credentials_by_saved_block_name(simulator, credentials):
+    credentials.save("tavus-it-wait", overwrite=True)
+    rid = simulator.add_replica(training_seconds=0.5)
+    assert wait_for_replica(rid, "tavus-it-wait", **FAST).status == "completed"
+
+
+def test_messy_payloads_do_not_break_the_wait(simulator, credentials):
+    rid = simulator.add_replica(
+        training_seconds=0.8, extra_fields={"replica_type": "user'", "brand_new_field": [1, 2]}
+    )
+    replica = wait_for_replica(rid, credentials, **FAST)
+    assert replica.is_completed and replica.model_extra.get("brand_new_field") == [1, 2]
+
+
+def test_async_twin_inside_an_async_parent(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=0.5)
+
+    @flow
+    async def parent():
+        replica = await wait_for_replica_async(rid, credentials, **FAST)
+        return f"next step uses {replica.replica_id}"
+
+    assert asyncio.run(parent()) == f"next step uses {rid}"
+
+
+def test_sync_parent_gets_the_replica_for_its_next_step(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=0.5)
+
+    @flow
+    def parent():
+        replica = wait_for_replica(rid, credentials, **FAST)
+        return replica.status
+
+    assert parent() == "completed"
+
+
+def test_batch_wait_reports_each_outcome_in_input_order(simulator, credentials):
+    ok = simulator.add_replica(training_seconds=1.0)
+    bad = simulator.add_replica(training_seconds=0.6, outcome="error", error_message="No consent")
+    ids = [ok, "rmissing001", bad]
+    result = wait_for_replicas(ids, credentials, raise_on_failure=False, **FAST)
+    assert [r.replica_id for r in result.results] == ids
+    assert [r.outcome for r in result.results] == [Outcome.COMPLETED, Outcome.NOT_FOUND, Outcome.FAILED]
+    assert result.results[2].error_message == "No consent"
+    assert result.requests == simulator.stats()["requests"]
+
+
+def test_batch_wait_fails_the_run_by_default(simulator, credentials):
+    bad = simulator.add_replica(training_seconds=0.3, outcome="error", error_message="Blurry")
+    ok = simulator.add_replica(training_seconds=0.3)
+    with pytest.raises(ReplicasWaitFailedError, match="Blurry") as info:
+        wait_for_replicas([ok, bad], credentials, **FAST)
+    assert info.value.results.counts()["completed"] == 1
+
+
+def test_parameter_constraints_are_checked_before_running(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=30)
+    with pytest.raises(Exception, match="poll_interval_seconds"):
+        wait_for_replica(rid, credentials, poll_interval_seconds=0)
+    with pytest.raises(ValueError, match="max_poll_interval_seconds"):
+        wait_for_replica(rid, credentials, poll_interval_seconds=10, max_poll_interval_seconds=5)
+    assert simulator.stats()["requests"] == 0
