@@ -105,9 +105,11 @@ async def run_wait(
 
     def finish(replica_id: str, outcome: Outcome, message: str | None = None) -> None:
         item = tracked[replica_id]
+        now = time.time()
         item.outcome = ReplicaOutcome(
-            replica_id=replica_id, outcome=outcome, replica=item.last,
-            error_message=message, seen_finished_after_seconds=time.time() - started_at,
+            replica_id=replica_id, outcome=outcome, replica=item.last, error_message=message,
+            seen_finished_after_seconds=now - started_at, seen_finished_at=now,
+            poll_cap_seconds=cadence.current_cap,
         )
         finished.append(item.outcome)
         reporter.finished(item.outcome)

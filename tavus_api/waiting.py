@@ -46,6 +46,12 @@ class ReplicaOutcome(BaseModel):
     seen_finished_after_seconds: float | None = Field(
         default=None, description="Seconds from the wait's start until it was seen finished."
     )
+    seen_finished_at: float | None = Field(
+        default=None, description="When the wait saw it finished (epoch seconds)."
+    )
+    poll_cap_seconds: float | None = Field(
+        default=None, description="The longest delay between polls in force when it was seen finished."
+    )
 
     @property
     def ok(self) -> bool:
