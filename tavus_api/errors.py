@@ -293,7 +293,7 @@ def error_from_response(
     if api_message is not None:
         api_message = scrub(api_message, secrets)
     said = f": {api_message}" if api_message else ""
-    subject = f" replica {replica_id!r}" if replica_id else ""
+    subject = f" {replica_id!r}" if replica_id else ""
     common: dict[str, Any] = {"status_code": status, "replica_id": replica_id, "api_message": api_message}
 
     if status in (401, 403):
@@ -344,7 +344,7 @@ def error_from_transport(
     """Map an httpx transport failure (no usable answer) to a transient error."""
     import httpx
 
-    subject = f" replica {replica_id!r}" if replica_id else ""
+    subject = f" {replica_id!r}" if replica_id else ""
     if isinstance(exc, httpx.TimeoutException):
         kind = "timed out"
     elif isinstance(exc, httpx.ConnectError):
