@@ -79,6 +79,18 @@ class TavusCredentials(CredentialsBlock):
         description="Seconds to wait for Tavus to connect and to answer each request.",
     )
 
+    min_poll_spacing_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        title="Minimum Poll Spacing (seconds)",
+        description=(
+            "Polls made with this key, by all waits in one process together, are at least "
+            "this far apart. Use a Prefect global concurrency limit named tavus-api to limit "
+            "requests across processes."
+        ),
+    )
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:

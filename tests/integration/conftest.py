@@ -17,7 +17,23 @@ def prefect_server():
 
 @pytest.fixture
 def credentials(simulator):
-    return TavusCredentials(api_key=SIM_KEY, base_url=simulator.url, request_timeout_seconds=2)
+    return TavusCredentials(
+        api_key=SIM_KEY, base_url=simulator.url, request_timeout_seconds=2, min_poll_spacing_seconds=0.01
+    )
 
 
 FAST = {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.5, "heartbeat_seconds": 3600}
+
+
+#: Rows collected by tests/integration/test_faults.py, printed at the end of the run.
+FAULT_TABLE: list[tuple[str, int, float, str]] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FAULT_TABLE:
+        return
+    terminalreporter.write_sep("-", "fault scenarios against the simulator")
+    terminalreporter.write_line("| scenario | requests | waited (s) | outcome |")
+    terminalreporter.write_line("|---|---:|---:|---|")
+    for name, requests, waited, outcome in FAULT_TABLE:
+        terminalreporter.write_line(f"| {name} | {requests} | {waited:.2f} | {outcome} |")
