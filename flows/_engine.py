@@ -15,14 +15,16 @@ completed, failed, vanished, or the deadline passes:
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
 
 from blocks import TavusCredentials
+from flows._cancellation import CancellationWatch
 from flows._reporting import WaitReporter
 from tasks import aget_replica
 from tasks.polling import poll_replicas
@@ -53,7 +55,6 @@ class WaitSettings:
     speed_up_near_completion: bool = True
     heartbeat_seconds: float = 900.0
     page_size: int = DEFAULT_PAGE_SIZE
-    min_poll_spacing_seconds: float = 1.0
 
 
 @dataclass
@@ -64,18 +65,19 @@ class _Tracked:
     outcome: ReplicaOutcome | None = None
 
 
-async def _first_started_at() -> float:
-    """Epoch seconds when this flow run first started (survives retries and restarts)."""
+async def _first_started_at() -> tuple[float, UUID | None]:
+    """Epoch seconds when this flow run first started (survives retries and restarts),
+    and the flow run's id."""
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
-        return time.time()
+        return time.time(), None
     try:
         async with get_prefect_client() as prefect:
             flow_run = await prefect.read_flow_run(context.flow_run.id)
     except Exception:  # noqa: BLE001 - the API being down must not stop a wait
         flow_run = context.flow_run
     start = flow_run.start_time
-    return start.timestamp() if start is not None else time.time()
+    return (start.timestamp() if start is not None else time.time()), context.flow_run.id
 
 
 async def run_wait(
@@ -90,11 +92,18 @@ async def run_wait(
         speed_up_near_completion=settings.speed_up_near_completion,
     )
     outage = OutageTracker(settings.max_outage_seconds)
+    # The one retry policy, at the wait's own pace: an outage is retried from the poll
+    # interval up to the poll cap, never sooner than Retry-After.
+    outage_policy = dataclasses.replace(
+        DEFAULT_RETRY_POLICY,
+        base_delay=settings.poll_interval_seconds,
+        max_delay=settings.max_poll_interval_seconds,
+    )
     reporter = reporter_class(replica_ids, heartbeat_seconds=settings.heartbeat_seconds)
     key = credentials.key_fingerprint()
     credentials.get_client()  # fail on a missing key before the first round, not in it
 
-    started_at = await _first_started_at()
+    started_at, flow_run_id = await _first_started_at()
     deadline = started_at + settings.timeout_seconds
     reporter.started(deadline_in=deadline - time.time(), resumed_after=time.time() - started_at)
 
@@ -123,49 +132,50 @@ async def run_wait(
             reporter.changed(replica, previous)
 
     with count_requests() as requests:
-        while pending:
-            await asyncio.sleep(_SPACER.reserve(key, settings.min_poll_spacing_seconds, time.monotonic()))
-            rounds += 1
-            polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
+        async with CancellationWatch(flow_run_id) as watch:
+            while pending:
+                await watch.sleep(_SPACER.reserve(key, credentials.min_poll_spacing_seconds, time.monotonic()))
+                rounds += 1
+                polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
 
-            if polled.error is not None:
-                now = time.monotonic()
-                new_outage = outage.record_failure(polled.error, now)
-                if outage.exceeded(now):
-                    raise TavusAPIUnavailableError(
-                        outage_seconds=outage.duration(now), budget_seconds=outage.budget_seconds,
-                        last_error=polled.error,
-                    )
-                delay = DEFAULT_RETRY_POLICY.delay(outage.failures, polled.error)
-                # Try once more right at the end of the budget rather than overshoot it.
-                delay = min(delay, max(0.0, outage.budget_seconds - outage.duration(now)))
-                if new_outage:
-                    reporter.outage_started(polled.error, delay, outage.budget_seconds)
-            else:
-                failures = outage.failures
-                ended = outage.record_success(time.monotonic())
-                if ended is not None:
-                    reporter.outage_ended(ended, failures)
-                await _absorb_round(polled.replicas, pending, tracked, credentials, observe, finish)
-                pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
-                reporter.round_summary((tracked[r].last for r in pending), finished)
-                now = time.monotonic()
-                etas = [eta for r in pending if (eta := tracked[r].rate.eta_seconds(now)) is not None]
-                delay = cadence.next_delay(min(etas) if etas else None)
+                if polled.error is not None:
+                    now = time.monotonic()
+                    new_outage = outage.record_failure(polled.error, now)
+                    if outage.exceeded(now):
+                        raise TavusAPIUnavailableError(
+                            outage_seconds=outage.duration(now), budget_seconds=outage.budget_seconds,
+                            last_error=polled.error,
+                        )
+                    delay = outage_policy.delay(outage.failures, polled.error)
+                    # Try once more right at the end of the budget rather than overshoot it.
+                    delay = min(delay, max(0.0, outage.budget_seconds - outage.duration(now)))
+                    if new_outage:
+                        reporter.outage_started(polled.error, delay, outage.budget_seconds)
+                else:
+                    failures = outage.failures
+                    ended = outage.record_success(time.monotonic())
+                    if ended is not None:
+                        reporter.outage_ended(ended, failures)
+                    await _absorb_round(polled.replicas, pending, tracked, credentials, observe, finish)
+                    pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
+                    reporter.round_summary((tracked[r].last for r in pending), finished)
+                    now = time.monotonic()
+                    etas = [eta for r in pending if (eta := tracked[r].rate.eta_seconds(now)) is not None]
+                    delay = cadence.next_delay(min(etas) if etas else None)
 
-            if not pending:
-                break
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                for replica_id in pending:
-                    last = tracked[replica_id].last
-                    finish(replica_id, Outcome.TIMED_OUT,
-                           f"still {last.status if last else 'unseen'} "
-                           f"({last.training_progress if last else 'no progress'}) at the deadline")
-                break
-            delay = min(delay, remaining)
-            reporter.heartbeat(len(pending), time.time() - started_at, delay)
-            await asyncio.sleep(delay)
+                if not pending:
+                    break
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    for replica_id in pending:
+                        last = tracked[replica_id].last
+                        finish(replica_id, Outcome.TIMED_OUT,
+                               f"still {last.status if last else 'unseen'} "
+                               f"({last.training_progress if last else 'no progress'}) at the deadline")
+                    break
+                delay = min(delay, remaining)
+                reporter.heartbeat(len(pending), time.time() - started_at, delay)
+                await watch.sleep(delay)
 
     by_id = {replica_id: tracked[replica_id].outcome for replica_id in replica_ids}
     result = WaitResult(

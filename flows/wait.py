@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
+from prefect.logging import get_run_logger
+from prefect.states import Cancelled, State
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
 from blocks import TavusCredentials, aresolve_credentials
+from flows._cancellation import WaitCancelled
 from flows._engine import WaitSettings, run_wait
 from tavus_api import (
     DEFAULT_PAGE_SIZE,
@@ -36,6 +39,12 @@ Credentials = TavusCredentials | str | None
 
 #: Training takes 3-6 hours by Tavus's own docs; the default wait covers 8.
 DEFAULT_TIMEOUT_SECONDS = 8 * 3600.0
+
+
+def _cancelled(what: str) -> State:
+    message = f"Cancelled while waiting for {what}; stopped polling and left the replicas as they were."
+    get_run_logger().info(message)
+    return Cancelled(message=message)
 
 
 def _settings(
@@ -74,7 +83,10 @@ async def _wait_for_replica(
 ) -> Replica:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
-    result = await run_wait([replica_id], credentials, settings)
+    try:
+        result = await run_wait([replica_id], credentials, settings)
+    except WaitCancelled:
+        return _cancelled(f"replica {replica_id}")  # type: ignore[return-value]
     (outcome,) = result.results
     if outcome.outcome is Outcome.COMPLETED and outcome.replica is not None:
         return outcome.replica
@@ -176,7 +188,10 @@ async def _wait_for_replicas(
 ) -> WaitResult:
     ids = list(dict.fromkeys(validate_replica_ids(replica_ids)))
     credentials = await aresolve_credentials(tavus_credentials)
-    result = await run_wait(ids, credentials, settings)
+    try:
+        result = await run_wait(ids, credentials, settings)
+    except WaitCancelled:
+        return _cancelled(f"{len(ids)} replicas")  # type: ignore[return-value]
     if raise_on_failure and not result.all_completed:
         failed = ", ".join(
             f"{r.replica_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
