@@ -1,0 +1,125 @@
+"""Hours-long waits under faults, each scenario over real HTTP against the simulator.
+
+Transient faults (429, 5xx, dropped connections, timeouts, garbled bodies) are survived
+within the outage budget; permanent ones (key revoked, replica deleted) end the wait at
+once, after one request. Time is compressed: polls every 0.2-0.5 s.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+
+import pytest
+
+from flows import wait_for_replica
+from tavus_api import (
+    ReplicaNotFoundDuringWaitError,
+    TavusAPIUnavailableError,
+    TavusAuthenticationError,
+)
+from tavus_simulator import Fault
+from tests.conftest import SIM_KEY
+from tests.integration.conftest import FAST, FAULT_TABLE
+
+
+def _run(simulator, credentials, name, **kwargs):
+    started = time.monotonic()
+    try:
+        replica = wait_for_replica(kwargs.pop("replica_id"), credentials, **{**FAST, **kwargs})
+        outcome = f"survived: {replica.status}"
+        error = None
+    except Exception as exc:  # recorded, then re-raised for the test to check
+        outcome = f"failed: {type(exc).__name__}"
+        error = exc
+    waited = time.monotonic() - started
+    FAULT_TABLE.append((name, simulator.stats()["requests"], waited, outcome))
+    return error, waited
+
+
+TRANSIENT = [
+    ("503 x3", [Fault.status(503)] * 3),
+    ("500, 502, 504", [Fault.status(500), Fault.status(502), Fault.status(504)]),
+    ("connection dropped x2", [Fault.drop(), Fault.drop()]),
+    ("answer slower than the 2 s client timeout", [Fault.delay(3.0)]),
+    ("200 with a non-JSON body", [Fault.garbage()]),
+    ("200 with truncated JSON", [Fault.truncated()]),
+    ("429 without Retry-After", [Fault.status(429)]),
+]
+
+
+@pytest.mark.parametrize(("name", "faults"), TRANSIENT, ids=[t[0] for t in TRANSIENT])
+def test_transient_faults_never_end_the_wait(simulator, credentials, name, faults, caplog):
+    rid = simulator.add_replica(training_seconds=1.0)
+    simulator.inject_faults("*", faults)
+    with caplog.at_level(logging.INFO):
+        error, _ = _run(simulator, credentials, name, replica_id=rid)
+    assert error is None
+    assert simulator.stats()["requests"] >= len(faults) + 1
+    warnings = [r for r in caplog.records if "Tavus API unavailable" in r.getMessage()]
+    recoveries = [r for r in caplog.records if "reachable again" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING  # once per outage
+    assert len(recoveries) == 1 and recoveries[0].levelno == logging.INFO
+
+
+def test_retry_after_seconds_is_honoured(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=0.2)
+    simulator.inject_faults("*", [Fault.status(429, retry_after="1.5")])
+    error, waited = _run(simulator, credentials, "429 Retry-After: 1.5 (seconds)", replica_id=rid)
+    assert error is None
+    assert waited >= 1.5  # the backoff alone would be 0.2 s
+    assert simulator.stats()["requests"] == 2
+
+
+def test_retry_after_http_date_is_honoured(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=0.2)
+    when = email.utils.formatdate(time.time() + 2.5, usegmt=True)  # whole seconds: >= 1.5 s ahead
+    simulator.inject_faults("*", [Fault.status(503, retry_after=when)])
+    error, waited = _run(simulator, credentials, "503 Retry-After: <HTTP-date>", replica_id=rid)
+    assert error is None
+    assert waited >= 1.4
+    assert simulator.stats()["requests"] == 2
+
+
+def test_outage_longer_than_budget_fails_and_says_how_long(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=30)
+    simulator.inject_faults("*", [Fault.status(503)] * 200)
+    error, waited = _run(simulator, credentials, "503 for longer than max_outage_seconds=1.5",
+                         replica_id=rid, max_outage_seconds=1.5)
+    assert isinstance(error, TavusAPIUnavailableError)
+    assert error.outage_seconds >= 1.5
+    assert "unreachable for" in str(error) and "503" in str(error)
+    assert 1.5 <= waited < 5
+
+
+def test_key_revoked_mid_wait_ends_at_once(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=30)
+    threading.Timer(1.0, simulator.revoke_key, [SIM_KEY]).start()
+    error, waited = _run(simulator, credentials, "key revoked mid-wait", replica_id=rid)
+    assert isinstance(error, TavusAuthenticationError)
+    assert simulator.stats()["unauthorized"] == 1  # one request after revocation, no retries
+    assert waited < 4
+
+
+def test_replica_deleted_mid_wait_ends_at_once(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=30)
+    before = {}
+
+    def delete():
+        before["requests"] = simulator.stats()["requests"]
+        simulator.delete_replica(rid)
+
+    threading.Timer(1.0, delete).start()
+    error, _ = _run(simulator, credentials, "replica deleted mid-wait", replica_id=rid)
+    assert isinstance(error, ReplicaNotFoundDuringWaitError)
+    assert simulator.stats()["requests"] - before["requests"] == 1
+
+
+def test_a_scripted_401_is_permanent(simulator, credentials):
+    rid = simulator.add_replica(training_seconds=1)
+    simulator.inject_faults("*", [Fault.status(401)])
+    error, _ = _run(simulator, credentials, "401 on the first poll", replica_id=rid)
+    assert isinstance(error, TavusAuthenticationError)
+    assert simulator.stats()["requests"] == 1
