@@ -111,6 +111,7 @@ async def run_wait(
     pending = list(replica_ids)
     finished: list[ReplicaOutcome] = []
     rounds = 0
+    cap_in_force = settings.poll_interval_seconds  # the longest sleep before the current round
 
     def finish(replica_id: str, outcome: Outcome, message: str | None = None) -> None:
         item = tracked[replica_id]
@@ -118,7 +119,7 @@ async def run_wait(
         item.outcome = ReplicaOutcome(
             replica_id=replica_id, outcome=outcome, replica=item.last, error_message=message,
             seen_finished_after_seconds=now - started_at, seen_finished_at=now,
-            poll_cap_seconds=cadence.current_cap,
+            poll_cap_seconds=cap_in_force,
         )
         finished.append(item.outcome)
         reporter.finished(item.outcome)
@@ -136,6 +137,7 @@ async def run_wait(
             while pending:
                 await watch.sleep(_SPACER.reserve(key, credentials.min_poll_spacing_seconds, time.monotonic()))
                 rounds += 1
+                round_started = time.monotonic()
                 polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
 
                 if polled.error is not None:
@@ -160,8 +162,13 @@ async def run_wait(
                     pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
                     now = time.monotonic()
+                    # Bring the next poll forward to when the whole batch should be done (a
+                    # batch returns only then); each replica's lag is bounded by the cap anyway.
                     etas = [eta for r in pending if (eta := tracked[r].rate.eta_seconds(now)) is not None]
-                    delay = cadence.next_delay(min(etas) if etas else None)
+                    batch_eta = max(etas) if etas and len(etas) == len(pending) else None
+                    cap_in_force = cadence.current_cap
+                    # The cadence is between poll starts: the round's own time counts.
+                    delay = max(0.0, cadence.next_delay(batch_eta) - (now - round_started))
 
                 if not pending:
                     break

@@ -98,10 +98,10 @@ class PollCadence:
     """When to poll next: start at ``initial``, grow by ``growth`` per poll up to ``cap``,
     with jitter so that many waits started together drift apart.
 
-    With ``speed_up_near_completion``, a poll is brought forward to when the fastest
-    replica is expected to finish (from its observed progress rate), never sooner than
-    ``initial``: the wait sees completion soon after it happens without polling hard
-    for hours.
+    With ``speed_up_near_completion``, a poll is brought forward to when the wait is
+    expected to be over (the caller passes the ETA of the last pending replica, from
+    observed progress rates), never sooner than ``initial``: the wait sees the end soon
+    after it happens without polling hard for hours.
     """
 
     initial: float
