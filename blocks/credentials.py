@@ -15,6 +15,7 @@ from asyncio import AbstractEventLoop, get_running_loop
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr, field_validator
 
+from blocks._limits import tavus_api_slot
 from tavus_api import DEFAULT_BASE_URL, TavusClient, TavusConfigurationError, validate_base_url
 
 __all__ = ["API_KEY_ENV_VAR", "TavusCredentials", "aresolve_credentials"]
@@ -116,7 +117,8 @@ class TavusCredentials(CredentialsBlock):
     def new_client(self) -> TavusClient:
         """A new client that the caller owns and must close (``async with``)."""
         return TavusClient(
-            self.resolved_api_key(), base_url=self.base_url, timeout=self.request_timeout_seconds
+            self.resolved_api_key(), base_url=self.base_url, timeout=self.request_timeout_seconds,
+            request_slot=tavus_api_slot,
         )
 
     def get_client(self) -> TavusClient:
@@ -133,7 +135,9 @@ class TavusCredentials(CredentialsBlock):
         clients = _CLIENTS.setdefault(loop, {})
         client = clients.get(cache_key)
         if client is None or client.is_closed:
-            client = TavusClient(api_key, base_url=self.base_url, timeout=self.request_timeout_seconds)
+            client = TavusClient(
+                api_key, base_url=self.base_url, timeout=self.request_timeout_seconds, request_slot=tavus_api_slot
+            )
             clients[cache_key] = client
         return client
 

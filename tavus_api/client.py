@@ -13,8 +13,8 @@ is held as a ``SecretStr`` that no repr, message or log line prints.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, TypeVar
@@ -68,6 +68,9 @@ class TavusClient:
         timeout: seconds for connecting and for each read.
         transport: an httpx transport to use instead of the network (tests).
         max_connections: size of the keep-alive pool.
+        request_slot: called around every request; an async context manager that may
+            wait for capacity (the Prefect layer uses it for the ``tavus-api`` global
+            concurrency limit). None sends at once.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class TavusClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 10,
+        request_slot: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         if not secret.get_secret_value().strip():
@@ -90,6 +94,7 @@ class TavusClient:
         self._api_key = secret
         self._base_url = validate_base_url(base_url)
         self._requests_sent = 0
+        self._request_slot = request_slot
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             headers={
@@ -278,6 +283,23 @@ class TavusClient:
         replica_id: str | None = None,
         params: dict[str, str] | None = None,
         json: Any = None,
+    ) -> httpx.Response:
+        if self._request_slot is not None:
+            async with self._request_slot():
+                return await self._send_now(method, path, operation=operation, replica_id=replica_id,
+                                            params=params, json=json)
+        return await self._send_now(method, path, operation=operation, replica_id=replica_id,
+                                    params=params, json=json)
+
+    async def _send_now(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        replica_id: str | None,
+        params: dict[str, str] | None,
+        json: Any,
     ) -> httpx.Response:
         self._requests_sent += 1
         for counter in _request_counters.get():
