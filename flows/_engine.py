@@ -25,6 +25,7 @@ from prefect.context import FlowRunContext
 
 from blocks import TavusCredentials
 from flows._cancellation import CancellationWatch
+from flows._prefect_ui import WaitUI
 from flows._reporting import WaitReporter
 from tasks import aget_replica
 from tasks.polling import poll_replicas
@@ -100,6 +101,7 @@ async def run_wait(
         max_delay=settings.max_poll_interval_seconds,
     )
     reporter = reporter_class(replica_ids, heartbeat_seconds=settings.heartbeat_seconds)
+    ui = WaitUI(replica_ids, reporter.logger)
     key = credentials.key_fingerprint()
     credentials.get_client()  # fail on a missing key before the first round, not in it
 
@@ -123,6 +125,7 @@ async def run_wait(
         )
         finished.append(item.outcome)
         reporter.finished(item.outcome)
+        ui.settled(item.outcome)
 
     def observe(replica: Replica) -> None:
         item = tracked[replica.replica_id]
@@ -131,6 +134,7 @@ async def run_wait(
         item.rate.observe(time.monotonic(), replica.progress_percent)
         if previous is None or (previous.status, previous.training_progress) != (replica.status, replica.training_progress):
             reporter.changed(replica, previous)
+        ui.observed(replica)
 
     with count_requests() as requests:
         async with CancellationWatch(flow_run_id) as watch:
@@ -161,6 +165,7 @@ async def run_wait(
                     await _absorb_round(polled.replicas, pending, tracked, credentials, observe, finish)
                     pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
+                    await ui.progress(_mean_progress(tracked.values()))
                     now = time.monotonic()
                     # Bring the next poll forward to when the whole batch should be done (a
                     # batch returns only then); each replica's lag is bounded by the cap anyway.
@@ -190,7 +195,17 @@ async def run_wait(
         elapsed_seconds=time.time() - started_at, poll_rounds=rounds, requests=requests[0],
     )
     reporter.done(result)
+    await ui.summary(result)
     return result
+
+
+def _mean_progress(items) -> float:  # noqa: ANN001
+    """Mean progress of a wait: settled replicas count as 100, unknown progress as 0."""
+    values = [
+        100.0 if item.outcome is not None else ((item.last.progress_percent or 0.0) if item.last else 0.0)
+        for item in items
+    ]
+    return sum(values) / len(values) if values else 0.0
 
 
 async def _absorb_round(

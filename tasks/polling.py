@@ -61,7 +61,7 @@ async def poll_replicas(
         if len(replica_ids) == 1:
             (replica_id,) = replica_ids
             try:
-                return PollRound({replica_id: await client.get_replica(replica_id)})
+                return PollRound({replica_id: await client.get_replica(replica_id, verbose=True)})
             except TavusNotFoundError:
                 return PollRound({replica_id: None})
         found = {
