@@ -28,7 +28,7 @@ from flows._cancellation import CancellationWatch
 from flows._prefect_ui import WaitUI
 from flows._reporting import WaitReporter
 from tasks import aget_replica
-from tasks.polling import poll_replicas
+from tasks.polling import PollRound, poll_replicas
 from tavus_api import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRY_POLICY,
@@ -115,9 +115,9 @@ async def run_wait(
     rounds = 0
     cap_in_force = settings.poll_interval_seconds  # the longest sleep before the current round
 
-    def finish(replica_id: str, outcome: Outcome, message: str | None = None) -> None:
+    def finish(replica_id: str, outcome: Outcome, message: str | None = None, seen_at: float | None = None) -> None:
         item = tracked[replica_id]
-        now = time.time()
+        now = seen_at if seen_at is not None else time.time()
         item.outcome = ReplicaOutcome(
             replica_id=replica_id, outcome=outcome, replica=item.last, error_message=message,
             seen_finished_after_seconds=now - started_at, seen_finished_at=now,
@@ -162,7 +162,7 @@ async def run_wait(
                     ended = outage.record_success(time.monotonic())
                     if ended is not None:
                         reporter.outage_ended(ended, failures)
-                    await _absorb_round(polled.replicas, pending, tracked, credentials, observe, finish)
+                    await _absorb_round(polled, pending, tracked, credentials, observe, finish)
                     pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
                     await ui.progress(_mean_progress(tracked.values()))
@@ -209,7 +209,7 @@ def _mean_progress(items) -> float:  # noqa: ANN001
 
 
 async def _absorb_round(
-    replicas: dict[str, Replica | None],
+    polled: PollRound,
     pending: list[str],
     tracked: dict[str, _Tracked],
     credentials: TavusCredentials,
@@ -223,10 +223,11 @@ async def _absorb_round(
     """
     single = len(pending) == 1
     for replica_id in pending:
-        replica = replicas.get(replica_id)
+        replica = polled.replicas.get(replica_id)
+        seen_at = polled.received_at.get(replica_id)
         if replica is None:
             if single:  # the GET itself answered 400/404
-                finish(replica_id, Outcome.NOT_FOUND, "Tavus has no replica with this id for this API key")
+                finish(replica_id, Outcome.NOT_FOUND, "Tavus has no replica with this id for this API key", seen_at)
                 continue
             try:
                 replica = await aget_replica(replica_id, credentials)
@@ -242,6 +243,6 @@ async def _absorb_round(
                 pass  # keep the list's view; the failure stands without its message
         observe(replica)
         if replica.is_completed:
-            finish(replica_id, Outcome.COMPLETED)
+            finish(replica_id, Outcome.COMPLETED, seen_at=seen_at)
         elif replica.is_failed:
-            finish(replica_id, Outcome.FAILED, replica.error_message or "Tavus gave no error_message")
+            finish(replica_id, Outcome.FAILED, replica.error_message or "Tavus gave no error_message", seen_at)

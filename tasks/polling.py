@@ -13,6 +13,7 @@ Permanent failures (key refused, bad request) raise and end the wait at once.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from prefect import task
@@ -46,6 +47,8 @@ class PollRound:
 
     replicas: dict[str, Replica | None] = field(default_factory=dict)
     error: TavusTransientError | None = None
+    #: When each id's answer arrived (epoch seconds): when the wait learnt its state.
+    received_at: dict[str, float] = field(default_factory=dict)
 
 
 @task(name="poll_replicas", task_run_name="poll {round_number}", cache_policy=NO_CACHE, retries=0)
@@ -61,13 +64,19 @@ async def poll_replicas(
         if len(replica_ids) == 1:
             (replica_id,) = replica_ids
             try:
-                return PollRound({replica_id: await client.get_replica(replica_id, verbose=True)})
+                replica: Replica | None = await client.get_replica(replica_id, verbose=True)
             except TavusNotFoundError:
-                return PollRound({replica_id: None})
-        found = {
-            replica.replica_id: replica
-            async for replica in client.iter_replicas(replica_ids=replica_ids, page_size=page_size)
-        }
-        return PollRound({replica_id: found.get(replica_id) for replica_id in replica_ids})
+                replica = None
+            return PollRound({replica_id: replica}, received_at={replica_id: time.time()})
+        found: dict[str, Replica] = {}
+        received_at: dict[str, float] = {}
+        async for replica in client.iter_replicas(replica_ids=replica_ids, page_size=page_size):
+            found[replica.replica_id] = replica
+            received_at[replica.replica_id] = time.time()
+        now = time.time()
+        return PollRound(
+            {replica_id: found.get(replica_id) for replica_id in replica_ids},
+            received_at={replica_id: received_at.get(replica_id, now) for replica_id in replica_ids},
+        )
     except TavusTransientError as error:
         return PollRound(error=error)
