@@ -59,6 +59,22 @@ async def _create_and_wait(
     return await _wait_for_replica(created.replica_id, credentials, settings, raise_on_error)
 
 
+_CREATE_FIELDS = ("train_video_url", "replica_name", "consent_video_url", "model_name", "callback_url",
+                  "train_image_url", "voice_name")
+_WAIT_FIELDS = ("poll_interval_seconds", "max_poll_interval_seconds", "timeout_seconds", "max_outage_seconds",
+                "speed_up_near_completion", "heartbeat_seconds")
+
+
+def _split(params: dict[str, Any]) -> dict[str, Any]:
+    """The flows' parameters as ``_create_and_wait`` takes them."""
+    return {
+        "tavus_credentials": params["tavus_credentials"],
+        "body": {name: params[name] for name in _CREATE_FIELDS},
+        "settings": _settings(*(params[name] for name in _WAIT_FIELDS)),
+        "raise_on_error": params["raise_on_error"],
+    }
+
+
 _DOC = """Create a replica (``POST /v2/replicas``) and wait until it finishes training.
 
     Pass ``train_video_url`` (with ``consent_video_url`` for a personal replica, unless the
@@ -87,12 +103,7 @@ def create_replica_and_wait(
     speed_up_near_completion: bool = True,
     heartbeat_seconds: Seconds = 900.0,
 ) -> Replica:
-    body = {"train_video_url": train_video_url, "replica_name": replica_name, "consent_video_url": consent_video_url,
-            "model_name": model_name, "callback_url": callback_url, "train_image_url": train_image_url,
-            "voice_name": voice_name}
-    settings = _settings(poll_interval_seconds, max_poll_interval_seconds, timeout_seconds, max_outage_seconds,
-                         speed_up_near_completion, heartbeat_seconds)
-    return run_coro_as_sync(_create_and_wait(tavus_credentials, body, settings, raise_on_error))
+    return run_coro_as_sync(_create_and_wait(**_split(locals())))
 
 
 @flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
@@ -113,12 +124,7 @@ async def create_replica_and_wait_async(
     speed_up_near_completion: bool = True,
     heartbeat_seconds: Seconds = 900.0,
 ) -> Replica:
-    body = {"train_video_url": train_video_url, "replica_name": replica_name, "consent_video_url": consent_video_url,
-            "model_name": model_name, "callback_url": callback_url, "train_image_url": train_image_url,
-            "voice_name": voice_name}
-    settings = _settings(poll_interval_seconds, max_poll_interval_seconds, timeout_seconds, max_outage_seconds,
-                         speed_up_near_completion, heartbeat_seconds)
-    return await _create_and_wait(tavus_credentials, body, settings, raise_on_error)
+    return await _create_and_wait(**_split(locals()))
 
 
 create_replica_and_wait.__doc__ = create_replica_and_wait_async.__doc__ = _DOC
