@@ -19,6 +19,7 @@ export DO_NOT_TRACK ?= 1
 help:
 	@echo "make demo       run wait_for_replica against the local Tavus simulator (no API key needed)"
 	@echo "make test       run the test suite (real Prefect server + simulator over loopback)"
+	@echo "make e2e        only the end-to-end tests (prefect server start, worker, prefect deploy)"
 	@echo "make simulator  start the local Tavus simulator on 127.0.0.1:8765"
 	@echo "make bench      run the batch-wait benchmark (prints a table)"
 	@echo "make clean      remove .venv and .prefect"
@@ -34,6 +35,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -m e2e tests/e2e
 
 simulator: $(STAMP)
 	$(BIN)/python -m tavus_simulator --port 8765

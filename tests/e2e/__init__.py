@@ -1,0 +1,1 @@
+"""End-to-end tests: real `prefect server start`, `prefect deploy`, a process worker."""
