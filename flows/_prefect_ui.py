@@ -170,6 +170,12 @@ def _row(outcome: ReplicaOutcome) -> dict[str, Any]:
     }
 
 
+def _md(value: object) -> str:
+    """A value from Tavus made safe for one markdown table cell."""
+    text = " ".join(str(value).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+
+
 def _replica_markdown(outcome: ReplicaOutcome, result: WaitResult) -> str:
     replica = outcome.replica
     verdict = {
@@ -180,20 +186,20 @@ def _replica_markdown(outcome: ReplicaOutcome, result: WaitResult) -> str:
     }[outcome.outcome]
     lines = [f"# Tavus replica `{outcome.replica_id}` {verdict}", ""]
     if outcome.error_message and outcome.outcome is not Outcome.COMPLETED:
-        lines += [f"> **Error:** {outcome.error_message}", ""]
+        lines += [f"> **Error:** {_md(outcome.error_message)}", ""]
     thumbnail = replica.thumbnail_video_url if replica else None
     rows = [
-        ("Replica id", f"`{outcome.replica_id}`"),
+        ("Replica id", outcome.replica_id),
         ("Name", replica.replica_name if replica else None),
         ("Status", replica.status if replica else None),
         ("Training progress", replica.training_progress if replica else None),
         ("Type", replica.replica_type if replica else None),
         ("Model", replica.model_name if replica else None),
         ("Created", replica.created_at.isoformat() if replica and replica.created_at else None),
-        ("Thumbnail", f"[video]({thumbnail})" if thumbnail else None),
+        ("Thumbnail", thumbnail),
         ("Time waited", f"{outcome.seen_finished_after_seconds or result.elapsed_seconds:.0f} s"),
         ("Requests made by this wait", str(result.requests)),
     ]
     lines += ["| | |", "|---|---|"]
-    lines += [f"| {label} | {value if value not in (None, '') else '-'} |" for label, value in rows]
+    lines += [f"| {label} | {_md(value) if value not in (None, '') else '-'} |" for label, value in rows]
     return "\n".join(lines) + "\n"

@@ -100,3 +100,16 @@ def test_batch_wait_writes_one_table(simulator, credentials):
     tables = [a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "table"]
     assert len(tables) == 1
     assert sorted(row["replica_id"] for row in __import__("json").loads(tables[0].data)) == sorted(ids)
+
+
+def test_text_from_tavus_cannot_break_the_details_table():
+    from flows._prefect_ui import _replica_markdown
+    from tavus_api import Replica
+    from tavus_api.waiting import Outcome, ReplicaOutcome, WaitResult
+
+    replica = Replica(replica_id="r1", replica_name="A | B\nC", status="error", error_message="bad | video\nline")
+    outcome = ReplicaOutcome(replica_id="r1", outcome=Outcome.FAILED, replica=replica, error_message="bad | video\nline")
+    markdown = _replica_markdown(outcome, WaitResult(results=[outcome]))
+    table = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert all(line.replace("\\|", "").count("|") == 3 for line in table)  # two cells on every row
+    assert "A \\| B C" in markdown
