@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from tavus_api import TavusClient, TavusError
+from tavus_api import TavusClient, TavusError, count_requests
 
 
 async def naive_wait(
@@ -48,13 +48,14 @@ async def naive_wait(
                 record["outcome"] = replica.status
 
         pending = list(replica_ids)
-        while pending and time.monotonic() < deadline:
-            rounds += 1
-            await asyncio.gather(*(poll(rid) for rid in pending))
-            pending = [rid for rid in pending if records[rid]["seen_at"] is None]
-            if pending:
-                await asyncio.sleep(min(interval_seconds, max(0.0, deadline - time.monotonic())))
-        requests = client.requests_sent
+        with count_requests() as counted:
+            while pending and time.monotonic() < deadline:
+                rounds += 1
+                await asyncio.gather(*(poll(rid) for rid in pending))
+                pending = [rid for rid in pending if records[rid]["seen_at"] is None]
+                if pending:
+                    await asyncio.sleep(min(interval_seconds, max(0.0, deadline - time.monotonic())))
+        requests = counted[0]
     for rid in pending:
         records[rid]["outcome"] = "bounded"
     return {"records": records, "rounds": rounds, "client_requests": requests, "request_errors": errors}

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, field_validator
 from blocks._limits import tavus_api_slot
 from tavus_api import DEFAULT_BASE_URL, TavusClient, TavusConfigurationError, validate_base_url
 
-__all__ = ["API_KEY_ENV_VAR", "TavusCredentials", "aresolve_credentials"]
+__all__ = ["API_KEY_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]
 
 API_KEY_ENV_VAR = "TAVUS_API_KEY"
 
@@ -128,21 +128,20 @@ class TavusCredentials(CredentialsBlock):
         pool, instead of a client (and a TLS handshake) per request. Call it from async
         code; sync callers go through the tasks, which run the async core.
         """
-        api_key = self.resolved_api_key()
-        loop = get_running_loop()
-        fingerprint = hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()
-        cache_key = (fingerprint, self.base_url, self.request_timeout_seconds)
-        clients = _CLIENTS.setdefault(loop, {})
+        cache_key = (self.key_fingerprint(), self.base_url, self.request_timeout_seconds)
+        clients = _CLIENTS.setdefault(get_running_loop(), {})
         client = clients.get(cache_key)
         if client is None or client.is_closed:
-            client = TavusClient(
-                api_key, base_url=self.base_url, timeout=self.request_timeout_seconds, request_slot=tavus_api_slot
-            )
-            clients[cache_key] = client
+            client = clients[cache_key] = self.new_client()
         return client
 
 
-async def aresolve_credentials(value: TavusCredentials | str | None) -> TavusCredentials:
+#: What flows and tasks accept for ``tavus_credentials``: a block, a saved block's name,
+#: or None for the defaults with ``TAVUS_API_KEY``.
+CredentialsInput = TavusCredentials | str | None
+
+
+async def aresolve_credentials(value: CredentialsInput) -> TavusCredentials:
     """A block from a block, a saved block's name, or None (defaults + ``TAVUS_API_KEY``).
 
     Deployments pass the name, so runs started from the UI or an automation need no

@@ -85,7 +85,6 @@ async def run_wait(
     replica_ids: list[str],
     credentials: TavusCredentials,
     settings: WaitSettings,
-    reporter_class: type[WaitReporter] = WaitReporter,
 ) -> WaitResult:
     """Wait for every replica in ``replica_ids`` (validated, de-duplicated)."""
     cadence = PollCadence(
@@ -100,7 +99,7 @@ async def run_wait(
         base_delay=settings.poll_interval_seconds,
         max_delay=settings.max_poll_interval_seconds,
     )
-    reporter = reporter_class(replica_ids, heartbeat_seconds=settings.heartbeat_seconds)
+    reporter = WaitReporter(replica_ids, heartbeat_seconds=settings.heartbeat_seconds)
     ui = WaitUI(replica_ids, reporter.logger)
     key = credentials.key_fingerprint()
     credentials.get_client()  # fail on a missing key before the first round, not in it

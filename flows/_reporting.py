@@ -1,4 +1,4 @@
-"""What a wait tells people: log lines now, and the hooks for events and artifacts.
+"""What a wait tells people in its logs (events and artifacts: ``flows/_prefect_ui.py``).
 
 The rules for hours-long waits: INFO when something changes, a heartbeat when nothing
 has for a while, WARNING once when an outage starts and INFO once when it ends, never a
@@ -32,7 +32,7 @@ def _fmt_seconds(seconds: float) -> str:
 
 
 class WaitReporter:
-    """Logs (and, through subclasses' hooks, events and artifacts) for one wait."""
+    """The log lines of one wait."""
 
     def __init__(self, replica_ids: list[str], *, heartbeat_seconds: float) -> None:
         self.logger = get_run_logger()

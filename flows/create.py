@@ -22,14 +22,13 @@ from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
-from blocks import TavusCredentials, aresolve_credentials
-from flows.wait import DEFAULT_TIMEOUT_SECONDS, _settings, _wait_for_replica
+from blocks import CredentialsInput, aresolve_credentials
+from flows.wait import DEFAULT_TIMEOUT_SECONDS, Seconds, _settings, _wait_for_replica
 from tasks import acreate_replica
 from tavus_api import CreatedReplica, Replica
 
 __all__ = ["create_replica_and_wait", "create_replica_and_wait_async"]
 
-Seconds = Annotated[float, Field(gt=0)]
 
 
 def _once_per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -45,7 +44,7 @@ _create_once = acreate_replica.with_options(
 
 
 async def _create_and_wait(
-    tavus_credentials: TavusCredentials | str | None,
+    tavus_credentials: CredentialsInput,
     body: dict[str, Any],
     settings: Any,
     raise_on_error: bool,
@@ -88,7 +87,7 @@ _DOC = """Create a replica (``POST /v2/replicas``) and wait until it finishes tr
 @flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
 def create_replica_and_wait(
     train_video_url: str | None = None,
-    tavus_credentials: TavusCredentials | str | None = None,
+    tavus_credentials: CredentialsInput = None,
     replica_name: str | None = None,
     consent_video_url: str | None = None,
     model_name: str | None = None,
@@ -109,7 +108,7 @@ def create_replica_and_wait(
 @flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
 async def create_replica_and_wait_async(
     train_video_url: str | None = None,
-    tavus_credentials: TavusCredentials | str | None = None,
+    tavus_credentials: CredentialsInput = None,
     replica_name: str | None = None,
     consent_video_url: str | None = None,
     model_name: str | None = None,

@@ -27,13 +27,12 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from blocks import TavusCredentials
+from blocks import CredentialsInput
 from tasks import get_replica
 from tavus_api import ReplicaTrainingFailedError, TavusError, validate_replica_id
 
 __all__ = ["ReplicaNotReadyError", "generate_welcome_video"]
 
-Credentials = TavusCredentials | str | None
 
 
 class ReplicaNotReadyError(TavusError):
@@ -46,7 +45,7 @@ def _artifact_key(replica_id: str) -> str:
 
 
 @flow(name="generate-welcome-video", flow_run_name="welcome-video-{replica_id}")
-def generate_welcome_video(replica_id: str, tavus_credentials: Credentials = None) -> str:
+def generate_welcome_video(replica_id: str, tavus_credentials: CredentialsInput = None) -> str:
     """Stand-in for the step after training: make a welcome video with a finished replica.
 
     Started by the ``tavus.replica.completed`` trigger of its deployment (see

@@ -16,7 +16,7 @@ from prefect.states import Cancelled, State
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
-from blocks import TavusCredentials, aresolve_credentials
+from blocks import CredentialsInput, aresolve_credentials
 from flows._cancellation import WaitCancelled
 from flows._engine import WaitSettings, run_wait
 from tavus_api import (
@@ -35,7 +35,6 @@ from tavus_api.waiting import Outcome, WaitResult
 __all__ = ["wait_for_replica", "wait_for_replica_async", "wait_for_replicas", "wait_for_replicas_async"]
 
 Seconds = Annotated[float, Field(gt=0)]
-Credentials = TavusCredentials | str | None
 
 #: Training takes 3-6 hours by Tavus's own docs; the default wait covers 8.
 DEFAULT_TIMEOUT_SECONDS = 8 * 3600.0
@@ -77,7 +76,7 @@ def _settings(
 
 async def _wait_for_replica(
     replica_id: str,
-    tavus_credentials: Credentials,
+    tavus_credentials: CredentialsInput,
     settings: WaitSettings,
     raise_on_error: bool,
 ) -> Replica:
@@ -143,7 +142,7 @@ _ONE_DOC = """Wait until a replica finishes training; return it.
 @flow(name="wait-for-replica", flow_run_name="wait-for-{replica_id}", description=_ONE_DOC.split("\n")[0])
 def wait_for_replica(
     replica_id: str,
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     poll_interval_seconds: Seconds = 60.0,
     max_poll_interval_seconds: Seconds = 300.0,
     timeout_seconds: Seconds = DEFAULT_TIMEOUT_SECONDS,
@@ -160,7 +159,7 @@ def wait_for_replica(
 @flow(name="wait-for-replica", flow_run_name="wait-for-{replica_id}", description=_ONE_DOC.split("\n")[0])
 async def wait_for_replica_async(
     replica_id: str,
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     poll_interval_seconds: Seconds = 60.0,
     max_poll_interval_seconds: Seconds = 300.0,
     timeout_seconds: Seconds = DEFAULT_TIMEOUT_SECONDS,
@@ -182,7 +181,7 @@ wait_for_replica.__doc__ = wait_for_replica_async.__doc__ = _ONE_DOC
 
 async def _wait_for_replicas(
     replica_ids: list[str],
-    tavus_credentials: Credentials,
+    tavus_credentials: CredentialsInput,
     settings: WaitSettings,
     raise_on_failure: bool,
 ) -> WaitResult:
@@ -228,7 +227,7 @@ _MANY_DOC = """Wait until every replica in a batch finishes training.
 @flow(name="wait-for-replicas", description=_MANY_DOC.split("\n")[0])
 def wait_for_replicas(
     replica_ids: list[str],
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     poll_interval_seconds: Seconds = 60.0,
     max_poll_interval_seconds: Seconds = 300.0,
     timeout_seconds: Seconds = DEFAULT_TIMEOUT_SECONDS,
@@ -246,7 +245,7 @@ def wait_for_replicas(
 @flow(name="wait-for-replicas", description=_MANY_DOC.split("\n")[0])
 async def wait_for_replicas_async(
     replica_ids: list[str],
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     poll_interval_seconds: Seconds = 60.0,
     max_poll_interval_seconds: Seconds = 300.0,
     timeout_seconds: Seconds = DEFAULT_TIMEOUT_SECONDS,

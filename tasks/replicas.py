@@ -22,7 +22,7 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from blocks import TavusCredentials, aresolve_credentials
+from blocks import CredentialsInput, aresolve_credentials
 from tasks._retry import honour_retry_after, retry_task_options
 from tavus_api import (
     DEFAULT_PAGE_SIZE,
@@ -45,7 +45,6 @@ __all__ = [
     "rename_replica",
 ]
 
-Credentials = TavusCredentials | str | None
 
 _READ = {"cache_policy": NO_CACHE, **retry_task_options()}
 
@@ -53,7 +52,7 @@ _READ = {"cache_policy": NO_CACHE, **retry_task_options()}
 # --- get ---------------------------------------------------------------------------
 
 
-async def _get_replica(replica_id: str, tavus_credentials: Credentials, verbose: bool) -> Replica:
+async def _get_replica(replica_id: str, tavus_credentials: CredentialsInput, verbose: bool) -> Replica:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     await honour_retry_after()
@@ -62,7 +61,7 @@ async def _get_replica(replica_id: str, tavus_credentials: Credentials, verbose:
 
 @task(name="get_replica", task_run_name="get-replica-{replica_id}", **_READ)
 async def aget_replica(
-    replica_id: str, tavus_credentials: Credentials = None, verbose: bool = False
+    replica_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
 ) -> Replica:
     """Fetch one replica (``GET /v2/replicas/{replica_id}``).
 
@@ -83,7 +82,7 @@ async def aget_replica(
 
 @async_dispatch(aget_replica)
 @task(name="get_replica", task_run_name="get-replica-{replica_id}", **_READ)
-def get_replica(replica_id: str, tavus_credentials: Credentials = None, verbose: bool = False) -> Replica:
+def get_replica(replica_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False) -> Replica:
     """Fetch one replica (``GET /v2/replicas/{replica_id}``). Sync twin of ``aget_replica``."""
     return run_coro_as_sync(_get_replica(replica_id, tavus_credentials, verbose))
 
@@ -92,7 +91,7 @@ def get_replica(replica_id: str, tavus_credentials: Credentials = None, verbose:
 
 
 async def _list_replicas(
-    tavus_credentials: Credentials,
+    tavus_credentials: CredentialsInput,
     replica_ids: Sequence[str] | None,
     verbose: bool,
     replica_type: str | None,
@@ -114,7 +113,7 @@ async def _list_replicas(
 
 @task(name="list_replicas", **_READ)
 async def alist_replicas(
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     replica_ids: Sequence[str] | None = None,
     verbose: bool = False,
     replica_type: str | None = None,
@@ -133,7 +132,7 @@ async def alist_replicas(
 @async_dispatch(alist_replicas)
 @task(name="list_replicas", **_READ)
 def list_replicas(
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     replica_ids: Sequence[str] | None = None,
     verbose: bool = False,
     replica_type: str | None = None,
@@ -149,14 +148,14 @@ def list_replicas(
 # --- create (never retried) --------------------------------------------------------
 
 
-async def _create_replica(tavus_credentials: Credentials, **body: Any) -> CreatedReplica:
+async def _create_replica(tavus_credentials: CredentialsInput, **body: Any) -> CreatedReplica:
     credentials = await aresolve_credentials(tavus_credentials)
     return await credentials.get_client().create_replica(**body)
 
 
 @task(name="create_replica", cache_policy=NO_CACHE, retries=0)
 async def acreate_replica(
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     train_video_url: str | None = None,
     consent_video_url: str | None = None,
     replica_name: str | None = None,
@@ -182,7 +181,7 @@ async def acreate_replica(
 @async_dispatch(acreate_replica)
 @task(name="create_replica", cache_policy=NO_CACHE, retries=0)
 def create_replica(
-    tavus_credentials: Credentials = None,
+    tavus_credentials: CredentialsInput = None,
     train_video_url: str | None = None,
     consent_video_url: str | None = None,
     replica_name: str | None = None,
@@ -205,7 +204,7 @@ def create_replica(
 # --- rename / delete (idempotent, retried) -----------------------------------------
 
 
-async def _rename_replica(replica_id: str, replica_name: str, tavus_credentials: Credentials) -> None:
+async def _rename_replica(replica_id: str, replica_name: str, tavus_credentials: CredentialsInput) -> None:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     await honour_retry_after()
@@ -213,19 +212,19 @@ async def _rename_replica(replica_id: str, replica_name: str, tavus_credentials:
 
 
 @task(name="rename_replica", task_run_name="rename-replica-{replica_id}", **_READ)
-async def arename_replica(replica_id: str, replica_name: str, tavus_credentials: Credentials = None) -> None:
+async def arename_replica(replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None) -> None:
     """Rename a replica (``PATCH /v2/replicas/{replica_id}/name``)."""
     await _rename_replica(replica_id, replica_name, tavus_credentials)
 
 
 @async_dispatch(arename_replica)
 @task(name="rename_replica", task_run_name="rename-replica-{replica_id}", **_READ)
-def rename_replica(replica_id: str, replica_name: str, tavus_credentials: Credentials = None) -> None:
+def rename_replica(replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None) -> None:
     """Rename a replica. Sync twin of ``arename_replica``."""
     run_coro_as_sync(_rename_replica(replica_id, replica_name, tavus_credentials))
 
 
-async def _delete_replica(replica_id: str, hard: bool, tavus_credentials: Credentials) -> None:
+async def _delete_replica(replica_id: str, hard: bool, tavus_credentials: CredentialsInput) -> None:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     await honour_retry_after()
@@ -233,7 +232,7 @@ async def _delete_replica(replica_id: str, hard: bool, tavus_credentials: Creden
 
 
 @task(name="delete_replica", task_run_name="delete-replica-{replica_id}", **_READ)
-async def adelete_replica(replica_id: str, hard: bool = False, tavus_credentials: Credentials = None) -> None:
+async def adelete_replica(replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None) -> None:
     """Delete a replica (``DELETE /v2/replicas/{replica_id}``).
 
     ``hard=True`` is irrevocable and also deletes the training footage.
@@ -243,6 +242,6 @@ async def adelete_replica(replica_id: str, hard: bool = False, tavus_credentials
 
 @async_dispatch(adelete_replica)
 @task(name="delete_replica", task_run_name="delete-replica-{replica_id}", **_READ)
-def delete_replica(replica_id: str, hard: bool = False, tavus_credentials: Credentials = None) -> None:
+def delete_replica(replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None) -> None:
     """Delete a replica. Sync twin of ``adelete_replica``."""
     run_coro_as_sync(_delete_replica(replica_id, hard, tavus_credentials))

@@ -93,7 +93,6 @@ class TavusClient:
             raise TavusConfigurationError(f"timeout must be positive, got {timeout!r}.")
         self._api_key = secret
         self._base_url = validate_base_url(base_url)
-        self._requests_sent = 0
         self._request_slot = request_slot
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
@@ -114,11 +113,6 @@ class TavusClient:
     @property
     def base_url(self) -> str:
         return self._base_url
-
-    @property
-    def requests_sent(self) -> int:
-        """HTTP requests this client has sent (answered or not)."""
-        return self._requests_sent
 
     @property
     def is_closed(self) -> bool:
@@ -301,7 +295,6 @@ class TavusClient:
         params: dict[str, str] | None,
         json: Any,
     ) -> httpx.Response:
-        self._requests_sent += 1
         for counter in _request_counters.get():
             counter[0] += 1
         try:
