@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m flows.demo
+	$(BIN)/python -m prefect_tavus.flows.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -40,7 +40,7 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests/e2e
 
 simulator: $(STAMP)
-	$(BIN)/python -m tavus_simulator --port 8765
+	$(BIN)/python -m prefect_tavus.simulator --port 8765
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.batch_wait

@@ -43,8 +43,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
-from blocks import TavusCredentials
-from tavus_api import Replica
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.core import Replica
 
 
 @task(

@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from tavus_api import TavusClient, TavusError, count_requests
+from prefect_tavus.core import TavusClient, TavusError, count_requests
 
 
 async def naive_wait(

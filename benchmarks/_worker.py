@@ -30,8 +30,8 @@ def _warm_up(approach: str) -> None:
     if approach in ("a", "b"):
         from prefect.client.orchestration import get_client
 
-        import blocks  # noqa: F401
-        import flows.wait  # noqa: F401
+        import prefect_tavus.blocks  # noqa: F401
+        import prefect_tavus.flows.wait  # noqa: F401
 
         with get_client(sync_client=True) as client:
             client.hello()
@@ -42,19 +42,21 @@ def _warm_up(approach: str) -> None:
 
 
 def _run_a(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
-    from blocks import TavusCredentials
-    from flows.wait import wait_for_replicas
-    from tavus_api.waiting import Outcome
+    from prefect_tavus.blocks import TavusCredentials
+    from prefect_tavus.flows.wait import wait_for_replicas
+    from prefect_tavus.core.waiting import Outcome, WaitSettings
 
     credentials = TavusCredentials(api_key=config["api_key"], base_url=config["sim_url"])
     state = wait_for_replicas(
         ids, credentials,
-        poll_interval_seconds=config["poll_interval"],
-        max_poll_interval_seconds=config["poll_cap"],
-        timeout_seconds=config["a_timeout"],
+        wait_settings=WaitSettings(
+            poll_interval_seconds=config["poll_interval"],
+            max_poll_interval_seconds=config["poll_cap"],
+            timeout_seconds=config["a_timeout"],
+            speed_up_near_completion=config["speed_up"],
+            page_size=config["page_size"],
+        ),
         raise_on_failure=False,
-        speed_up_near_completion=config["speed_up"],
-        page_size=config["page_size"],
         return_state=True,
     )
     flow_run_id = str(state.state_details.flow_run_id)
@@ -81,7 +83,7 @@ def _run_b(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     import asyncio
 
     from benchmarks._dbt_pattern import wait_and_collect
-    from blocks import TavusCredentials
+    from prefect_tavus.blocks import TavusCredentials
 
     credentials = TavusCredentials(api_key=config["api_key"], base_url=config["sim_url"])
     stop_at = time.time() + config["b_max_seconds"]

@@ -223,7 +223,7 @@ class Bench:
     def start_services(self) -> None:
         sim = start_process(
             "simulator",
-            [sys.executable, "-m", "tavus_simulator", "--port", str(self.sim_port), "--api-key", SIM_KEY],
+            [sys.executable, "-m", "prefect_tavus.simulator", "--port", str(self.sim_port), "--api-key", SIM_KEY],
             self.tmp / "simulator.log", self.server_env, PROJECT_ROOT,
         )
         self.processes.append(sim)

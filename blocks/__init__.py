@@ -1,6 +1,12 @@
-"""Prefect blocks of prefect-tavus. ``from blocks import TavusCredentials``."""
+"""Prefect blocks of prefect-tavus (``prefect_tavus.blocks``); the public names are also importable
+from ``prefect_tavus`` itself."""
 
-from blocks._limits import GLOBAL_LIMIT_NAME, forget_limit_lookup
-from blocks.credentials import API_KEY_ENV_VAR, CredentialsInput, TavusCredentials, aresolve_credentials
+from prefect_tavus._compat import require_prefect
+
+require_prefect()
+
+# isort: split
+from prefect_tavus.blocks._limits import GLOBAL_LIMIT_NAME, forget_limit_lookup
+from prefect_tavus.blocks.credentials import API_KEY_ENV_VAR, CredentialsInput, TavusCredentials, aresolve_credentials
 
 __all__ = ["GLOBAL_LIMIT_NAME", "forget_limit_lookup", "API_KEY_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]

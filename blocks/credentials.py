@@ -15,8 +15,8 @@ from asyncio import AbstractEventLoop, get_running_loop
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr, field_validator
 
-from blocks._limits import tavus_api_slot
-from tavus_api import DEFAULT_BASE_URL, TavusClient, TavusConfigurationError, validate_base_url
+from prefect_tavus.blocks._limits import tavus_api_slot
+from prefect_tavus.core import DEFAULT_BASE_URL, TavusClient, TavusConfigurationError, validate_base_url
 
 __all__ = ["API_KEY_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]
 
@@ -39,7 +39,7 @@ class TavusCredentials(CredentialsBlock):
     Example:
         Load stored Tavus credentials and fetch a replica:
         ```python
-        from blocks import TavusCredentials
+        from prefect_tavus.blocks import TavusCredentials
 
         tavus_credentials_block = TavusCredentials.load("BLOCK_NAME")
         ```

@@ -1,16 +1,22 @@
-"""Prefect flows of prefect-tavus. ``from flows import wait_for_replica``."""
+"""Prefect flows of prefect-tavus (``prefect_tavus.flows``); the public names are also importable
+from ``prefect_tavus`` itself."""
 
-from flows.create import create_replica_and_wait, create_replica_and_wait_async
-from flows.next_step import ReplicaNotReadyError, generate_welcome_video
-from flows.wait import wait_for_replica, wait_for_replica_async, wait_for_replicas, wait_for_replicas_async
+from prefect_tavus._compat import require_prefect
+
+require_prefect()
+
+# isort: split
+from prefect_tavus.flows.create import create_replica_and_wait, acreate_replica_and_wait
+from prefect_tavus.flows.next_step import ReplicaNotReadyError, generate_welcome_video
+from prefect_tavus.flows.wait import wait_for_replica, await_for_replica, wait_for_replicas, await_for_replicas
 
 __all__ = [
     "ReplicaNotReadyError",
     "create_replica_and_wait",
-    "create_replica_and_wait_async",
+    "acreate_replica_and_wait",
     "generate_welcome_video",
     "wait_for_replica",
-    "wait_for_replica_async",
+    "await_for_replica",
     "wait_for_replicas",
-    "wait_for_replicas_async",
+    "await_for_replicas",
 ]

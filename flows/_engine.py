@@ -17,45 +17,43 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
 
-from blocks import TavusCredentials
-from flows._cancellation import CancellationWatch
-from flows._prefect_ui import WaitUI
-from flows._reporting import WaitReporter
-from tasks import aget_replica
-from tasks.polling import PollRound, poll_replicas
-from tavus_api import (
-    DEFAULT_PAGE_SIZE,
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.flows._cancellation import CancellationWatch
+from prefect_tavus.flows._prefect_ui import WaitUI
+from prefect_tavus.flows._reporting import WaitReporter
+from prefect_tavus.tasks import aget_replica
+from prefect_tavus.tasks.polling import poll_replicas
+from prefect_tavus.core import (
     DEFAULT_RETRY_POLICY,
     Replica,
     TavusAPIUnavailableError,
+    TavusError,
     TavusNotFoundError,
     TavusTransientError,
     count_requests,
 )
-from tavus_api.waiting import Outcome, OutageTracker, PollCadence, ProgressRate, ReplicaOutcome, RequestSpacer, WaitResult
+from prefect_tavus.core.waiting import (
+    Outcome,
+    OutageTracker,
+    PollCadence,
+    PollRound,
+    ProgressRate,
+    ReplicaOutcome,
+    RequestSpacer,
+    WaitResult,
+    WaitSettings,
+)
 
-__all__ = ["WaitSettings", "run_wait"]
+__all__ = ["run_wait"]
 
 _SPACER = RequestSpacer()
-
-
-@dataclass(frozen=True)
-class WaitSettings:
-    """Knobs of a wait (the flows' parameters, already validated)."""
-
-    poll_interval_seconds: float = 60.0
-    max_poll_interval_seconds: float = 300.0
-    timeout_seconds: float = 8 * 3600.0
-    max_outage_seconds: float = 1800.0
-    speed_up_near_completion: bool = True
-    heartbeat_seconds: float = 900.0
-    page_size: int = DEFAULT_PAGE_SIZE
 
 
 @dataclass
@@ -87,10 +85,7 @@ async def run_wait(
     settings: WaitSettings,
 ) -> WaitResult:
     """Wait for every replica in ``replica_ids`` (validated, de-duplicated)."""
-    cadence = PollCadence(
-        settings.poll_interval_seconds, settings.max_poll_interval_seconds,
-        speed_up_near_completion=settings.speed_up_near_completion,
-    )
+    cadence = PollCadence.from_settings(settings)
     outage = OutageTracker(settings.max_outage_seconds)
     # The one retry policy, at the wait's own pace: an outage is retried from the poll
     # interval up to the poll cap, never sooner than Retry-After.
@@ -114,13 +109,16 @@ async def run_wait(
     rounds = 0
     cap_in_force = settings.poll_interval_seconds  # the longest sleep before the current round
 
-    def finish(replica_id: str, outcome: Outcome, message: str | None = None, seen_at: float | None = None) -> None:
+    def finish(
+        replica_id: str, outcome: Outcome, message: str | None = None, seen_at: float | None = None,
+        cause: TavusError | None = None,
+    ) -> None:
         item = tracked[replica_id]
         now = seen_at if seen_at is not None else time.time()
         item.outcome = ReplicaOutcome(
             replica_id=replica_id, outcome=outcome, replica=item.last, error_message=message,
             seen_finished_after_seconds=now - started_at, seen_finished_at=now,
-            poll_cap_seconds=cap_in_force,
+            poll_cap_seconds=cap_in_force, cause=cause,
         )
         finished.append(item.outcome)
         reporter.finished(item.outcome)
@@ -143,25 +141,25 @@ async def run_wait(
                 round_started = time.monotonic()
                 polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
 
-                if polled.error is not None:
+                if polled.failed is not None:
                     now = time.monotonic()
-                    new_outage = outage.record_failure(polled.error, now)
+                    new_outage = outage.record_failure(polled.failed, now)
                     if outage.exceeded(now):
                         raise TavusAPIUnavailableError(
                             outage_seconds=outage.duration(now), budget_seconds=outage.budget_seconds,
-                            last_error=polled.error,
+                            last_error=polled.failed,
                         )
-                    delay = outage_policy.delay(outage.failures, polled.error)
+                    delay = outage_policy.delay(outage.failures, polled.failed)
                     # Try once more right at the end of the budget rather than overshoot it.
                     delay = min(delay, max(0.0, outage.budget_seconds - outage.duration(now)))
                     if new_outage:
-                        reporter.outage_started(polled.error, delay, outage.budget_seconds)
+                        reporter.outage_started(polled.failed, delay, outage.budget_seconds)
                 else:
                     failures = outage.failures
                     ended = outage.record_success(time.monotonic())
                     if ended is not None:
                         reporter.outage_ended(ended, failures)
-                    await _absorb_round(polled, pending, tracked, credentials, observe, finish)
+                    await _absorb_round(polled, tracked, credentials, observe, finish)
                     pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
                     await ui.progress(_mean_progress(tracked.values()))
@@ -209,39 +207,44 @@ def _mean_progress(items) -> float:  # noqa: ANN001
 
 async def _absorb_round(
     polled: PollRound,
-    pending: list[str],
     tracked: dict[str, _Tracked],
     credentials: TavusCredentials,
-    observe,  # noqa: ANN001 - local callbacks
-    finish,  # noqa: ANN001
+    observe: Callable[[Replica], None],
+    finish: Callable[..., None],
 ) -> None:
     """Apply one successful round: record changes, settle finished replicas.
 
     List answers lack ``error_message``, and ids missing from a list may be deleted or
-    mistyped: each newly failed or missing replica costs one ``get_replica``.
+    mistyped: each newly failed or unconfirmed missing replica costs one ``get_replica``.
     """
-    single = len(pending) == 1
-    for replica_id in pending:
-        replica = polled.replicas.get(replica_id)
-        seen_at = polled.received_at.get(replica_id)
-        if replica is None:
-            if single:  # the GET itself answered 400/404
-                finish(replica_id, Outcome.NOT_FOUND, "Tavus has no replica with this id for this API key", seen_at)
-                continue
-            try:
-                replica = await aget_replica(replica_id, credentials)
-            except TavusNotFoundError as error:
-                finish(replica_id, Outcome.NOT_FOUND, error.api_message or str(error))
-                continue
-            except TavusTransientError:
-                continue  # unknown for now; the next round asks again
-        elif replica.is_failed and not replica.error_message and not single:
-            try:
+    for replica_id, said_so in polled.missing.items():
+        if said_so is not None:  # asked for alone, and Tavus answered 400/404
+            finish(replica_id, Outcome.NOT_FOUND, said_so.api_message or str(said_so),
+                   polled.received_at.get(replica_id), cause=said_so)
+            continue
+        try:
+            replica = await aget_replica(replica_id, credentials)
+        except TavusNotFoundError as error:
+            finish(replica_id, Outcome.NOT_FOUND, error.api_message or str(error), cause=error)
+            continue
+        except TavusTransientError:
+            continue  # unknown for now; the next round asks again
+        _settle(replica, None, observe, finish)
+    single = len(polled.found) + len(polled.missing) == 1
+    for replica_id, replica in polled.found.items():
+        if replica.is_failed and not replica.error_message and not single:
+            try:  # the list carries no error_message: read it once
                 replica = await aget_replica(replica_id, credentials)
             except (TavusNotFoundError, TavusTransientError):
                 pass  # keep the list's view; the failure stands without its message
-        observe(replica)
-        if replica.is_completed:
-            finish(replica_id, Outcome.COMPLETED, seen_at=seen_at)
-        elif replica.is_failed:
-            finish(replica_id, Outcome.FAILED, replica.error_message or "Tavus gave no error_message", seen_at)
+        _settle(replica, polled.received_at.get(replica_id), observe, finish)
+
+
+def _settle(
+    replica: Replica, seen_at: float | None, observe: Callable[[Replica], None], finish: Callable[..., None]
+) -> None:
+    observe(replica)
+    if replica.is_completed:
+        finish(replica.replica_id, Outcome.COMPLETED, seen_at=seen_at)
+    elif replica.is_failed:
+        finish(replica.replica_id, Outcome.FAILED, replica.error_message or "Tavus gave no error_message", seen_at)

@@ -30,8 +30,8 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from tavus_api import Replica
-from tavus_api.waiting import Outcome, ReplicaOutcome, WaitResult
+from prefect_tavus.core import Replica
+from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
 
 __all__ = ["EVENT_PREFIX", "WaitUI", "replica_artifact_key", "replica_resource"]
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 from prefect.logging import get_run_logger
 
-from tavus_api import Replica, TavusError
-from tavus_api.waiting import Outcome, ReplicaOutcome, WaitResult
+from prefect_tavus.core import Replica, TavusError
+from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
 
 __all__ = ["WaitReporter"]
 

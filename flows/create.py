@@ -13,22 +13,20 @@ machine); with workers on several machines, set a shared default result storage.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from prefect import flow
 from prefect.cache_policies import CacheKeyFnPolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
-from pydantic import Field
+from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
+from prefect_tavus.flows.wait import _wait_for_replica
+from prefect_tavus.tasks import acreate_replica
+from prefect_tavus.core import CreatedReplica, Replica
+from prefect_tavus.core.waiting import WaitSettings
 
-from blocks import CredentialsInput, aresolve_credentials
-from flows.wait import DEFAULT_TIMEOUT_SECONDS, Seconds, _settings, _wait_for_replica
-from tasks import acreate_replica
-from tavus_api import CreatedReplica, Replica
-
-__all__ = ["create_replica_and_wait", "create_replica_and_wait_async"]
-
+__all__ = ["create_replica_and_wait", "acreate_replica_and_wait"]
 
 
 def _once_per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -46,7 +44,7 @@ _create_once = acreate_replica.with_options(
 async def _create_and_wait(
     tavus_credentials: CredentialsInput,
     body: dict[str, Any],
-    settings: Any,
+    settings: WaitSettings,
     raise_on_error: bool,
 ) -> Replica:
     credentials = await aresolve_credentials(tavus_credentials)
@@ -60,8 +58,6 @@ async def _create_and_wait(
 
 _CREATE_FIELDS = ("train_video_url", "replica_name", "consent_video_url", "model_name", "callback_url",
                   "train_image_url", "voice_name")
-_WAIT_FIELDS = ("poll_interval_seconds", "max_poll_interval_seconds", "timeout_seconds", "max_outage_seconds",
-                "speed_up_near_completion", "heartbeat_seconds")
 
 
 def _split(params: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +65,7 @@ def _split(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "tavus_credentials": params["tavus_credentials"],
         "body": {name: params[name] for name in _CREATE_FIELDS},
-        "settings": _settings(*(params[name] for name in _WAIT_FIELDS)),
+        "settings": params["wait_settings"],
         "raise_on_error": params["raise_on_error"],
     }
 
@@ -94,19 +90,14 @@ def create_replica_and_wait(
     callback_url: str | None = None,
     train_image_url: str | None = None,
     voice_name: str | None = None,
-    poll_interval_seconds: Seconds = 60.0,
-    max_poll_interval_seconds: Seconds = 300.0,
-    timeout_seconds: Seconds = DEFAULT_TIMEOUT_SECONDS,
-    max_outage_seconds: Seconds = 1800.0,
+    wait_settings: WaitSettings = WaitSettings(),
     raise_on_error: bool = True,
-    speed_up_near_completion: bool = True,
-    heartbeat_seconds: Seconds = 900.0,
 ) -> Replica:
     return run_coro_as_sync(_create_and_wait(**_split(locals())))
 
 
 @flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
-async def create_replica_and_wait_async(
+async def acreate_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,
     replica_name: str | None = None,
@@ -115,15 +106,10 @@ async def create_replica_and_wait_async(
     callback_url: str | None = None,
     train_image_url: str | None = None,
     voice_name: str | None = None,
-    poll_interval_seconds: Seconds = 60.0,
-    max_poll_interval_seconds: Seconds = 300.0,
-    timeout_seconds: Seconds = DEFAULT_TIMEOUT_SECONDS,
-    max_outage_seconds: Seconds = 1800.0,
+    wait_settings: WaitSettings = WaitSettings(),
     raise_on_error: bool = True,
-    speed_up_near_completion: bool = True,
-    heartbeat_seconds: Seconds = 900.0,
 ) -> Replica:
     return await _create_and_wait(**_split(locals()))
 
 
-create_replica_and_wait.__doc__ = create_replica_and_wait_async.__doc__ = _DOC
+create_replica_and_wait.__doc__ = acreate_replica_and_wait.__doc__ = _DOC

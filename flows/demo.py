@@ -14,9 +14,10 @@ import time
 
 from prefect.client.orchestration import get_client
 
-from blocks import TavusCredentials
-from flows.wait import wait_for_replica, wait_for_replicas
-from tavus_simulator import TavusSimulator
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.flows.wait import wait_for_replica, wait_for_replicas
+from prefect_tavus.core import WaitSettings
+from prefect_tavus.simulator import TavusSimulator
 
 SIM_KEY = "sim-key"
 
@@ -42,7 +43,8 @@ def main() -> int:
         print(f"Training replica {replica_id} ({training_seconds:.0f} s standing in for ~4 h)...\n")
         started = time.monotonic()
         replica = wait_for_replica(
-            replica_id, credentials, poll_interval_seconds=2, max_poll_interval_seconds=5,
+            replica_id, credentials,
+            wait_settings=WaitSettings(poll_interval_seconds=2, max_poll_interval_seconds=5),
         )
         print(
             f"\n==> {replica.replica_id} is {replica.status} ({replica.training_progress}) after "
@@ -57,7 +59,8 @@ def main() -> int:
         ]
         print(f"Waiting on a batch of {len(batch)} replicas together...\n")
         result = wait_for_replicas(
-            batch, credentials, poll_interval_seconds=1, max_poll_interval_seconds=3, raise_on_failure=False,
+            batch, credentials, wait_settings=WaitSettings(poll_interval_seconds=1, max_poll_interval_seconds=3),
+            raise_on_failure=False,
         )
         print(f"\n==> {result.summary()}")
         for outcome in result.results:

@@ -27,9 +27,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from blocks import CredentialsInput
-from tasks import get_replica
-from tavus_api import ReplicaTrainingFailedError, TavusError, validate_replica_id
+from prefect_tavus.blocks import CredentialsInput
+from prefect_tavus.tasks import get_replica
+from prefect_tavus.core import ReplicaTrainingFailedError, TavusError, validate_replica_id
 
 __all__ = ["ReplicaNotReadyError", "generate_welcome_video"]
 

@@ -1,6 +1,12 @@
-"""Prefect tasks of prefect-tavus. ``from tasks import get_replica``."""
+"""Prefect tasks of prefect-tavus (``prefect_tavus.tasks``); the public names are also importable
+from ``prefect_tavus`` itself."""
 
-from tasks.replicas import (
+from prefect_tavus._compat import require_prefect
+
+require_prefect()
+
+# isort: split
+from prefect_tavus.tasks.replicas import (
     acreate_replica,
     adelete_replica,
     aget_replica,

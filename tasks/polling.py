@@ -3,7 +3,8 @@
 A round asks Tavus about every replica still pending: one ``GET /v2/replicas/{id}``
 when one is left (it returns ``error_message`` too), else ``GET /v2/replicas`` with
 ``replica_ids``, a page of ids per request. However many replicas are waited on, a round
-is one task run, not one per replica.
+is one task run, not one per replica. What it learnt comes back as a
+:class:`~prefect_tavus.core.waiting.PollRound`: found, missing, or failed.
 
 A transient failure is returned, not raised: during an outage the wait decides (within
 its time budget) and logs once, instead of Prefect logging an error per failed poll.
@@ -14,15 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from blocks import TavusCredentials
-from tavus_api import DEFAULT_PAGE_SIZE, Replica, TavusNotFoundError, TavusTransientError
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.core import DEFAULT_PAGE_SIZE, Replica, TavusNotFoundError, TavusTransientError
+from prefect_tavus.core.waiting import PollRound
 
-__all__ = ["PollRound", "poll_replicas"]
+__all__ = ["poll_replicas"]
 
 
 class _QuietPollRounds(logging.Filter):
@@ -40,17 +41,6 @@ if not any(isinstance(f, _QuietPollRounds) for f in logging.getLogger("prefect.t
     logging.getLogger("prefect.task_runs").addFilter(_QuietPollRounds())
 
 
-@dataclass
-class PollRound:
-    """What one round learnt: each asked-for id -> its replica, or None if Tavus does not
-    have it; or, if the round failed transiently, the error."""
-
-    replicas: dict[str, Replica | None] = field(default_factory=dict)
-    error: TavusTransientError | None = None
-    #: When each id's answer arrived (epoch seconds): when the wait learnt its state.
-    received_at: dict[str, float] = field(default_factory=dict)
-
-
 @task(name="poll_replicas", task_run_name="poll {round_number}", cache_policy=NO_CACHE, retries=0)
 async def poll_replicas(
     replica_ids: list[str],
@@ -64,19 +54,21 @@ async def poll_replicas(
         if len(replica_ids) == 1:
             (replica_id,) = replica_ids
             try:
-                replica: Replica | None = await client.get_replica(replica_id, verbose=True)
-            except TavusNotFoundError:
-                replica = None
-            return PollRound({replica_id: replica}, received_at={replica_id: time.time()})
+                replica = await client.get_replica(replica_id, verbose=True)
+            except TavusNotFoundError as error:
+                return PollRound(missing={replica_id: error}, received_at={replica_id: time.time()})
+            return PollRound(found={replica_id: replica}, received_at={replica_id: time.time()})
+        wanted = set(replica_ids)
         found: dict[str, Replica] = {}
         received_at: dict[str, float] = {}
         async for replica in client.iter_replicas(replica_ids=replica_ids, page_size=page_size):
-            found[replica.replica_id] = replica
-            received_at[replica.replica_id] = time.time()
-        now = time.time()
+            if replica.replica_id in wanted:
+                found[replica.replica_id] = replica
+                received_at[replica.replica_id] = time.time()
         return PollRound(
-            {replica_id: found.get(replica_id) for replica_id in replica_ids},
-            received_at={replica_id: received_at.get(replica_id, now) for replica_id in replica_ids},
+            found=found,
+            received_at=received_at,
+            missing={replica_id: None for replica_id in replica_ids if replica_id not in found},
         )
     except TavusTransientError as error:
-        return PollRound(error=error)
+        return PollRound.failure(error)

@@ -22,9 +22,9 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from blocks import CredentialsInput, aresolve_credentials
-from tasks._retry import honour_retry_after, retry_task_options
-from tavus_api import (
+from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
+from prefect_tavus.tasks._retry import honour_retry_after, retry_task_options
+from prefect_tavus.core import (
     DEFAULT_PAGE_SIZE,
     CreatedReplica,
     Replica,

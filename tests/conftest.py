@@ -15,7 +15,7 @@ os.environ.pop("TAVUS_API_KEY", None)
 
 import pytest  # noqa: E402
 
-from tavus_simulator import TavusSimulator  # noqa: E402
+from prefect_tavus.simulator import TavusSimulator  # noqa: E402
 
 SIM_KEY = "sim-test-key-7f3a9c"
 

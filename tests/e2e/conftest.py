@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tavus_simulator import TavusSimulator
+from prefect_tavus.simulator import TavusSimulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 POOL = "tavus-process"
@@ -302,7 +302,7 @@ def _wait_for_health(server: Service, api_url: str) -> None:
 def _save_credentials(api_url: str, simulator: TavusSimulator) -> None:
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
 
-    from blocks import TavusCredentials
+    from prefect_tavus.blocks import TavusCredentials
 
     # Only this server, and no credentials of a developer's own Prefect setup.
     with temporary_settings({PREFECT_API_URL: api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):

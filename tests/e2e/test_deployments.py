@@ -156,7 +156,7 @@ def test_a_completed_wait_triggers_the_next_step(stack: Stack) -> None:
     # The README's command, as a user would type it.
     run_id = run_deployment(
         stack, "wait-for-replica/wait-for-replica",
-        f"replica_id={replica_id}", "poll_interval_seconds=0.5", "max_poll_interval_seconds=1",
+        f"replica_id={replica_id}", 'wait_settings={"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}',
     )
 
     # 1. The worker runs the wait, which polls the simulator until training completes.
@@ -231,7 +231,7 @@ def test_create_replica_and_wait_chains_to_the_next_step(stack: Stack) -> None:
     run_id = run_deployment(
         stack, "create-replica-and-wait/create-replica-and-wait",
         "train_video_url=https://example.com/e2e-training.mp4", "replica_name=E2E created",
-        "poll_interval_seconds=0.5", "max_poll_interval_seconds=1",
+        'wait_settings={"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}',
     )
     wait_until_completed(stack, run_id, f"create-replica-and-wait run {run_id}")
     assert stack.simulator.stats()["by_route"].get("POST /v2/replicas", 0) == creates_before + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from blocks import TavusCredentials
+from prefect_tavus.blocks import TavusCredentials
 from tests.conftest import SIM_KEY
 
 
@@ -22,7 +22,16 @@ def credentials(simulator):
     )
 
 
-FAST = {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.5, "heartbeat_seconds": 3600}
+#: Wait settings for tests: poll every 0.2 s growing to 0.5 s, no heartbeat lines.
+FAST_SETTINGS = {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.5, "heartbeat_seconds": 3600}
+
+
+def fast(**overrides: float) -> dict[str, dict[str, float]]:
+    """Keyword arguments for a quick wait: ``wait_for_replica(rid, creds, **fast(timeout_seconds=2))``."""
+    return {"wait_settings": {**FAST_SETTINGS, **overrides}}
+
+
+FAST = fast()
 
 
 #: Rows collected by tests/integration/test_faults.py, printed at the end of the run.

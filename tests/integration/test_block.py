@@ -10,7 +10,7 @@ from prefect.client.orchestration import get_client
 from prefect.plugins import load_prefect_collections
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 
-from blocks import TavusCredentials
+from prefect_tavus.blocks import TavusCredentials
 
 
 class TestTavusCredentialsStandard(BlockStandardTestSuite):
@@ -31,7 +31,7 @@ def test_logo_url_is_https():
 
 def test_collections_entry_point_names_the_blocks_module():
     points = {ep.name: ep.value for ep in entry_points(group="prefect.collections")}
-    assert points.get("prefect_tavus") == "blocks"
+    assert points.get("prefect_tavus") == "prefect_tavus"
     assert "prefect_tavus" in load_prefect_collections()
 
 

@@ -9,10 +9,10 @@ from prefect.client.orchestration import get_client
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
-from blocks import TavusCredentials
-from flows import create_replica_and_wait
-from tavus_api import ReplicaTrainingFailedError
-from tavus_simulator import Fault, TavusSimulator
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.flows import create_replica_and_wait
+from prefect_tavus.core import ReplicaTrainingFailedError
+from prefect_tavus.simulator import Fault, TavusSimulator
 from tests.conftest import SIM_KEY
 from tests.integration.conftest import FAST
 

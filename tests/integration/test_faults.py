@@ -14,21 +14,21 @@ import time
 
 import pytest
 
-from flows import wait_for_replica
-from tavus_api import (
+from prefect_tavus.flows import wait_for_replica
+from prefect_tavus.core import (
     ReplicaNotFoundDuringWaitError,
     TavusAPIUnavailableError,
     TavusAuthenticationError,
 )
-from tavus_simulator import Fault
+from prefect_tavus.simulator import Fault
 from tests.conftest import SIM_KEY
-from tests.integration.conftest import FAST, FAULT_TABLE
+from tests.integration.conftest import FAULT_TABLE, fast
 
 
 def _run(simulator, credentials, name, **kwargs):
     started = time.monotonic()
     try:
-        replica = wait_for_replica(kwargs.pop("replica_id"), credentials, **{**FAST, **kwargs})
+        replica = wait_for_replica(kwargs.pop("replica_id"), credentials, **fast(**kwargs))
         outcome = f"survived: {replica.status}"
         error = None
     except Exception as exc:  # recorded, then re-raised for the test to check

@@ -7,9 +7,9 @@ import time
 import pytest
 from prefect import flow
 
-from blocks import TavusCredentials
-from tasks import aget_replica, get_replica
-from tavus_api import (
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.tasks import aget_replica, get_replica
+from prefect_tavus.core import (
     InvalidReplicaIdError,
     Replica,
     TavusAuthenticationError,
@@ -17,7 +17,7 @@ from tavus_api import (
     TavusNotFoundError,
     TavusServerError,
 )
-from tavus_simulator import Fault
+from prefect_tavus.simulator import Fault
 
 FAST_RETRIES = {"retry_delay_seconds": [0.05] * 4, "retry_jitter_factor": 0}
 

@@ -14,10 +14,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.flow_engine import run_flow
 from prefect.states import Cancelling, Scheduled
 
-from flows import wait_for_replica
-from tavus_api import ReplicaWaitTimeoutError
-from tavus_simulator import Fault
-from tests.integration.conftest import FAST
+from prefect_tavus.flows import wait_for_replica
+from prefect_tavus.core import ReplicaWaitTimeoutError
+from prefect_tavus.simulator import Fault
+from tests.integration.conftest import fast
 
 
 async def _flow_run_named(name: str, timeout: float = 20.0):
@@ -36,7 +36,7 @@ def test_cancelling_stops_polling_within_a_second_and_leaves_the_replica(simulat
     box = {}
     thread = threading.Thread(
         target=lambda: box.setdefault("state", wait_for_replica(
-            rid, credentials, poll_interval_seconds=10, max_poll_interval_seconds=10, return_state=True)),
+            rid, credentials, wait_settings={"poll_interval_seconds": 10, "max_poll_interval_seconds": 10}, return_state=True)),
         daemon=True,
     )
     thread.start()
@@ -69,7 +69,7 @@ def test_deadline_counts_from_the_first_attempt_across_flow_retries(simulator, c
     retrying = wait_for_replica.with_options(retries=1, retry_delay_seconds=0)
     started = time.monotonic()
     with caplog.at_level(logging.INFO), pytest.raises(ReplicaWaitTimeoutError) as info:
-        retrying(rid, credentials, timeout_seconds=5, **FAST)
+        retrying(rid, credentials, **fast(timeout_seconds=5))
     total = time.monotonic() - started
     assert info.value.waited_seconds >= 5
     assert total < 7.5  # a fresh 5 s deadline after a ~3 s first attempt would need > 8 s
@@ -86,7 +86,7 @@ def test_deadline_counts_from_the_first_start_after_a_restart(simulator, credent
         async with get_client() as client:
             return await client.create_flow_run(
                 wait_for_replica,
-                parameters={"replica_id": rid, "tavus_credentials": "tavus-it-restart", "timeout_seconds": 5, **FAST},
+                parameters={"replica_id": rid, "tavus_credentials": "tavus-it-restart", **fast(timeout_seconds=5)},
             )
 
     flow_run = asyncio.run(create())

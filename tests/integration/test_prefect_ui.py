@@ -8,9 +8,9 @@ import time
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-from flows import wait_for_replica, wait_for_replicas
-from flows._prefect_ui import replica_artifact_key
-from tests.integration.conftest import FAST
+from prefect_tavus.flows import wait_for_replica, wait_for_replicas
+from prefect_tavus.flows._prefect_ui import replica_artifact_key
+from tests.integration.conftest import FAST, fast
 
 
 async def _events_about(replica_id: str) -> list[dict]:
@@ -57,7 +57,7 @@ def test_completed_wait_emits_progress_and_completed_events(simulator, credentia
 def test_failed_and_timed_out_events_carry_the_reason(simulator, credentials):
     bad = simulator.add_replica(training_seconds=0.5, outcome="error", error_message="Lighting too dark")
     slow = simulator.add_replica(training_seconds=120)
-    wait_for_replicas([bad, slow], credentials, raise_on_failure=False, timeout_seconds=2, **FAST)
+    wait_for_replicas([bad, slow], credentials, raise_on_failure=False, **fast(timeout_seconds=2))
     failed = [e for e in asyncio.run(_events_about(bad)) if e["event"] == "tavus.replica.failed"]
     assert len(failed) == 1 and failed[0]["payload"]["error_message"] == "Lighting too dark"
     timed_out = [e for e in asyncio.run(_events_about(slow)) if e["event"] == "tavus.replica.timed-out"]
@@ -103,9 +103,9 @@ def test_batch_wait_writes_one_table(simulator, credentials):
 
 
 def test_text_from_tavus_cannot_break_the_details_table():
-    from flows._prefect_ui import _replica_markdown
-    from tavus_api import Replica
-    from tavus_api.waiting import Outcome, ReplicaOutcome, WaitResult
+    from prefect_tavus.flows._prefect_ui import _replica_markdown
+    from prefect_tavus.core import Replica
+    from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
 
     replica = Replica(replica_id="r1", replica_name="A | B\nC", status="error", error_message="bad | video\nline")
     outcome = ReplicaOutcome(replica_id="r1", outcome=Outcome.FAILED, replica=replica, error_message="bad | video\nline")

@@ -11,9 +11,9 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
-from blocks import GLOBAL_LIMIT_NAME, forget_limit_lookup
-from flows import wait_for_replicas
-from tasks import get_replica
+from prefect_tavus.blocks import GLOBAL_LIMIT_NAME, forget_limit_lookup
+from prefect_tavus.flows import wait_for_replicas
+from prefect_tavus.tasks import get_replica
 from tests.integration.conftest import FAST
 
 

@@ -15,11 +15,11 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.settings import get_current_settings
 
-from blocks import TavusCredentials
-from flows import wait_for_replica, wait_for_replicas
-from tasks import get_replica
-from tavus_api import TavusAuthenticationError, TavusClient
-from tavus_simulator import TavusSimulator
+from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.flows import wait_for_replica, wait_for_replicas
+from prefect_tavus.tasks import get_replica
+from prefect_tavus.core import TavusAuthenticationError, TavusClient
+from prefect_tavus.simulator import TavusSimulator
 
 
 def test_key_is_never_written_anywhere(caplog):
@@ -28,7 +28,7 @@ def test_key_is_never_written_anywhere(caplog):
     with TavusSimulator(api_keys=(key,)) as sim, caplog.at_level(logging.DEBUG):
         creds = TavusCredentials(api_key=key, base_url=sim.url, min_poll_spacing_seconds=0.01)
         creds.save("tavus-leak-check", overwrite=True)
-        fast = {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.4}
+        fast = {"wait_settings": {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.4}}
         ok = sim.add_replica(training_seconds=0.8)
         bad = sim.add_replica(training_seconds=0.5, outcome="error", error_message="bad video")
 

@@ -7,19 +7,21 @@ import time
 
 import pytest
 from prefect import flow
+from prefect.exceptions import ParameterTypeError
 
-from flows import wait_for_replica, wait_for_replica_async, wait_for_replicas
-from tavus_api import (
+from prefect_tavus.flows import wait_for_replica, await_for_replica, wait_for_replicas
+from prefect_tavus.core import (
     InvalidReplicaIdError,
     Replica,
     ReplicaNotFoundDuringWaitError,
+    TavusNotFoundError,
     ReplicasWaitFailedError,
     ReplicaTrainingFailedError,
     ReplicaWaitTimeoutError,
     TavusAuthenticationError,
 )
-from tavus_api.waiting import Outcome
-from tests.integration.conftest import FAST
+from prefect_tavus.core.waiting import Outcome
+from tests.integration.conftest import FAST, FAST_SETTINGS, fast
 
 
 def test_waits_until_completed_and_returns_the_replica(simulator, credentials):
@@ -30,9 +32,9 @@ def test_waits_until_completed_and_returns_the_replica(simulator, credentials):
     assert replica.status == "completed" and replica.training_progress == "100/100"
     finished_at = simulator.finished_at(rid)
     assert finished_at is not None and finished_at <= returned_at  # it really waited for training
-    assert returned_at - finished_at <= FAST["max_poll_interval_seconds"] + 1.0  # seen within a poll cap
+    assert returned_at - finished_at <= FAST_SETTINGS["max_poll_interval_seconds"] + 1.0  # seen within a poll cap
     requests = simulator.stats()["requests"]
-    assert 2 <= requests <= 4.0 / FAST["poll_interval_seconds"] + 2  # polled, but not in a busy loop
+    assert 2 <= requests <= 4.0 / FAST_SETTINGS["poll_interval_seconds"] + 2  # polled, but not in a busy loop
 
 
 def test_ready_status_counts_as_completed(simulator, credentials):
@@ -58,7 +60,7 @@ def test_timeout_states_last_status_and_progress(simulator, credentials):
     rid = simulator.add_replica(training_seconds=60)
     started = time.monotonic()
     with pytest.raises(ReplicaWaitTimeoutError) as info:
-        wait_for_replica(rid, credentials, timeout_seconds=1.5, **FAST)
+        wait_for_replica(rid, credentials, **fast(timeout_seconds=1.5))
     elapsed = time.monotonic() - started
     assert info.value.last_status == "started"
     assert info.value.last_progress is not None and "/100" in info.value.last_progress
@@ -67,13 +69,18 @@ def test_timeout_states_last_status_and_progress(simulator, credentials):
 
 
 def test_unknown_replica_ends_the_wait_at_once(simulator, credentials):
-    with pytest.raises(ReplicaNotFoundDuringWaitError):
+    with pytest.raises(ReplicaNotFoundDuringWaitError) as info:
         wait_for_replica("rnotthere01", credentials, **FAST)
     assert simulator.stats()["requests"] == 1
+    # It wraps what Tavus answered (the simulator, like Tavus, says 400 "Invalid replica_id").
+    assert isinstance(info.value.__cause__, TavusNotFoundError)
+    assert info.value.status_code == info.value.__cause__.status_code == 400
+    assert info.value.api_message == "Invalid replica_id"
+    assert "Invalid replica_id" in str(info.value)
 
 
 def test_wrong_key_ends_the_wait_after_one_request(simulator):
-    from blocks import TavusCredentials
+    from prefect_tavus.blocks import TavusCredentials
 
     rid = simulator.add_replica(training_seconds=30)
     with pytest.raises(TavusAuthenticationError):
@@ -107,7 +114,7 @@ def test_async_twin_inside_an_async_parent(simulator, credentials):
 
     @flow
     async def parent():
-        replica = await wait_for_replica_async(rid, credentials, **FAST)
+        replica = await await_for_replica(rid, credentials, **FAST)
         return f"next step uses {replica.replica_id}"
 
     assert asyncio.run(parent()) == f"next step uses {rid}"
@@ -145,8 +152,10 @@ def test_batch_wait_fails_the_run_by_default(simulator, credentials):
 
 def test_parameter_constraints_are_checked_before_running(simulator, credentials):
     rid = simulator.add_replica(training_seconds=30)
-    with pytest.raises(Exception, match="poll_interval_seconds"):
-        wait_for_replica(rid, credentials, poll_interval_seconds=0)
-    with pytest.raises(ValueError, match="max_poll_interval_seconds"):
-        wait_for_replica(rid, credentials, poll_interval_seconds=10, max_poll_interval_seconds=5)
+    with pytest.raises(ParameterTypeError, match="poll_interval_seconds"):
+        wait_for_replica(rid, credentials, wait_settings={"poll_interval_seconds": 0})
+    with pytest.raises(ParameterTypeError, match=r"max_poll_interval_seconds \(5\) must be at least"):
+        wait_for_replica(rid, credentials, wait_settings={"poll_interval_seconds": 10, "max_poll_interval_seconds": 5})
+    with pytest.raises(ParameterTypeError, match="page_size"):
+        wait_for_replicas([rid, rid + "x"], credentials, wait_settings={"page_size": 0})
     assert simulator.stats()["requests"] == 0

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tavus_simulator import TavusSimulator
+from prefect_tavus.simulator import TavusSimulator
 
 KEY = "sim-key"
 OTHER_KEY = "other-key"

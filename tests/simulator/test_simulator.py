@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tavus_simulator import DEFAULT_ERROR_MESSAGE, Fault, TavusSimulator, Timeline, iso_timestamp
+from prefect_tavus.simulator import DEFAULT_ERROR_MESSAGE, Fault, TavusSimulator, Timeline, iso_timestamp
 
 from .conftest import KEY, OTHER_KEY, CallbackReceiver
 
@@ -685,7 +685,7 @@ def test_callbacks_never_go_to_other_hosts(sim: TavusSimulator, client: httpx.Cl
 
 def test_cli_serves_seeded_replicas_and_exits_cleanly_on_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tavus_simulator", "--port", "0", "--api-key", "cli-key", "--seed", "2"],
+        [sys.executable, "-m", "prefect_tavus.simulator", "--port", "0", "--api-key", "cli-key", "--seed", "2"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -713,7 +713,7 @@ def test_cli_serves_seeded_replicas_and_exits_cleanly_on_sigterm() -> None:
 
 def test_cli_refuses_non_loopback_host() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tavus_simulator", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "prefect_tavus.simulator", "--host", "0.0.0.0", "--port", "0"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

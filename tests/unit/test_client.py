@@ -6,7 +6,7 @@ import sys
 import httpx
 import pytest
 
-from tavus_api import TavusClient, TavusRequestError
+from prefect_tavus.core import TavusClient, TavusRequestError
 
 KEY = "tvs-unit-secret"
 
@@ -43,5 +43,5 @@ def test_repr_never_shows_the_key():
 
 
 def test_core_imports_without_prefect():
-    code = "import sys, tavus_api; assert 'prefect' not in sys.modules, 'tavus_api imported prefect'"
+    code = "import sys, prefect_tavus.core; assert 'prefect' not in sys.modules, 'prefect_tavus.core imported prefect'"
     subprocess.run([sys.executable, "-c", code], check=True)

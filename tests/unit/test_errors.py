@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from tavus_api.errors import (
+from prefect_tavus.core.errors import (
     TavusAuthenticationError,
     TavusConnectionError,
     TavusNotFoundError,

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tavus_api import Replica, ReplicaPage, ReplicaPhase, parse_progress
+from prefect_tavus.core import Replica, ReplicaPage, ReplicaPhase, parse_progress
 
 SEED_EXAMPLE = {
     "replica_id": "rf4e9d9790f0",

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from tavus_api import (
+from prefect_tavus.core import (
     InsecureTransportError,
     InvalidReplicaIdError,
     RetryPolicy,
@@ -91,3 +91,29 @@ def test_policy_rejects_nonsense():
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError):
         RetryPolicy(jitter=2)
+
+
+def test_task_retries_decide_by_the_policy_they_were_built_from():
+    """``retry_task_options(policy)`` retries what *that* policy calls retryable, and caps
+    Retry-After by that policy, not by the default one."""
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    from prefect_tavus.tasks import _retry
+
+    class NothingRetryable(RetryPolicy):
+        @staticmethod
+        def is_retryable(error: BaseException) -> bool:
+            return False
+
+    never = _retry.retry_task_options(NothingRetryable(attempts=3))
+    failed = SimpleNamespace(data=TavusServerError("x", retry_after=100.0))
+    assert never["retries"] == 2
+    assert never["retry_condition_fn"](None, SimpleNamespace(id=uuid4()), failed) is False
+
+    capped = _retry.retry_task_options(RetryPolicy(max_retry_after=0.5))
+    run = SimpleNamespace(id=uuid4())
+    assert capped["retry_condition_fn"](None, run, failed) is True
+    import time as _time
+
+    assert _retry._not_before.pop(run.id) - _time.monotonic() <= 0.5

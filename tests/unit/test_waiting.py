@@ -4,8 +4,15 @@ import random
 
 import pytest
 
-from tavus_api import TavusServerError
-from tavus_api.waiting import OutageTracker, PollCadence, ProgressRate, RequestSpacer
+from prefect_tavus.core import TavusServerError
+from prefect_tavus.core.waiting import (
+    DEFAULT_TIMEOUT_SECONDS,
+    OutageTracker,
+    PollCadence,
+    ProgressRate,
+    RequestSpacer,
+    WaitSettings,
+)
 
 
 def test_cadence_grows_from_initial_to_cap():
@@ -36,11 +43,22 @@ def test_speed_up_polls_at_eta_but_not_below_initial():
     assert off.next_delay(eta_seconds=1) == 300
 
 
-def test_cadence_validates():
-    with pytest.raises(ValueError):
-        PollCadence(0, 10)
-    with pytest.raises(ValueError, match="max_poll_interval_seconds"):
-        PollCadence(10, 5)
+def test_wait_settings_validate_in_one_place():
+    with pytest.raises(ValueError, match="poll_interval_seconds"):
+        WaitSettings(poll_interval_seconds=0)
+    with pytest.raises(ValueError, match=r"max_poll_interval_seconds \(5\) must be at least poll_interval_seconds \(10\)"):
+        WaitSettings(poll_interval_seconds=10, max_poll_interval_seconds=5)
+    with pytest.raises(ValueError, match="page_size"):
+        WaitSettings(page_size=101)
+    with pytest.raises(ValueError, match="poll_every"):  # a typo is refused, not ignored
+        WaitSettings.model_validate({"poll_every": 5})
+
+
+def test_wait_settings_defaults_cover_a_long_training_and_feed_the_cadence():
+    settings = WaitSettings()
+    assert settings.timeout_seconds == DEFAULT_TIMEOUT_SECONDS >= 6 * 3600  # Tavus: up to 6 h
+    cadence = PollCadence.from_settings(settings.model_copy(update={"speed_up_near_completion": False}))
+    assert (cadence.initial, cadence.cap, cadence.speed_up_near_completion) == (60.0, 300.0, False)
 
 
 def test_progress_rate_estimates_eta():

@@ -1,5 +1,6 @@
-"""The decisions of a wait, free of I/O: when to poll next, when an outage is too long,
-how fast a replica is progressing, and what a wait reports at the end.
+"""The decisions of a wait, free of I/O: its settings, when to poll next, when an outage
+is too long, how fast a replica is progressing, what a poll round learnt, and what a wait
+reports at the end.
 
 The wait flows (``flows/``) do the requests, logging, events and artifacts; everything
 they decide is decided here, so it is tested without a server or a clock.
@@ -11,20 +12,77 @@ import random
 from dataclasses import dataclass, field
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tavus_api.errors import TavusError
-from tavus_api.models import Replica
+from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
+from prefect_tavus.core.models import Replica
 
 __all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
     "Outcome",
     "OutageTracker",
     "PollCadence",
+    "PollRound",
     "ProgressRate",
     "RequestSpacer",
     "ReplicaOutcome",
     "WaitResult",
+    "WaitSettings",
 ]
+
+#: Training takes 3 to 6 hours by Tavus's own docs (older ones say 4 to 6); the default
+#: wait covers 8.
+DEFAULT_TIMEOUT_SECONDS = 8 * 3600.0
+
+
+class WaitSettings(BaseModel):
+    """How a wait polls and when it gives up: the one definition of these knobs.
+
+    Every wait flow takes it as its ``wait_settings`` parameter (a dict of the same
+    fields works too, which is what deployments and the Prefect UI pass), and the engine
+    reads it; defaults, bounds and the cross-field check live only here.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    poll_interval_seconds: float = Field(
+        default=60.0, gt=0, description="First delay between polls; it grows from here."
+    )
+    max_poll_interval_seconds: float = Field(
+        default=300.0, gt=0,
+        description="The delay between polls grows (x1.5 a poll, with jitter) up to this cap.",
+    )
+    timeout_seconds: float = Field(
+        default=DEFAULT_TIMEOUT_SECONDS, gt=0,
+        description="Give up this long after the flow run first started (retries and restarts "
+        "included). Tavus documents 3 to 6 hours of training.",
+    )
+    max_outage_seconds: float = Field(
+        default=1800.0, gt=0,
+        description="Survive this long of continuous 429/5xx/timeouts/dropped connections "
+        "before failing.",
+    )
+    speed_up_near_completion: bool = Field(
+        default=True,
+        description="Poll sooner when the progress rate says training is about to end.",
+    )
+    heartbeat_seconds: float = Field(
+        default=900.0, gt=0, description="Log a line at least this often while nothing changes."
+    )
+    page_size: int = Field(
+        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE,
+        description="Replicas asked about per list request when waiting on many.",
+    )
+
+    @model_validator(mode="after")
+    def _cap_not_below_interval(self) -> WaitSettings:
+        if self.max_poll_interval_seconds < self.poll_interval_seconds:
+            raise ValueError(
+                f"max_poll_interval_seconds ({self.max_poll_interval_seconds:g}) must be at least "
+                f"poll_interval_seconds ({self.poll_interval_seconds:g})."
+            )
+        return self
 
 
 class Outcome(str, Enum):
@@ -39,6 +97,8 @@ class Outcome(str, Enum):
 class ReplicaOutcome(BaseModel):
     """One replica's result: its outcome and the last state seen of it."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     replica_id: str
     outcome: Outcome
     replica: Replica | None = Field(default=None, description="Last state seen (None if never found).")
@@ -51,6 +111,10 @@ class ReplicaOutcome(BaseModel):
     )
     poll_cap_seconds: float | None = Field(
         default=None, description="The longest delay between polls in force when it was seen finished."
+    )
+    cause: TavusError | None = Field(
+        default=None, exclude=True, repr=False,
+        description="The API error behind a not_found outcome (kept for raising from; not serialised).",
     )
 
     @property
@@ -93,6 +157,29 @@ class WaitResult(BaseModel):
         )
 
 
+@dataclass(frozen=True)
+class PollRound:
+    """What one poll round learnt about the replicas it asked for, in three explicit parts.
+
+    Attributes:
+        found: id -> the replica as Tavus reported it.
+        received_at: id -> when its answer arrived (epoch seconds): when the wait learnt it.
+        missing: ids Tavus did not report. The value is the 400/404 that said so when the
+            round asked for that replica alone (definitive), or None when a list simply
+            left it out (deleted, mistyped, or a glitch: the engine confirms with one GET).
+        failed: the transient fault that made the whole round fail; nothing else is set.
+    """
+
+    found: dict[str, Replica] = field(default_factory=dict)
+    received_at: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, TavusNotFoundError | None] = field(default_factory=dict)
+    failed: TavusTransientError | None = None
+
+    @classmethod
+    def failure(cls, error: TavusTransientError) -> PollRound:
+        return cls(failed=error)
+
+
 @dataclass
 class PollCadence:
     """When to poll next: start at ``initial``, grow by ``growth`` per poll up to ``cap``,
@@ -112,13 +199,15 @@ class PollCadence:
     _current: float = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.initial <= 0:
-            raise ValueError(f"poll_interval_seconds must be positive, got {self.initial}.")
-        if self.cap < self.initial:
-            raise ValueError(
-                f"max_poll_interval_seconds ({self.cap}) must be at least poll_interval_seconds ({self.initial})."
-            )
         self._current = self.initial
+
+    @classmethod
+    def from_settings(cls, settings: WaitSettings) -> PollCadence:
+        """The cadence a wait with ``settings`` follows (already validated there)."""
+        return cls(
+            settings.poll_interval_seconds, settings.max_poll_interval_seconds,
+            speed_up_near_completion=settings.speed_up_near_completion,
+        )
 
     @property
     def current_cap(self) -> float:

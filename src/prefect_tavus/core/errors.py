@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-    from tavus_api.models import Replica
+    from prefect_tavus.core.models import Replica
 
 __all__ = [
     "InvalidReplicaIdError",
@@ -172,7 +172,22 @@ class ReplicaTrainingFailedError(TavusError):
 
 
 class ReplicaNotFoundDuringWaitError(TavusNotFoundError):
-    """The replica vanished (deleted, or never existed for this key) while being waited on."""
+    """The replica vanished (deleted, or never existed for this key) while being waited on.
+
+    Raised ``from`` the :class:`TavusNotFoundError` that said so: its status code and the
+    API's own message are carried over, not made up.
+    """
+
+    def __init__(self, replica_id: str, cause: TavusError | None = None) -> None:
+        said = f" Tavus answered: {cause.api_message or cause}." if cause is not None else ""
+        super().__init__(
+            f"Replica {replica_id!r} does not exist for this API key (mistyped, deleted, or created "
+            f"with another account's key); nothing to wait for.{said}",
+            replica_id=replica_id,
+            status_code=cause.status_code if cause is not None else None,
+            api_message=cause.api_message if cause is not None else None,
+        )
+        self.__cause__ = cause
 
 
 class ReplicaWaitTimeoutError(TavusError, TimeoutError):

@@ -2,9 +2,9 @@
 
 One :class:`TavusClient` wraps one configured ``httpx.AsyncClient`` (keep-alive pool,
 ``x-api-key`` and user-agent headers, timeouts) and does one request per call: retrying
-is the caller's decision (see :mod:`tavus_api.retry`), so a wait can count an outage in
+is the caller's decision (see :mod:`prefect_tavus.core.retry`), so a wait can count an outage in
 time while a one-off task counts attempts. Every non-2xx answer and every transport
-failure leaves this module as a typed :class:`~tavus_api.errors.TavusError`.
+failure leaves this module as a typed :class:`~prefect_tavus.core.errors.TavusError`.
 
 Safety: redirects are never followed (the key would go wherever a ``Location`` points),
 plain http is refused except to loopback, ids are validated and URL-encoded, and the key
@@ -23,15 +23,15 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from tavus_api._version import __version__
-from tavus_api.errors import (
+from prefect_tavus._version import __version__
+from prefect_tavus.core.errors import (
     TavusConfigurationError,
     TavusMalformedResponseError,
     error_from_response,
     error_from_transport,
 )
-from tavus_api.models import CreatedReplica, Replica, ReplicaPage
-from tavus_api.validation import DEFAULT_BASE_URL, validate_base_url, validate_replica_id, validate_replica_ids
+from prefect_tavus.core.models import CreatedReplica, Replica, ReplicaPage
+from prefect_tavus.core.validation import DEFAULT_BASE_URL, validate_base_url, validate_replica_id, validate_replica_ids
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "TavusClient", "USER_AGENT", "count_requests"]
 

@@ -3,18 +3,18 @@
 This is the one place that knows the order of events for an API request: count it, consume
 a fault (before the key check, so a scripted 503 is a 503 whatever the key), then
 authenticate and serve. It returns what to send, or ``None`` for "close the connection
-without answering", and leaves all socket work to :mod:`tavus_simulator.server`.
+without answering", and leaves all socket work to :mod:`prefect_tavus.simulator.server`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from tavus_simulator.api import ROUTE_GET, ReplicaApi, fault_targets, is_api_path, match_route
-from tavus_simulator.control import ControlApi, is_control_path
-from tavus_simulator.faults import GARBAGE_BODY, Fault
-from tavus_simulator.state import SimulatorState
-from tavus_simulator.wire import Request, Response
+from prefect_tavus.simulator.api import ROUTE_GET, ReplicaApi, fault_targets, is_api_path, match_route
+from prefect_tavus.simulator.control import ControlApi, is_control_path
+from prefect_tavus.simulator.faults import GARBAGE_BODY, Fault
+from prefect_tavus.simulator.state import SimulatorState
+from prefect_tavus.simulator.wire import Request, Response
 
 # Stands in for an empty body when a ``truncated`` fault hits a request that has none.
 _TRUNCATION_FALLBACK = b'{"status":"ok"}'

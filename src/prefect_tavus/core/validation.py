@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from tavus_api.errors import InsecureTransportError, InvalidReplicaIdError
+from prefect_tavus.core.errors import InsecureTransportError, InvalidReplicaIdError
 
 __all__ = ["DEFAULT_BASE_URL", "is_loopback_host", "validate_base_url", "validate_replica_id", "validate_replica_ids"]
 

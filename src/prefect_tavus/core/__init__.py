@@ -1,13 +1,13 @@
-"""tavus_api: the Prefect-free core of prefect-tavus.
+"""prefect_tavus.core: the Prefect-free core of prefect-tavus.
 
 An async client for the Tavus Replicas API, the ``Replica`` model, typed errors and the
 retry policy. Nothing here imports Prefect, so it can be used and tested on its own;
 ``blocks``, ``tasks`` and ``flows`` build the Prefect integration on top of it.
 """
 
-from tavus_api._version import __version__
-from tavus_api.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, USER_AGENT, TavusClient, count_requests
-from tavus_api.errors import (
+from prefect_tavus._version import __version__
+from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, USER_AGENT, TavusClient, count_requests
+from prefect_tavus.core.errors import (
     InsecureTransportError,
     InvalidReplicaIdError,
     ReplicaNotFoundDuringWaitError,
@@ -26,7 +26,7 @@ from tavus_api.errors import (
     TavusServerError,
     TavusTransientError,
 )
-from tavus_api.models import (
+from prefect_tavus.core.models import (
     FAILURE_STATUSES,
     SUCCESS_STATUSES,
     CreatedReplica,
@@ -35,8 +35,15 @@ from tavus_api.models import (
     ReplicaPhase,
     parse_progress,
 )
-from tavus_api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from tavus_api.validation import (
+from prefect_tavus.core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from prefect_tavus.core.waiting import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Outcome,
+    ReplicaOutcome,
+    WaitResult,
+    WaitSettings,
+)
+from prefect_tavus.core.validation import (
     DEFAULT_BASE_URL,
     validate_base_url,
     validate_replica_id,
@@ -47,8 +54,10 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_POLICY",
+    "DEFAULT_TIMEOUT_SECONDS",
     "FAILURE_STATUSES",
     "MAX_PAGE_SIZE",
+    "Outcome",
     "SUCCESS_STATUSES",
     "USER_AGENT",
     "CreatedReplica",
@@ -56,6 +65,7 @@ __all__ = [
     "InvalidReplicaIdError",
     "Replica",
     "ReplicaNotFoundDuringWaitError",
+    "ReplicaOutcome",
     "ReplicaPage",
     "ReplicaPhase",
     "ReplicaTrainingFailedError",
@@ -74,6 +84,8 @@ __all__ = [
     "TavusRequestError",
     "TavusServerError",
     "TavusTransientError",
+    "WaitResult",
+    "WaitSettings",
     "__version__",
     "count_requests",
     "parse_progress",

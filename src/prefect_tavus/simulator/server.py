@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tavus_simulator.app import SimulatorApp
-from tavus_simulator.wire import Request, Response
+from prefect_tavus.simulator.app import SimulatorApp
+from prefect_tavus.simulator.wire import Request, Response
 
 #: Largest request body accepted (the API only takes small JSON documents).
 MAX_BODY_BYTES = 1 << 20

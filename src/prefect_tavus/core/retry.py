@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tavus_api.errors import TavusTransientError
+from prefect_tavus.core.errors import TavusTransientError
 
 __all__ = ["DEFAULT_RETRY_POLICY", "RetryPolicy"]
 

@@ -1,7 +1,7 @@
 """Transport-neutral request and response values.
 
-The route handlers (:mod:`tavus_simulator.api`, :mod:`tavus_simulator.control`) take a
-:class:`Request` and return a :class:`Response`; only :mod:`tavus_simulator.server` touches
+The route handlers (:mod:`prefect_tavus.simulator.api`, :mod:`prefect_tavus.simulator.control`) take a
+:class:`Request` and return a :class:`Response`; only :mod:`prefect_tavus.simulator.server` touches
 sockets. That keeps the API logic readable and lets it be exercised without a server.
 """
 

@@ -2,7 +2,7 @@
 
 All of it sits behind one lock, taken only for short, bounded work (a dictionary lookup, a
 page of payloads), so the HTTP threads never wait on each other for long. Replica status is
-not stored but derived from each replica's :class:`~tavus_simulator.timeline.Timeline` at the
+not stored but derived from each replica's :class:`~prefect_tavus.simulator.timeline.Timeline` at the
 moment it is read, which is what lets a thousand replicas "train" with no timers at all.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tavus_simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
-from tavus_simulator.faults import Fault
-from tavus_simulator.timeline import DEFAULT_FAIL_AT_PROGRESS, Outcome, Timeline, iso_timestamp
+from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
+from prefect_tavus.simulator.faults import Fault
+from prefect_tavus.simulator.timeline import DEFAULT_FAIL_AT_PROGRESS, Outcome, Timeline, iso_timestamp
 
 #: Fault-script target that matches every API request.
 ANY_REQUEST = "*"

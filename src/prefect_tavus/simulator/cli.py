@@ -1,6 +1,6 @@
 """Command line entry point: run a simulator until interrupted.
 
-``python -m tavus_simulator`` gives the demo, a developer or a benchmark in another process a
+``python -m prefect_tavus.simulator`` gives the demo, a developer or a benchmark in another process a
 Tavus API to talk to at a fixed address. It prints one line saying where it listens (and the
 ids of any seeded replicas), serves until Ctrl-C or SIGTERM, and exits cleanly. It refuses
 non-loopback addresses unless asked, because the simulator has no real security.
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from tavus_simulator.simulator import TavusSimulator
+from prefect_tavus.simulator.simulator import TavusSimulator
 
 DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "sim-key"
@@ -33,9 +33,9 @@ def is_loopback_host(host: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m tavus_simulator``."""
+    """The argument parser of ``python -m prefect_tavus.simulator``."""
     parser = argparse.ArgumentParser(
-        prog="python -m tavus_simulator",
+        prog="python -m prefect_tavus.simulator",
         description="Serve a local fake of the Tavus Replicas API until interrupted.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         simulator.start()
     except OSError as exc:
-        print(f"tavus_simulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"prefect_tavus.simulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
     stop = threading.Event()

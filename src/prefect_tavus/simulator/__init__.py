@@ -11,7 +11,7 @@ reading of the API contract, so tests written against it are not circular.
 
 Example::
 
-    from tavus_simulator import Fault, TavusSimulator
+    from prefect_tavus.simulator import Fault, TavusSimulator
 
     with TavusSimulator(default_training_seconds=2.0) as sim:
         rid = sim.add_replica(training_seconds=1.0)
@@ -19,10 +19,10 @@ Example::
         ...  # point a client at sim.url with x-api-key: sim-key
 """
 
-from tavus_simulator.faults import FAULT_KINDS, Fault, FaultKind
-from tavus_simulator.simulator import TavusSimulator
-from tavus_simulator.state import DEFAULT_ERROR_MESSAGE, MAX_PAGE_SIZE
-from tavus_simulator.timeline import Timeline, iso_timestamp
+from prefect_tavus.simulator.faults import FAULT_KINDS, Fault, FaultKind
+from prefect_tavus.simulator.simulator import TavusSimulator
+from prefect_tavus.simulator.state import DEFAULT_ERROR_MESSAGE, MAX_PAGE_SIZE
+from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from tavus_simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
-from tavus_simulator.wire import BadRequest, Request, Response
+from prefect_tavus.simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
+from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
 API_PREFIX = "/v2"
 

@@ -1,7 +1,7 @@
 """The ``/_sim`` control API: drive a simulator that runs in another process.
 
 The demo, the CLI and benchmarks may start the simulator as a separate process, where the
-Python methods of :class:`~tavus_simulator.TavusSimulator` are out of reach. These routes
+Python methods of :class:`~prefect_tavus.simulator.TavusSimulator` are out of reach. These routes
 expose the same operations over HTTP. They need no API key (the simulator only listens on
 loopback unless told otherwise) and are never counted in the request statistics.
 """
@@ -12,9 +12,9 @@ import inspect
 from typing import Any
 from urllib.parse import unquote
 
-from tavus_simulator.faults import Fault
-from tavus_simulator.state import SimulatorState
-from tavus_simulator.wire import BadRequest, Request, Response
+from prefect_tavus.simulator.faults import Fault
+from prefect_tavus.simulator.state import SimulatorState
+from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
 CONTROL_PREFIX = "/_sim"
 

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from tavus_simulator.app import SimulatorApp
-from tavus_simulator.faults import Fault
-from tavus_simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
-from tavus_simulator.state import SimulatorState
-from tavus_simulator.timeline import Outcome
+from prefect_tavus.simulator.app import SimulatorApp
+from prefect_tavus.simulator.faults import Fault
+from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
+from prefect_tavus.simulator.state import SimulatorState
+from prefect_tavus.simulator.timeline import Outcome
 
 #: Seconds serve_forever() waits between checks for a shutdown request.
 _POLL_INTERVAL = 0.05
