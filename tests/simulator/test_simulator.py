@@ -2,21 +2,18 @@
 
 The simulator is what the rest of the project is tested and benchmarked against, so these
 tests pin its contract: Tavus's payload and error shapes, the training timeline, lists,
-create/rename/delete, every fault kind, statistics, the control API, callbacks and the CLI.
+create/rename/delete, every fault kind, statistics, the control API and callbacks
+(the replica parameters are in test_spec.py, the command line in test_cli.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,7 +22,6 @@ from prefect_tavus.simulator import DEFAULT_ERROR_MESSAGE, Fault, TavusSimulator
 
 from .conftest import KEY, OTHER_KEY, CallbackReceiver
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 GET_FIELDS = {
     "replica_id",
@@ -648,6 +644,42 @@ def test_control_api_rejects_bad_input(client: httpx.Client) -> None:
     assert client.get("/_sim/nope").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ({"kind": "delay", "seconds": 10**400}, "delay seconds"),
+        ({"kind": "delay", "seconds": float("nan")}, "delay seconds"),
+        ({"kind": "delay", "seconds": "1"}, "delay seconds"),
+        ({"kind": "status", "code": 503, "body": [1, 2]}, "body must be JSON text or an object"),
+        ({"kind": "status", "code": 503, "body": 5}, "body must be JSON text or an object"),
+        ({"kind": "status", "code": "503"}, "HTTP status code"),
+        ({"kind": "status"}, "needs a 'code'"),
+        (5, "must be a JSON object"),
+    ],
+)
+def test_control_api_answers_bad_faults_with_400(client: httpx.Client, fault: object, message: str) -> None:
+    body = json.dumps({"target": "*", "faults": [fault]})
+    response = client.post("/_sim/faults", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and message in response.json()["error"]
+    assert client.get("/_sim/health").json() == {"status": "ok"}  # same connection, still served
+
+
+def test_an_internal_error_is_a_500_not_a_dropped_connection(
+    sim: TavusSimulator, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sim._server.app  # type: ignore[union-attr]
+
+    def broken(request: object, wait: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app, "handle", broken)
+    response = client.get("/v2/replicas")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Tavus simulator internal error: RuntimeError: boom"}
+    monkeypatch.undo()
+    assert client.get("/v2/replicas").status_code == 200  # the server lives on
+
+
 # -- callbacks ----------------------------------------------------------------------------------
 
 
@@ -678,47 +710,3 @@ def test_callbacks_never_go_to_other_hosts(sim: TavusSimulator, client: httpx.Cl
     )
     assert created.status_code == 200
     assert sim.stats()["callbacks"] == {"delivered": 0, "failed": 0, "skipped": 1}
-
-
-# -- CLI -----------------------------------------------------------------------------------------
-
-
-def test_cli_serves_seeded_replicas_and_exits_cleanly_on_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect_tavus.simulator", "--port", "0", "--api-key", "cli-key", "--seed", "2"],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"Tavus simulator listening on (http://127\.0\.0\.1:\d+) \(api key: cli-key\)\n", line)
-        assert match, line
-        seeded = [process.stdout.readline().split()[-1] for _ in range(2)]
-        with httpx.Client(base_url=match.group(1), headers={"x-api-key": "cli-key"}, timeout=5.0) as http:
-            for rid in seeded:
-                assert http.get(f"/v2/replicas/{rid}").json()["replica_id"] == rid
-            assert http.get("/v2/replicas").json()["total_count"] == 2
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0
-    assert "Traceback" not in stderr
-
-
-def test_cli_refuses_non_loopback_host() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "prefect_tavus.simulator", "--host", "0.0.0.0", "--port", "0"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    assert result.returncode == 2
-    assert "--allow-external" in result.stderr
-    assert "Traceback" not in result.stderr

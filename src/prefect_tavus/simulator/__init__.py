@@ -11,17 +11,19 @@ reading of the API contract, so tests written against it are not circular.
 
 Example::
 
-    from prefect_tavus.simulator import Fault, TavusSimulator
+    from prefect_tavus.simulator import Fault, ReplicaSpec, TavusSimulator
 
     with TavusSimulator(default_training_seconds=2.0) as sim:
         rid = sim.add_replica(training_seconds=1.0)
+        bad = sim.add_replica(ReplicaSpec(outcome="error", error_message="Blurry video"))
         sim.inject_faults(rid, [Fault.status(503, retry_after="1")])
         ...  # point a client at sim.url with x-api-key: sim-key
 """
 
 from prefect_tavus.simulator.faults import FAULT_KINDS, Fault, FaultKind
 from prefect_tavus.simulator.simulator import TavusSimulator
-from prefect_tavus.simulator.state import DEFAULT_ERROR_MESSAGE, MAX_PAGE_SIZE
+from prefect_tavus.simulator.spec import DEFAULT_ERROR_MESSAGE, InvalidReplicaSpec, ReplicaSpec
+from prefect_tavus.simulator.state import MAX_PAGE_SIZE
 from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "Fault",
     "FaultKind",
+    "InvalidReplicaSpec",
+    "ReplicaSpec",
     "TavusSimulator",
     "Timeline",
     "iso_timestamp",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
 from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
@@ -27,6 +28,9 @@ INVALID_REPLICA_ID = "Invalid replica_id"
 
 #: Error message given to replicas created with a training URL containing "fail".
 SIMULATED_TRAINING_ERROR = "The training video could not be processed: no face was detected."
+
+# Where a create request leaves a parameter out, the replica gets the spec's default.
+_DEFAULT_SPEC = ReplicaSpec()
 
 
 @dataclass(frozen=True)
@@ -155,14 +159,18 @@ class ReplicaApi:
         if "properties" in body and body["properties"] is not None and not isinstance(body["properties"], dict):
             raise BadRequest("properties must be an object")
         fails = "fail" in (video or image or "").lower()
-        replica_id = self.state.add_replica(
-            replica_name=_optional_str(body, "replica_name") or "My Replica",
-            model_name=_optional_str(body, "model_name") or "phoenix-3",
-            outcome="error" if fails else "completed",
-            error_message=SIMULATED_TRAINING_ERROR if fails else None,
-            owner_key=api_key,
-            callback_url=_optional_str(body, "callback_url") or None,
-        )
+        try:
+            spec = ReplicaSpec(
+                replica_name=_optional_str(body, "replica_name") or _DEFAULT_SPEC.replica_name,
+                model_name=_optional_str(body, "model_name") or _DEFAULT_SPEC.model_name,
+                outcome="error" if fails else "completed",
+                error_message=SIMULATED_TRAINING_ERROR if fails else None,
+                owner_key=api_key,
+                callback_url=_optional_str(body, "callback_url") or None,
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        replica_id = self.state.add_replica(spec)
         return Response.json(200, {"replica_id": replica_id, "status": "started"})
 
     def _delete(self, route: Route, request: Request, api_key: str | None) -> Response:

@@ -25,6 +25,9 @@ CallbackResult = Literal["delivered", "failed", "skipped"]
 #: Seconds a callback delivery may take before it is abandoned.
 DELIVERY_TIMEOUT = 5.0
 
+#: Longest single sleep of the scheduler thread (it re-checks the heap after it).
+_MAX_SLEEP_SECONDS = 3600.0
+
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -109,7 +112,9 @@ class CallbackDispatcher:
                         wait = self._heap[0][0] - time.time()
                         if wait <= 0:
                             break
-                        self._condition.wait(wait)
+                        # Woken by schedule()/stop() anyway; the cap keeps the timeout
+                        # valid however far away the next callback is.
+                        self._condition.wait(min(wait, _MAX_SLEEP_SECONDS))
                     else:
                         self._condition.wait()
                 if self._stopped:

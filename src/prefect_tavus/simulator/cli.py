@@ -1,7 +1,8 @@
 """Command line entry point: run a simulator until interrupted.
 
-``python -m prefect_tavus.simulator`` gives the demo, a developer or a benchmark in another process a
-Tavus API to talk to at a fixed address. It prints one line saying where it listens (and the
+``python -m prefect_tavus.simulator`` (or ``prefect-tavus simulator``, which takes the same
+options) gives the demo, a developer or a benchmark in another process a Tavus API to talk
+to at a fixed address. It prints one line saying where it listens (and the
 ids of any seeded replicas), serves until Ctrl-C or SIGTERM, and exits cleanly. It refuses
 non-loopback addresses unless asked, because the simulator has no real security.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import signal
 import sys
 import threading
@@ -17,9 +19,13 @@ from collections.abc import Sequence
 from types import FrameType
 
 from prefect_tavus.simulator.simulator import TavusSimulator
+from prefect_tavus.simulator.spec import MAX_SECONDS
 
 DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "sim-key"
+
+#: What the simulator command does, for ``--help``.
+DESCRIPTION = "Serve a local fake of the Tavus Replicas API until interrupted."
 
 
 def is_loopback_host(host: str) -> bool:
@@ -32,12 +38,12 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m prefect_tavus.simulator``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m prefect_tavus.simulator",
-        description="Serve a local fake of the Tavus Replicas API until interrupted.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the simulator's options to ``parser``.
+
+    Shared by ``python -m prefect_tavus.simulator`` and ``prefect-tavus simulator``, so the
+    two spellings take exactly the same options.
+    """
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port to bind, 0 for any free one (default: {DEFAULT_PORT})"
@@ -60,20 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-external", action="store_true", help="allow binding an address other than loopback"
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+
+
+def build_parser(prog: str = "python -m prefect_tavus.simulator") -> argparse.ArgumentParser:
+    """The argument parser of ``python -m prefect_tavus.simulator``."""
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the simulator; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Serve until SIGINT or SIGTERM; returns the process exit status.
+
+    Args:
+        args: parsed by a parser that :func:`add_arguments` populated.
+        parser: that parser; invalid combinations exit through ``parser.error`` (status 2).
+    """
     if not is_loopback_host(args.host) and not args.allow_external:
         parser.error(f"refusing to bind non-loopback host {args.host!r}; pass --allow-external to do it anyway")
-    if args.training_seconds < 0:
-        parser.error("--training-seconds must be >= 0")
+    if not math.isfinite(args.training_seconds) or not 0 <= args.training_seconds <= MAX_SECONDS:
+        parser.error(f"--training-seconds must be in 0..{MAX_SECONDS:.0f}")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be in 0..65535")
     api_keys: list[str] = args.api_keys or [DEFAULT_API_KEY]
+    if not all(key.strip() for key in api_keys):
+        parser.error("--api-key must not be empty")
 
     simulator = TavusSimulator(
         host=args.host,
@@ -93,8 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         label = "api key" if len(api_keys) == 1 else "api keys"
         print(f"Tavus simulator listening on {simulator.url} ({label}: {', '.join(api_keys)})", flush=True)
@@ -105,5 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     finally:
         simulator.stop()
+        for signum, handler in previous.items():  # leave the caller's handlers as they were
+            signal.signal(signum, handler)
     print("Tavus simulator stopped", flush=True)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m prefect_tavus.simulator``; returns the process exit status."""
+    parser = build_parser()
+    return run(parser.parse_args(argv), parser)

@@ -8,17 +8,15 @@ loopback unless told otherwise) and are never counted in the request statistics.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 from urllib.parse import unquote
 
 from prefect_tavus.simulator.faults import Fault
+from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.state import SimulatorState
 from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
 CONTROL_PREFIX = "/_sim"
-
-_ADD_REPLICA_PARAMETERS = frozenset(inspect.signature(SimulatorState.add_replica).parameters) - {"self"}
 
 
 def is_control_path(path: str) -> bool:
@@ -62,17 +60,10 @@ class ControlApi:
         return Response.error(404, "Not found")
 
     def _add_replica(self, body: dict[str, Any]) -> Response:
-        unknown = sorted(set(body) - _ADD_REPLICA_PARAMETERS)
-        if unknown:
-            raise BadRequest(f"unknown add_replica arguments: {', '.join(unknown)}")
-        kwargs = dict(body)
-        if isinstance(kwargs.get("stall"), list):
-            kwargs["stall"] = tuple(kwargs["stall"])
-        if kwargs.get("extra_fields") is not None and not isinstance(kwargs["extra_fields"], dict):
-            raise BadRequest("extra_fields must be an object")
         try:
-            replica_id = self.state.add_replica(**kwargs)
-        except (TypeError, ValueError) as exc:
+            spec = ReplicaSpec.from_dict(body)
+            replica_id = self.state.add_replica(spec)
+        except ValueError as exc:  # InvalidReplicaSpec, or a replica_id already in use
             raise BadRequest(str(exc)) from None
         return Response.json(200, {"replica_id": replica_id})
 

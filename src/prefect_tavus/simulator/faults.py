@@ -10,6 +10,7 @@ service resumes.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -19,6 +20,9 @@ FaultKind = Literal["status", "drop", "delay", "garbage", "truncated"]
 
 #: Every kind a :class:`Fault` can have, in the spelling the control API uses.
 FAULT_KINDS: tuple[FaultKind, ...] = ("status", "drop", "delay", "garbage", "truncated")
+
+#: Longest ``delay`` fault: far beyond any client timeout, and a valid timer timeout.
+MAX_DELAY_SECONDS = 24 * 3600.0
 
 #: The body a ``garbage`` fault answers with: what a misconfigured proxy might send.
 GARBAGE_BODY = b"<html>oops</html>"
@@ -87,11 +91,13 @@ class Fault:
         if body is None:
             text = json.dumps(default_error_body(code))
         elif isinstance(body, bytes):
-            text = body.decode("utf-8")
+            text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
         elif isinstance(body, str):
             text = body
-        else:
+        elif isinstance(body, Mapping):
             text = json.dumps(dict(body))
+        else:
+            raise ValueError(f"a status fault's body must be JSON text or an object, got {type(body).__name__}")
         header = None if retry_after is None else str(retry_after)
         return cls(kind="status", code=code, retry_after=header, body=text)
 
@@ -103,9 +109,15 @@ class Fault:
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Wait ``seconds`` (real time), then serve the request normally."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-            raise ValueError(f"delay seconds must be a number >= 0, got {seconds!r}")
-        return cls(kind="delay", seconds=float(seconds))
+        number = None
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            try:
+                number = float(seconds)
+            except OverflowError:  # an integer too large for a float
+                number = None
+        if number is None or not math.isfinite(number) or not 0 <= number <= MAX_DELAY_SECONDS:
+            raise ValueError(f"delay seconds must be a number in 0..{MAX_DELAY_SECONDS:.0f}, got {seconds!r}")
+        return cls(kind="delay", seconds=number)
 
     @classmethod
     def garbage(cls) -> Fault:

@@ -86,7 +86,16 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
-        response = self.server.app.handle(request, self.server.stopping.wait)
+        try:
+            response = self.server.app.handle(request, self.server.stopping.wait)
+        except Exception as exc:  # noqa: BLE001 - a simulator bug must not drop the connection
+            # The simulator never crashes on what it is sent: anything the handlers did not
+            # turn into a 4xx is a simulator bug, answered as a 500 that names it.
+            self.close_connection = True
+            self._write(Response.error(500, f"Tavus simulator internal error: {type(exc).__name__}: {exc}"))
+            if self.server.verbose:
+                self.log_error("internal error serving %s %s: %r", self.command, parts.path, exc)
+            return
         if response is None:
             self.close_connection = True  # close without a single byte of response
             return

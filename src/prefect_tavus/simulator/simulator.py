@@ -11,15 +11,15 @@ project's client), so tests against it are not circular.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from prefect_tavus.simulator.app import SimulatorApp
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
+from prefect_tavus.simulator.spec import ReplicaSpec, build_spec
 from prefect_tavus.simulator.state import SimulatorState
-from prefect_tavus.simulator.timeline import Outcome
 
 #: Seconds serve_forever() waits between checks for a shutdown request.
 _POLL_INTERVAL = 0.05
@@ -133,61 +133,26 @@ class TavusSimulator:
 
     # -- scripting ------------------------------------------------------------------------------
 
-    def add_replica(
-        self,
-        replica_id: str | None = None,
-        replica_name: str = "My Replica",
-        training_seconds: float | None = None,
-        outcome: Outcome = "completed",
-        error_message: str | None = None,
-        fail_at_progress: int | None = None,
-        replica_type: str = "user",
-        model_name: str = "phoenix-3",
-        stall: Sequence[float] | None = None,
-        initial_status: str = "started",
-        final_status: str = "completed",
-        extra_fields: Mapping[str, Any] | None = None,
-        owner_key: str | None = None,
-        callback_url: str | None = None,
-    ) -> str:
+    def add_replica(self, spec: ReplicaSpec | None = None, /, **fields: Any) -> str:
         """Add a replica whose training starts now; return its id.
 
-        Args:
-            replica_id: id to use; ``None`` generates ``r`` + 10 hex digits.
-            replica_name: its name.
-            training_seconds: real seconds until it completes (``None``: the simulator's
-                ``default_training_seconds``).
-            outcome: ``"completed"`` or ``"error"``.
-            error_message: message of an ``error`` outcome (a sensible default if ``None``).
-            fail_at_progress: percent at which an ``error`` outcome fails (default 40).
-            replica_type: stored and reported as is (``user``, ``system``, or anything messy).
-            model_name: e.g. ``phoenix-3``.
-            stall: ``(at_progress, seconds)``: a plateau inside ``training_seconds``.
-            initial_status: status while training (``started``; ``training`` for older API).
-            final_status: status on success (``completed``; ``ready`` like the callback).
-            extra_fields: merged into every payload of this replica (unknown or messy fields).
-            owner_key: only this key can see it; ``None`` means every key can.
-            callback_url: loopback URL POSTed to when training ends (as Tavus does).
+        Pass a :class:`ReplicaSpec`, or its fields as keyword arguments (the usual way), or
+        both (the keywords then override the spec's fields)::
+
+            sim.add_replica(replica_name="Ann", training_seconds=1.0)
+            sim.add_replica(training_seconds=0.5, outcome="error", error_message="Blurry")
+            sim.add_replica(FAILING, replica_name="Bob")  # FAILING = ReplicaSpec(outcome="error")
+
+        The fields, their defaults and valid values are documented on :class:`ReplicaSpec`;
+        ``training_seconds`` left out (or ``None``) means this simulator's
+        ``default_training_seconds``.
 
         Raises:
-            ValueError: invalid arguments, or ``replica_id`` already in use.
+            TypeError: ``spec`` is not a ``ReplicaSpec``, or a keyword is not one of its fields.
+            ValueError: an invalid value (:class:`~prefect_tavus.simulator.spec.InvalidReplicaSpec`),
+                or ``replica_id`` already in use.
         """
-        return self.state.add_replica(
-            replica_id=replica_id,
-            replica_name=replica_name,
-            training_seconds=training_seconds,
-            outcome=outcome,
-            error_message=error_message,
-            fail_at_progress=fail_at_progress,
-            replica_type=replica_type,
-            model_name=model_name,
-            stall=stall,
-            initial_status=initial_status,
-            final_status=final_status,
-            extra_fields=extra_fields,
-            owner_key=owner_key,
-            callback_url=callback_url,
-        )
+        return self.state.add_replica(build_spec(spec, fields))
 
     def replica_payload(self, replica_id: str, verbose: bool = False) -> dict[str, Any]:
         """What ``GET /v2/replicas/{replica_id}`` would return right now.

@@ -12,19 +12,17 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
 from prefect_tavus.simulator.faults import Fault
-from prefect_tavus.simulator.timeline import DEFAULT_FAIL_AT_PROGRESS, Outcome, Timeline, iso_timestamp
+from prefect_tavus.simulator.spec import ReplicaSpec
+from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
 
 #: Fault-script target that matches every API request.
 ANY_REQUEST = "*"
-
-#: Error message of a failed replica when the caller gives none.
-DEFAULT_ERROR_MESSAGE = "Replica training failed: the training video could not be processed."
 
 #: Largest page a list request may ask for; larger limits are clamped to it.
 MAX_PAGE_SIZE = 100
@@ -39,43 +37,44 @@ def new_replica_id() -> str:
 
 @dataclass
 class Replica:
-    """One stored replica: its fixed facts plus the few things that can change later.
+    """One stored replica: the spec it was added with, plus the few things that change later.
 
     Status, progress and ``updated_at`` are computed from ``timeline`` on every read.
+    ``replica_name`` starts as the spec's and is what a rename changes.
     """
 
     replica_id: str
-    replica_name: str
-    replica_type: str
-    model_name: str
+    spec: ReplicaSpec
     timeline: Timeline
-    error_message: str
-    initial_status: str
-    final_status: str
-    extra_fields: dict[str, Any]
-    owner_key: str | None
-    callback_url: str | None = None
     sequence: int = 0  # creation order, for stable list ordering
+    replica_name: str = field(init=False)
     renamed_at: float | None = None
     deleted: bool = False
     created_at_iso: str = field(init=False)
     thumbnail_video_url: str = field(init=False)
 
     def __post_init__(self) -> None:
+        self.replica_name = self.spec.replica_name
         self.created_at_iso = iso_timestamp(self.timeline.started_at)
         self.thumbnail_video_url = _THUMBNAIL_URL.format(replica_id=self.replica_id)
+
+    @property
+    def owner_key(self) -> str | None:
+        """The only key that may see this replica, or ``None`` for every key."""
+        return self.spec.owner_key
 
     def visible_to(self, api_key: str | None) -> bool:
         """Whether ``api_key`` may see this replica (``None`` means the simulator's owner)."""
         if self.deleted:
             return False
-        return api_key is None or self.owner_key is None or self.owner_key == api_key
+        owner = self.spec.owner_key
+        return api_key is None or owner is None or owner == api_key
 
     def status_at(self, now: float) -> str:
         """The ``status`` string reported at ``now``."""
         if not self.timeline.is_finished(now):
-            return self.initial_status
-        return "error" if self.timeline.outcome == "error" else self.final_status
+            return self.spec.initial_status
+        return "error" if self.timeline.outcome == "error" else self.spec.final_status
 
     def payload(self, now: float, *, verbose: bool = False, list_item: bool = False) -> dict[str, Any]:
         """The JSON object Tavus would return for this replica at ``now``.
@@ -84,6 +83,7 @@ class Replica:
         ``replica_type`` only when verbose); list items carry ``replica_type`` but neither of
         the other two. ``extra_fields`` are merged last, so they can also make a payload messy.
         """
+        spec = self.spec
         timeline = self.timeline
         data: dict[str, Any] = {
             "replica_id": self.replica_id,
@@ -94,34 +94,21 @@ class Replica:
             "created_at": self.created_at_iso,
         }
         if list_item:
-            data["replica_type"] = self.replica_type
-            data["model_name"] = self.model_name
+            data["replica_type"] = spec.replica_type
+            data["model_name"] = spec.model_name
         else:
             updated = timeline.last_change_at(now)
             if self.renamed_at is not None:
                 updated = max(updated, self.renamed_at)
             data["updated_at"] = iso_timestamp(updated)
             failed = timeline.outcome == "error" and timeline.is_finished(now)
-            data["error_message"] = self.error_message if failed else None
-            data["model_name"] = self.model_name
+            data["error_message"] = spec.effective_error_message if failed else None
+            data["model_name"] = spec.model_name
             if verbose:
-                data["replica_type"] = self.replica_type
-        if self.extra_fields:
-            data.update(self.extra_fields)
+                data["replica_type"] = spec.replica_type
+        if spec.extra_fields:
+            data.update(spec.extra_fields)
         return data
-
-
-def _as_stall(stall: Sequence[float] | None) -> tuple[int | None, float]:
-    if stall is None:
-        return None, 0.0
-    if isinstance(stall, (str, bytes)) or len(stall) != 2:
-        raise ValueError(f"stall must be (at_progress, seconds), got {stall!r}")
-    at_progress, seconds = stall
-    if isinstance(at_progress, bool) or not isinstance(at_progress, (int, float)):
-        raise ValueError(f"stall progress must be a number, got {at_progress!r}")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise ValueError(f"stall seconds must be a number, got {seconds!r}")
-    return int(at_progress), float(seconds)
 
 
 class SimulatorState:
@@ -152,46 +139,18 @@ class SimulatorState:
 
     # -- replicas -----------------------------------------------------------------------
 
-    def add_replica(
-        self,
-        replica_id: str | None = None,
-        replica_name: str = "My Replica",
-        training_seconds: float | None = None,
-        outcome: Outcome = "completed",
-        error_message: str | None = None,
-        fail_at_progress: int | None = None,
-        replica_type: str = "user",
-        model_name: str = "phoenix-3",
-        stall: Sequence[float] | None = None,
-        initial_status: str = "started",
-        final_status: str = "completed",
-        extra_fields: Mapping[str, Any] | None = None,
-        owner_key: str | None = None,
-        callback_url: str | None = None,
-    ) -> str:
-        """Store a replica that starts training now; see ``TavusSimulator.add_replica``.
+    def add_replica(self, spec: ReplicaSpec) -> str:
+        """Store a replica made from ``spec`` that starts training now; return its id.
 
         Raises:
-            ValueError: invalid arguments, or ``replica_id`` already names a live replica.
+            TypeError: ``spec`` is not a :class:`ReplicaSpec`.
+            ValueError: ``spec.replica_id`` already names a live replica.
         """
-        seconds = self.default_training_seconds if training_seconds is None else training_seconds
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise ValueError(f"training_seconds must be a number, got {seconds!r}")
-        stall_at, stall_seconds = _as_stall(stall)
-        fail_at = DEFAULT_FAIL_AT_PROGRESS if fail_at_progress is None else fail_at_progress
-        if isinstance(fail_at, bool) or not isinstance(fail_at, (int, float)):
-            raise ValueError(f"fail_at_progress must be a number, got {fail_at!r}")
-        if replica_id is not None and (not isinstance(replica_id, str) or not replica_id):
-            raise ValueError(f"replica_id must be a non-empty string, got {replica_id!r}")
-        timeline = Timeline(
-            started_at=self._clock(),
-            duration=float(seconds),
-            outcome=outcome,
-            fail_at_progress=int(fail_at),
-            stall_at=stall_at,
-            stall_seconds=stall_seconds,
-        )
+        if not isinstance(spec, ReplicaSpec):
+            raise TypeError(f"add_replica takes a ReplicaSpec, got {type(spec).__name__}")
+        timeline = spec.timeline(self._clock(), self.default_training_seconds)
         with self._lock:
+            replica_id = spec.replica_id
             if replica_id is None:
                 replica_id = new_replica_id()
                 while replica_id in self._replicas:
@@ -201,25 +160,14 @@ class SimulatorState:
                 if existing is not None and not existing.deleted:
                     raise ValueError(f"replica {replica_id!r} already exists")
             self._replicas[replica_id] = Replica(
-                replica_id=replica_id,
-                replica_name=str(replica_name),
-                replica_type=str(replica_type),
-                model_name=str(model_name),
-                timeline=timeline,
-                error_message=DEFAULT_ERROR_MESSAGE if error_message is None else str(error_message),
-                initial_status=str(initial_status),
-                final_status=str(final_status),
-                extra_fields=dict(extra_fields or {}),
-                owner_key=owner_key,
-                callback_url=callback_url,
-                sequence=self._sequence,
+                replica_id=replica_id, spec=spec, timeline=timeline, sequence=self._sequence
             )
             self._sequence += 1
             self._active.append(replica_id)
-            if owner_key is not None:
+            if spec.owner_key is not None:
                 self._owned_count += 1
-        if callback_url:
-            if is_loopback_url(callback_url):
+        if spec.callback_url:
+            if is_loopback_url(spec.callback_url):
                 self._callbacks.schedule(replica_id, timeline.finished_at)
             else:
                 self._record_callback("skipped")
@@ -286,8 +234,8 @@ class SimulatorState:
                 matching = [
                     r
                     for r in candidates
-                    if (replica_type is None or r.replica_type == replica_type)
-                    and (model_name is None or r.model_name == model_name)
+                    if (replica_type is None or r.spec.replica_type == replica_type)
+                    and (model_name is None or r.spec.model_name == model_name)
                 ]
                 total = len(matching)
                 chosen = matching[start : start + limit]
@@ -444,14 +392,14 @@ class SimulatorState:
     def _callback_due(self, replica_id: str) -> tuple[str, dict[str, Any]] | None:
         with self._lock:
             replica = self._replicas.get(replica_id)
-            if replica is None or replica.deleted or not replica.callback_url:
+            if replica is None or replica.deleted or not replica.spec.callback_url:
                 return None
             if replica.timeline.outcome == "error":
                 body: dict[str, Any] = {
                     "replica_id": replica_id,
                     "status": "error",
-                    "error_message": replica.error_message,
+                    "error_message": replica.spec.effective_error_message,
                 }
             else:
                 body = {"replica_id": replica_id, "status": "ready"}
-            return replica.callback_url, body
+            return replica.spec.callback_url, body

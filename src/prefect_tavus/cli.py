@@ -1,0 +1,123 @@
+"""The ``prefect-tavus`` command: one entry point, one subcommand per job.
+
+``prefect-tavus simulator [options]`` serves the local Tavus simulator (the same options as
+``python -m prefect_tavus.simulator``). Each subcommand is a :class:`Subcommand` in
+:data:`SUBCOMMANDS`: a name, a one-line summary, a function that adds its options to its
+parser, and a function that runs it. Adding one is writing those two functions and adding
+one entry; nothing else here changes.
+
+The functions import what they need when called, so ``prefect-tavus --help`` stays fast and
+this module never imports Prefect (a subcommand that needs Prefect imports it in its own
+functions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+
+#: Adds a subcommand's options to the parser made for it.
+AddArguments = Callable[[argparse.ArgumentParser], None]
+
+#: Runs a subcommand with its parsed options; returns the exit status. It gets its own
+#: parser to report bad option combinations with ``parser.error`` (exit status 2).
+Run = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``prefect-tavus <name>`` subcommand.
+
+    Attributes:
+        name: what the user types after ``prefect-tavus``.
+        summary: one line, shown in ``prefect-tavus --help``.
+        add_arguments: adds the subcommand's options to its parser.
+        run: runs it and returns the process exit status.
+        description: longer text for ``prefect-tavus <name> --help`` (``summary`` if empty).
+    """
+
+    name: str
+    summary: str
+    add_arguments: AddArguments
+    run: Run
+    description: str = ""
+
+
+# -- simulator ------------------------------------------------------------------------------
+
+
+def _add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    from prefect_tavus.simulator.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_simulator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from prefect_tavus.simulator.cli import run
+
+    return run(args, parser)
+
+
+SIMULATOR = Subcommand(
+    name="simulator",
+    summary="serve a local fake of the Tavus Replicas API",
+    add_arguments=_add_simulator_arguments,
+    run=_run_simulator,
+    description=(
+        "Serve a local fake of the Tavus Replicas API until interrupted (Ctrl-C or SIGTERM). "
+        "Same options as `python -m prefect_tavus.simulator`."
+    ),
+)
+
+#: Every subcommand, in the order ``--help`` lists them. Add new ones here.
+SUBCOMMANDS: tuple[Subcommand, ...] = (SIMULATOR,)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
+    """The ``prefect-tavus`` parser, with one subparser per entry of ``subcommands``.
+
+    Raises:
+        ValueError: two subcommands share a name.
+    """
+    from prefect_tavus._version import __version__
+
+    names = [command.name for command in subcommands]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate prefect-tavus subcommands: {', '.join(duplicates)}")
+
+    parser = argparse.ArgumentParser(
+        prog="prefect-tavus",
+        description="Command line tools of prefect-tavus, the Prefect integration for Tavus.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="subcommands", dest="command", metavar="<command>")
+    for command in subcommands:
+        subparser = commands.add_parser(
+            command.name, help=command.summary, description=command.description or command.summary
+        )
+        command.add_arguments(subparser)
+        subparser.set_defaults(_subcommand=command, _subparser=subparser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``prefect-tavus``; returns the process exit status (the console script's)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Subcommand | None = getattr(args, "_subcommand", None)
+    if command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return command.run(args, args._subparser)
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m prefect_tavus.cli``
+    sys.exit(main())
