@@ -12,6 +12,11 @@ both go through this module so they agree on what a waiting run looks like:
   replica of every suspended wait in one batch, and resumes the runs with something to
   report or whose deadline passed, so a lost callback costs only detection lag.
 
+A callback is news for a wait only if it arrived after the wait's last check of Tavus
+(``checked_at``): one that arrived while the run was still running, between its poll and
+its suspension, still wakes it, and a forged or replayed one wakes it once (the run
+checks, finds nothing new, and records a later ``checked_at`` when it suspends again).
+
 Labels rather than parameters, because ``create_replica_and_wait`` learns its replica's
 id only after it starts, and a batch wait's pending set shrinks between suspensions.
 Resuming is safe to repeat: the server accepts it only for a run that is suspended, so
@@ -37,18 +42,22 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.responses import SetStateStatus
 
 __all__ = [
+    "LABEL_CHECKED_AT",
     "LABEL_DEADLINE",
     "LABEL_REPLICAS",
     "SuspendedWait",
     "find_suspended_waits",
     "record_waiting",
     "resume_wait",
+    "waiting_on",
 ]
 
 #: Comma-separated ids of the replicas still training when the run suspended.
 LABEL_REPLICAS = "tavus.wait.replicas"
 #: When the wait gives up, in epoch seconds (the deadline counts from the run's first start).
 LABEL_DEADLINE = "tavus.wait.deadline"
+#: When the recorded statuses were read from Tavus, in epoch seconds.
+LABEL_CHECKED_AT = "tavus.wait.checked_at"
 #: Prefect's name for the paused state of a run that released its process.
 SUSPENDED = "Suspended"
 
@@ -63,9 +72,15 @@ class SuspendedWait:
     flow_run_name: str
     replica_ids: frozenset[str]
     deadline: float | None
+    checked_at: float | None
 
     def deadline_passed(self, now: float) -> bool:
         return self.deadline is not None and now >= self.deadline
+
+    def is_news(self, replica_id: str, received_at: float) -> bool:
+        """Whether a callback for ``replica_id`` received at ``received_at`` tells this wait
+        something its last check could not have seen."""
+        return replica_id in self.replica_ids and (self.checked_at is None or received_at > self.checked_at)
 
     @classmethod
     def from_flow_run(cls, flow_run: Any) -> SuspendedWait | None:
@@ -75,21 +90,26 @@ class SuspendedWait:
         if not isinstance(raw_ids, str) or not raw_ids.strip():
             return None
         ids = frozenset(part.strip() for part in raw_ids.split(",") if part.strip())
-        try:
-            deadline: float | None = float(labels.get(LABEL_DEADLINE))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            deadline = None
-        if deadline is not None and not math.isfinite(deadline):
-            deadline = None
-        return cls(flow_run.id, flow_run.name, ids, deadline)
+        return cls(flow_run.id, flow_run.name, ids, _epoch(labels.get(LABEL_DEADLINE)),
+                   _epoch(labels.get(LABEL_CHECKED_AT)))
+
+
+def _epoch(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 async def record_waiting(
-    client: PrefectClient, flow_run_id: UUID, replica_ids: Sequence[str], deadline: float
+    client: PrefectClient, flow_run_id: UUID, replica_ids: Sequence[str], deadline: float, checked_at: float
 ) -> None:
-    """Write on the run which replicas it waits for and its deadline (before suspending)."""
+    """Write on the run, before it suspends, which replicas it waits for, its deadline, and
+    when it last read their statuses from Tavus."""
     await client.update_flow_run_labels(
-        flow_run_id, {LABEL_REPLICAS: ",".join(replica_ids), LABEL_DEADLINE: float(deadline)}
+        flow_run_id,
+        {LABEL_REPLICAS: ",".join(replica_ids), LABEL_DEADLINE: float(deadline), LABEL_CHECKED_AT: float(checked_at)},
     )
 
 
