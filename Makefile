@@ -7,6 +7,29 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The lowest Prefect that pyproject.toml declares, in a venv of its own: `make test-lowest`
+# runs the whole suite there (CI runs it as well as `make test`, see .ci/run).
+LOWEST_LOCK  := .ci/requirements-lowest.lock
+LOWEST_VENV  := .venv-lowest
+LOWEST_BIN   := $(LOWEST_VENV)/bin
+LOWEST_STAMP := $(LOWEST_VENV)/.installed
+LOWEST_HOME  := $(CURDIR)/.prefect-lowest
+LOWEST_PREFECT = $(shell sed -n 's/.*"prefect>=\([0-9][0-9.]*\).*/\1/p' pyproject.toml | head -n 1)
+# Held back in the lowest lock only, because the lowest Prefect does not cap them: FastAPI
+# >= 0.155 breaks Prefect 3.8.8's server at import, and 0.154 answers 422 to its artifact queries.
+LOWEST_HOLDS := fastapi==0.140.13
+
+# `make lock` / `make lock-lowest` resolve in this throw-away venv and write these files.
+LOCK_VENV       := /tmp/prefect-tavus-lock
+LOCK_FILE       ?= requirements.lock
+LOWEST_LOCK_OUT ?= $(LOWEST_LOCK)
+
+PIP_INSTALL := pip install --quiet --disable-pip-version-check
+# Prints which Prefect (and FastAPI) a target runs on; an argument names the target.
+VERSIONS := import sys; from importlib.metadata import version as v; \
+	print("==> make %s: Prefect %s, FastAPI %s, Python %s" \
+	      % (sys.argv[1], v("prefect"), v("fastapi"), sys.version.split()[0]), flush=True)
+
 # Hermetic Prefect defaults for the demo and the tests: a project-local Prefect home
 # (so a profile pointing at another server is not picked up by accident), and no
 # telemetry, which would only log connection failures on a machine without network.
@@ -14,27 +37,46 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test e2e simulator bench lock clean
+.PHONY: help demo test test-lowest e2e simulator bench lock lock-lowest clean
 
 help:
-	@echo "make demo       run wait_for_replica against the local Tavus simulator (no API key needed)"
-	@echo "make test       run the test suite (real Prefect server + simulator over loopback)"
-	@echo "make e2e        only the end-to-end tests (prefect server start, worker, prefect deploy)"
-	@echo "make simulator  start the local Tavus simulator on 127.0.0.1:8765"
-	@echo "make bench      run the batch-wait benchmark (prints a table)"
-	@echo "make clean      remove .venv and .prefect"
+	@echo "make demo         run wait_for_replica against the local Tavus simulator (no API key needed)"
+	@echo "make test         run the test suite (real Prefect server + simulator over loopback)"
+	@echo "make test-lowest  the same suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK))"
+	@echo "make e2e          only the end-to-end tests (prefect server start, worker, prefect deploy)"
+	@echo "make simulator    start the local Tavus simulator on 127.0.0.1:8765"
+	@echo "make bench        run the batch-wait benchmark (prints a table)"
+	@echo "make lock         re-resolve requirements.lock (newest versions within pyproject.toml's ranges)"
+	@echo "make lock-lowest  re-resolve $(LOWEST_LOCK) (the lowest Prefect declared)"
+	@echo "make clean        remove the venvs and Prefect homes"
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/$(PIP_INSTALL) -r requirements.lock
+	$(BIN)/$(PIP_INSTALL) --no-deps -e .
+	$(BIN)/pip check
 	@touch $(STAMP)
+
+$(LOWEST_STAMP): pyproject.toml $(LOWEST_LOCK)
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_BIN)/$(PIP_INSTALL) -r $(LOWEST_LOCK)
+	$(LOWEST_BIN)/$(PIP_INSTALL) --no-deps -e .
+	$(LOWEST_BIN)/pip check
+	@touch $(LOWEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m prefect_tavus.flows.demo
 
 test: $(STAMP)
+	@$(BIN)/python -c '$(VERSIONS)' test
 	$(BIN)/python -m pytest
+
+# Its own Prefect home: a database migrated by a newer Prefect cannot be opened by an older one.
+# The packaging tests install the wheel into a venv holding the lowest lock's Prefect.
+test-lowest: $(LOWEST_STAMP)
+	@$(LOWEST_BIN)/python -c '$(VERSIONS)' test-lowest
+	PREFECT_HOME=$(LOWEST_HOME) WHEEL_TEST_BASE_LOCK=$(LOWEST_LOCK) $(LOWEST_BIN)/python -m pytest
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests/e2e
@@ -46,11 +88,27 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.batch_wait
 
 lock:
-	rm -rf /tmp/prefect-tavus-lock && $(PYTHON) -m venv /tmp/prefect-tavus-lock
-	/tmp/prefect-tavus-lock/bin/pip install --quiet -e '.[test]'
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/$(PIP_INSTALL) -e '.[test]'
+	$(LOCK_VENV)/bin/pip check
 	{ echo "# Full, exact environment for prefect-tavus (what \`make\` installs into .venv)."; \
-	  echo "# Regenerate: make lock  (after changing pins in pyproject.toml)"; \
-	  /tmp/prefect-tavus-lock/bin/pip freeze --exclude-editable; } > requirements.lock
+	  echo "# Regenerate: make lock  (after changing ranges in pyproject.toml)"; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable; } > $(LOCK_FILE).tmp
+	mv $(LOCK_FILE).tmp $(LOCK_FILE)
+	@$(LOCK_VENV)/bin/python -c '$(VERSIONS)' lock
+
+lock-lowest:
+	@test -n "$(LOWEST_PREFECT)" || { echo "no prefect>= lower bound found in pyproject.toml" >&2; exit 1; }
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/$(PIP_INSTALL) -e '.[test]' 'prefect==$(LOWEST_PREFECT)' $(LOWEST_HOLDS)
+	$(LOCK_VENV)/bin/pip check
+	{ echo "# The lowest Prefect prefect-tavus declares (pyproject.toml), as CI tests it: make test-lowest"; \
+	  echo "# (run by .ci/run) installs this, then the package with --no-deps, and runs the suite again."; \
+	  echo "# Regenerate: make lock-lowest. Held back here only, as the lowest Prefect does not cap"; \
+	  echo "# them (the Makefile's LOWEST_HOLDS says why): $(LOWEST_HOLDS)"; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable; } > $(LOWEST_LOCK_OUT).tmp
+	mv $(LOWEST_LOCK_OUT).tmp $(LOWEST_LOCK_OUT)
+	@$(LOCK_VENV)/bin/python -c '$(VERSIONS)' lock-lowest
 
 clean:
-	rm -rf $(VENV) .prefect
+	rm -rf $(VENV) $(LOWEST_VENV) .prefect $(LOWEST_HOME)
