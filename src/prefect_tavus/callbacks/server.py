@@ -20,9 +20,11 @@ import datetime
 import logging
 import math
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
+from types import FrameType
 
 from prefect_tavus.core.validation import is_loopback_host
 
@@ -34,12 +36,6 @@ DEFAULT_PORT = 8790
 
 logger = logging.getLogger("prefect_tavus.callbacks")
 
-DESCRIPTION = (
-    "Receive Tavus training callbacks (POST /tavus/callbacks/<token>) and resume the suspended "
-    f"Prefect runs waiting on those replicas. The token comes from {TOKEN_ENV_VAR} or a Prefect "
-    "Secret block (--token-secret-block); the Prefect API from PREFECT_API_URL. No Tavus API key "
-    "is needed or used."
-)
 
 
 def _positive(text: str) -> float:
@@ -137,9 +133,15 @@ def _prefect_announcer() -> Callable[..., None]:
     return announce
 
 
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    """Installed around uvicorn's run: the stop it asked for has already happened."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio turns Nagle's algorithm off only on sockets that
+    # say they are TCP, and with it on, each keep-alive response waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -227,9 +229,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         timeout_keep_alive=5,
         limit_concurrency=1000,
     )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handlers it found installed; make those no-ops so a requested stop exits with 0.
+    previous = {signum: signal.signal(signum, _ignore_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print("Tavus callback receiver stopped", flush=True)
     return 0
