@@ -267,3 +267,45 @@ async def test_floods_are_answered_and_cost_at_most_one_resume_per_run(receiver,
                     f"resumes {counts}, RSS +{rss_growth_mib:.1f} MiB")
     print(f"\nflood: same id {same_rate:.0f} req/s; 1,000 distinct ids {distinct_rate:.0f} req/s; "
           f"resumes (single, batch, bystander) {counts}; RSS +{rss_growth_mib:.1f} MiB")
+
+
+async def test_token_from_a_secret_block_and_no_tavus_key_in_the_process(prefect_api_url, deployment_id):
+    """The token can live in a Secret block; a TAVUS_API_KEY in the environment is dropped
+    with a warning (never printed), and the receiver works without it."""
+    from prefect.blocks.system import Secret
+
+    from tests.callbacks.conftest import receiver_env
+
+    token = "from-a-secret-block-" + uuid.uuid4().hex
+    block = f"tavus-callback-token-{uuid.uuid4().hex[:6]}"
+    await Secret(value=token).save(block)
+    canary = "tvs_canary_" + uuid.uuid4().hex
+    env = receiver_env(prefect_api_url, None, TAVUS_API_KEY=canary)
+    process = start_receiver(prefect_api_url, token=token, args=[*FAST, "--token-secret-block", block], env=env)
+    try:
+        replica = rid("sec")
+        run = await suspended_wait(deployment_id, [replica])
+        assert (await post(process, {"replica_id": replica, "status": "ready"})).status_code == 202
+        await until_resumed(run)
+    finally:
+        assert process.stop() == 0
+    log = process.stderr()
+    assert "TAVUS_API_KEY is set" in log
+    assert canary not in log and token not in log
+
+
+async def test_each_callback_becomes_a_prefect_event_without_the_token(receiver, prefect_api_url):
+    replica = rid("ev")
+    assert (await post(receiver, {"replica_id": replica, "status": "error", "error_message": "file_size"})).status_code == 202
+    query = {"filter": {"event": {"name": ["tavus.replica.callback"]}, "resource": {"id": [f"tavus.replica.{replica}"]}}}
+    deadline = time.monotonic() + 20
+    events: list[dict[str, object]] = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        while not events and time.monotonic() < deadline:
+            response = await client.post(f"{prefect_api_url}/events/filter", json=query)
+            response.raise_for_status()
+            events = response.json()["events"]
+            await asyncio.sleep(0.3)
+    assert len(events) == 1, "one event per callback"
+    assert events[0]["payload"] == {"replica_id": replica, "status": "error", "error_message": "file_size"}
+    assert receiver.token not in json.dumps(events[0])
