@@ -92,7 +92,7 @@ def _run_callbacks(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 CALLBACKS = Subcommand(
     name="callbacks",
-    summary="receive Tavus training callbacks and resume the suspended runs waiting on them",
+    summary="resume suspended waits on Tavus training callbacks",
     add_arguments=_add_callbacks_arguments,
     run=_run_callbacks,
     description=(
