@@ -151,7 +151,7 @@ class Resumer:
                 if self._failures == 1:
                     logger.warning(
                         "Could not resume waits through the Prefect API (%s: %s); retrying with backoff "
-                        "(up to every %.0f s); the sweep flow covers waits meanwhile.",
+                        "(up to every %g s); the sweep flow covers waits meanwhile.",
                         type(exc).__name__,
                         str(exc)[:200],
                         self.settings.max_backoff_seconds,
@@ -225,7 +225,11 @@ class Resumer:
     def _announce_new(self) -> None:
         """Emit one event per new callback, within the event budget; never raises."""
         fresh = self.store.take_unannounced()
-        if self._announce is None or not fresh:
+        if not fresh:
+            return
+        shown = ", ".join(f"{callback.replica_id} ({callback.status or '?'})" for callback in fresh[:5])
+        logger.info("Callbacks for %d replica(s): %s%s", len(fresh), shown, " ..." if len(fresh) > 5 else "")
+        if self._announce is None:
             return
         now = time.monotonic()
         self._event_tokens = min(

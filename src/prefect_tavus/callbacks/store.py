@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["CallbackStore", "StoredCallback"]
@@ -29,7 +28,7 @@ __all__ = ["CallbackStore", "StoredCallback"]
 logger = logging.getLogger("prefect_tavus.callbacks")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredCallback:
     """One genuine-looking callback: which replica, when it arrived, and what it said."""
 
@@ -124,13 +123,6 @@ class CallbackStore:
         taken = [self._entries[replica_id] for replica_id in self._unannounced if replica_id in self._entries]
         self._unannounced.clear()
         return taken
-
-    def received_since(self, since: float) -> Iterator[StoredCallback]:
-        """Stored callbacks received after ``since``, newest first."""
-        for entry in reversed(self._entries.values()):
-            if entry.received_at <= since:
-                return
-            yield entry
 
     @property
     def newest(self) -> float | None:
