@@ -1,7 +1,8 @@
 """The ``prefect-tavus`` command: one entry point, one subcommand per job.
 
 ``prefect-tavus simulator [options]`` serves the local Tavus simulator (the same options as
-``python -m prefect_tavus.simulator``). Each subcommand is a :class:`Subcommand` in
+``python -m prefect_tavus.simulator``); ``prefect-tavus callbacks [options]`` runs the
+callback receiver that resumes suspended waits (:mod:`prefect_tavus.callbacks`). Each subcommand is a :class:`Subcommand` in
 :data:`SUBCOMMANDS`: a name, a one-line summary, a function that adds its options to its
 parser, and a function that runs it. Adding one is writing those two functions and adding
 one entry; nothing else here changes.
@@ -73,8 +74,36 @@ SIMULATOR = Subcommand(
     ),
 )
 
+
+# -- callbacks ------------------------------------------------------------------------------
+
+
+def _add_callbacks_arguments(parser: argparse.ArgumentParser) -> None:
+    from prefect_tavus.callbacks.server import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_callbacks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from prefect_tavus.callbacks.server import run
+
+    return run(args, parser)
+
+
+CALLBACKS = Subcommand(
+    name="callbacks",
+    summary="resume suspended waits on Tavus training callbacks",
+    add_arguments=_add_callbacks_arguments,
+    run=_run_callbacks,
+    description=(
+        "Receive Tavus training callbacks (POST /tavus/callbacks/<token>) and resume the suspended "
+        "Prefect runs waiting on those replicas. The token comes from TAVUS_CALLBACK_TOKEN or a Prefect "
+        "Secret block (--token-secret-block); the Prefect API from PREFECT_API_URL. It needs no Tavus API key."
+    ),
+)
+
 #: Every subcommand, in the order ``--help`` lists them. Add new ones here.
-SUBCOMMANDS: tuple[Subcommand, ...] = (SIMULATOR,)
+SUBCOMMANDS: tuple[Subcommand, ...] = (SIMULATOR, CALLBACKS)
 
 
 # -- the command ----------------------------------------------------------------------------

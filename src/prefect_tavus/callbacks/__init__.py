@@ -1,0 +1,29 @@
+"""The Tavus callback receiver (``prefect-tavus callbacks``).
+
+Tavus POSTs to a replica's ``callback_url`` when training ends. The receiver accepts those
+POSTs on ``/tavus/callbacks/<token>`` and resumes the suspended Prefect runs waiting on
+that replica (see ``prefect_tavus.flows._suspension``). A callback is only a hint: the
+resumed wait confirms with Tavus before anything acts on it, which is why the receiver
+holds no Tavus API key. Modules: :mod:`.app` (HTTP), :mod:`.payload` (parsing),
+:mod:`.store` (what is remembered), :mod:`.resumer` (talking to Prefect), :mod:`.server`
+(the command).
+"""
+
+from prefect_tavus.callbacks.app import MAX_BODY_BYTES, MIN_TOKEN_LENGTH, create_app, validate_token
+from prefect_tavus.callbacks.payload import BadCallback, ParsedCallback, parse_callback
+from prefect_tavus.callbacks.resumer import Resumer, ResumerSettings
+from prefect_tavus.callbacks.store import CallbackStore, StoredCallback
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MIN_TOKEN_LENGTH",
+    "BadCallback",
+    "CallbackStore",
+    "ParsedCallback",
+    "Resumer",
+    "ResumerSettings",
+    "StoredCallback",
+    "create_app",
+    "parse_callback",
+    "validate_token",
+]

@@ -1,0 +1,178 @@
+"""The receiver's HTTP side: a Starlette app that stores callbacks and answers at once.
+
+Routes: ``POST /tavus/callbacks/{token}`` and ``GET /healthz``. Anything else is a plain
+404 (or 405 for a known path with another method), with no detail.
+
+The order of checks is the contract:
+
+1. the token (compared in constant time, on digests so not even its length leaks); a
+   wrong or missing token is the same bare 404 as an unknown path, and nothing else is
+   looked at, so a scanner learns nothing;
+2. the size: a ``Content-Length`` over 64 KiB is refused before reading, and a body sent
+   without one (chunked) is read only up to the cap: 413;
+3. the content: not a JSON object, no ``replica_id``, or an id that fails validation: 400
+   with a short generic reason that never echoes the input;
+4. store it, wake the resumer, answer 202. No Prefect call happens before the answer,
+   so the answer is fast even when the Prefect API is slow or down.
+
+The token is never logged, echoed or put in an exception: handler errors are answered
+with a bare 500 and logged by type only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from prefect_tavus.callbacks.payload import BadCallback, parse_callback
+from prefect_tavus.callbacks.resumer import Resumer
+
+__all__ = ["CALLBACK_PATH", "MAX_BODY_BYTES", "MIN_TOKEN_LENGTH", "create_app", "validate_token"]
+
+logger = logging.getLogger("prefect_tavus.callbacks")
+
+#: Largest callback body accepted. A training callback is well under 1 KiB.
+MAX_BODY_BYTES = 64 * 1024
+#: Shortest accepted token. The token is the only thing that tells a callback from a
+#: forgery; 16 URL-safe characters carry about 96 bits, out of reach of guessing, and the
+#: minimum also catches placeholders such as "changeme".
+MIN_TOKEN_LENGTH = 16
+#: Characters a token may use: it is one URL path segment, pasted into Tavus's callback_url.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
+#: The route, for documentation and the CLI's startup line (with the token left out).
+CALLBACK_PATH = "/tavus/callbacks/{token}"
+
+
+def validate_token(token: object) -> str:
+    """Return ``token`` if it is usable in the callback URL; else raise ValueError.
+
+    The message never contains the token itself.
+    """
+    if not isinstance(token, str) or not token:
+        raise ValueError("the callback token is empty")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"the callback token is {len(token)} characters long; use at least {MIN_TOKEN_LENGTH} "
+            "random ones, e.g. python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+        )
+    if not _TOKEN_CHARS.fullmatch(token):
+        raise ValueError("the callback token may only use letters, digits and . _ ~ - (it is part of a URL path)")
+    return token
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("Not Found", status_code=404)
+
+
+def _error(status: int, reason: str) -> Response:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+class _CallbackEndpoint:
+    """``POST /tavus/callbacks/{token}``."""
+
+    def __init__(self, token: str, resumer: Resumer) -> None:
+        self._token_digest = _digest(token)
+        self._resumer = resumer
+
+    async def endpoint(self, request: Request) -> Response:
+        """The route's endpoint (a bound method: Starlette treats a callable object as raw ASGI)."""
+        try:
+            return await self._handle(request)
+        except ClientDisconnect:
+            return _error(400, "incomplete body")
+        except Exception as exc:  # noqa: BLE001 - never crash on what is sent; never echo it
+            logger.error("Internal error handling a callback: %s", type(exc).__name__)
+            return PlainTextResponse("Internal Server Error", status_code=500)
+
+    async def _handle(self, request: Request) -> Response:
+        given = request.path_params.get("token", "")
+        if not hmac.compare_digest(_digest(given), self._token_digest):
+            return _not_found()
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            try:
+                if int(declared) > MAX_BODY_BYTES:
+                    return _error(413, "body too large")
+            except ValueError:
+                return _error(400, "bad content-length")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, "body too large")
+        try:
+            callback = parse_callback(bytes(body))
+        except BadCallback as exc:
+            return _error(400, str(exc))
+        if callback.replica_id is None:
+            return JSONResponse({"status": "ignored"}, status_code=202)
+        if self._resumer.store.record(callback.replica_id, callback.status, callback.error_message):
+            self._resumer.notify()
+        return JSONResponse({"status": "accepted"}, status_code=202)
+
+
+async def stop_resumer(resumer: Resumer, task: asyncio.Task[None], timeout: float = 5.0) -> None:
+    """Stop the resumer's loop: ask it, give a pass under way ``timeout`` seconds, then cancel.
+
+    Never waits unboundedly, so SIGTERM always ends the process promptly.
+    """
+    resumer.stop()
+    _, pending = await asyncio.wait({task}, timeout=timeout)
+    if pending:
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+
+
+def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True) -> Starlette:
+    """The receiver app.
+
+    Args:
+        token: the secret path segment callbacks must carry (see :func:`validate_token`).
+        resumer: holds the callback store and resumes waits in the background.
+        run_resumer: start ``resumer.run_forever`` for the app's lifetime (its lifespan).
+            Tests of the HTTP contract alone may turn it off.
+    """
+    validate_token(token)
+
+    async def healthz(request: Request) -> Response:
+        state = {None: "unknown", True: "ok", False: "failing"}[resumer.healthy]
+        return JSONResponse({"status": "ok", "prefect_api": state})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(resumer.run_forever(), name="tavus-callback-resumer") if run_resumer else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                await stop_resumer(resumer, task)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _not_found()
+
+    app = Starlette(
+        routes=[
+            Route("/tavus/callbacks/{token}", _CallbackEndpoint(token, resumer).endpoint, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found},
+        lifespan=lifespan,
+    )
+    # A trailing-slash redirect would echo the path (and so the token) in a Location header.
+    app.router.redirect_slashes = False
+    return app
