@@ -14,14 +14,15 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test e2e simulator bench lock clean
+.PHONY: help demo test e2e simulator bench bench-release lock clean
 
 help:
 	@echo "make demo       run wait_for_replica against the local Tavus simulator (no API key needed)"
 	@echo "make test       run the test suite (real Prefect server + simulator over loopback)"
 	@echo "make e2e        only the end-to-end tests (prefect server start, worker, prefect deploy)"
 	@echo "make simulator  start the local Tavus simulator on 127.0.0.1:8765"
-	@echo "make bench      run the batch-wait benchmark (prints a table)"
+	@echo "make bench      run the benchmarks: batch waits, then waits that release their worker (tables)"
+	@echo "make bench-release  only the release_worker benchmark (polling vs callbacks vs sweep)"
 	@echo "make clean      remove .venv and .prefect"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -44,6 +45,10 @@ simulator: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.batch_wait
+	$(BIN)/python -m benchmarks.suspended_wait
+
+bench-release: $(STAMP)
+	$(BIN)/python -m benchmarks.suspended_wait
 
 lock:
 	rm -rf /tmp/prefect-tavus-lock && $(PYTHON) -m venv /tmp/prefect-tavus-lock
