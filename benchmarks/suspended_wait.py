@@ -80,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Prefect(JsonHttp):
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        """As JsonHttp.ok, but a server busy with a 1,000-replica wait may answer 503
+        (SQLite locked): try again for up to a minute."""
+        for _ in range(30):
+            status, data = self.request(method, path, body)
+            if status != 503:
+                break
+            time.sleep(2)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{method} {path} answered {status}: {data!r}")
+        return data
+
     def get(self, path: str) -> Any:
         return self.ok("GET", "/api" + path)
 
