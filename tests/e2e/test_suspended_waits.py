@@ -114,11 +114,12 @@ def swept(stack: Stack) -> dict[str, Any]:
     replica already finished at the first check), a replica whose training fails, and a
     replica that outlives its wait's deadline. One sweep resumes all three."""
     sim = stack.simulator
-    batch = [sim.add_replica(training_seconds=0, drop_callback=True, replica_name="Done early"),
-             *(sim.add_replica(training_seconds=60, drop_callback=True) for _ in range(2))]
-    failing = sim.add_replica(training_seconds=60, outcome="error", error_message="Face not visible", fail_at_progress=100,
-                              drop_callback=True)
-    endless = sim.add_replica(training_seconds=3600, drop_callback=True)
+    lost = {"drop_callback": True, "callback_url": "http://127.0.0.1:9/never-called"}
+    batch = [sim.add_replica(training_seconds=0, replica_name="Done early", **lost),
+             *(sim.add_replica(training_seconds=60, **lost) for _ in range(2))]
+    failing = sim.add_replica(training_seconds=60, outcome="error", error_message="Face not visible",
+                              fail_at_progress=100, **lost)
+    endless = sim.add_replica(training_seconds=3600, **lost)
     runs = {
         "batch": run_deployment(stack, "wait-for-replicas/wait-for-replicas", f"replica_ids={batch}".replace("'", '"'),
                                 "release_worker=true", f"wait_settings={FAST_WAIT}"),
