@@ -37,18 +37,19 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test test-lowest e2e simulator bench lock lock-lowest clean
+.PHONY: help demo test test-lowest e2e simulator bench bench-release lock lock-lowest clean
 
 help:
-	@echo "make demo         run wait_for_replica against the local Tavus simulator (no API key needed)"
-	@echo "make test         run the test suite (real Prefect server + simulator over loopback)"
-	@echo "make test-lowest  the same suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK))"
-	@echo "make e2e          only the end-to-end tests (prefect server start, worker, prefect deploy)"
-	@echo "make simulator    start the local Tavus simulator on 127.0.0.1:8765"
-	@echo "make bench        run the batch-wait benchmark (prints a table)"
-	@echo "make lock         re-resolve requirements.lock (newest versions within pyproject.toml's ranges)"
-	@echo "make lock-lowest  re-resolve $(LOWEST_LOCK) (the lowest Prefect declared)"
-	@echo "make clean        remove the venvs and Prefect homes"
+	@echo "make demo           run wait_for_replica against the local Tavus simulator (no API key needed)"
+	@echo "make test           run the test suite (real Prefect server + simulator over loopback)"
+	@echo "make test-lowest    the same suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK))"
+	@echo "make e2e            only the end-to-end tests (prefect server start, worker, prefect deploy)"
+	@echo "make simulator      start the local Tavus simulator on 127.0.0.1:8765"
+	@echo "make bench          run the benchmarks: batch waits, then waits that release their worker (tables)"
+	@echo "make bench-release  only the release_worker benchmark (polling vs callbacks vs sweep)"
+	@echo "make lock           re-resolve requirements.lock (newest versions within pyproject.toml's ranges)"
+	@echo "make lock-lowest    re-resolve $(LOWEST_LOCK) (the lowest Prefect declared)"
+	@echo "make clean          remove the venvs and Prefect homes"
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +87,10 @@ simulator: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.batch_wait
+	$(BIN)/python -m benchmarks.suspended_wait
+
+bench-release: $(STAMP)
+	$(BIN)/python -m benchmarks.suspended_wait
 
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)

@@ -7,6 +7,12 @@ require_prefect()
 
 # isort: split
 from prefect_tavus.blocks._limits import GLOBAL_LIMIT_NAME, forget_limit_lookup
-from prefect_tavus.blocks.credentials import API_KEY_ENV_VAR, CredentialsInput, TavusCredentials, aresolve_credentials
+from prefect_tavus.blocks.credentials import (
+    API_KEY_ENV_VAR,
+    CALLBACK_TOKEN_ENV_VAR,
+    CredentialsInput,
+    TavusCredentials,
+    aresolve_credentials,
+)
 
-__all__ = ["GLOBAL_LIMIT_NAME", "forget_limit_lookup", "API_KEY_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]
+__all__ = ["GLOBAL_LIMIT_NAME", "forget_limit_lookup", "API_KEY_ENV_VAR", "CALLBACK_TOKEN_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]

@@ -16,11 +16,24 @@ from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr, field_validator
 
 from prefect_tavus.blocks._limits import tavus_api_slot
-from prefect_tavus.core import DEFAULT_BASE_URL, TavusClient, TavusConfigurationError, validate_base_url
+from prefect_tavus.core import (
+    DEFAULT_BASE_URL,
+    InsecureTransportError,
+    TavusClient,
+    TavusConfigurationError,
+    validate_base_url,
+)
 
-__all__ = ["API_KEY_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]
+__all__ = [
+    "API_KEY_ENV_VAR", "CALLBACK_PATH", "CALLBACK_TOKEN_ENV_VAR", "CredentialsInput", "TavusCredentials",
+    "aresolve_credentials",
+]
 
 API_KEY_ENV_VAR = "TAVUS_API_KEY"
+#: Where the callback token comes from when the block has none (the receiver reads it too).
+CALLBACK_TOKEN_ENV_VAR = "TAVUS_CALLBACK_TOKEN"
+#: The receiver's route under its public base URL; the token is the last segment.
+CALLBACK_PATH = "/tavus/callbacks/"
 
 # One client per (credentials, event loop): httpx pools are bound to the loop that made
 # them, and one pool per loop lets every task of a flow run reuse the same connections.
@@ -92,10 +105,61 @@ class TavusCredentials(CredentialsBlock):
         ),
     )
 
+    callback_base_url: str | None = Field(
+        default=None,
+        title="Callback Base URL",
+        description=(
+            "Public base URL of the callback receiver (prefect-tavus callbacks), e.g. "
+            "https://hooks.example.com. When set, create-and-wait runs with release_worker "
+            "ask Tavus to POST there when training ends. https, or http to 127.0.0.1/localhost."
+        ),
+    )
+    callback_token: SecretStr | None = Field(
+        default=None,
+        title="Callback Token",
+        description=(
+            "Unguessable token the receiver expects as the last part of the callback URL. "
+            "Leave empty to read the TAVUS_CALLBACK_TOKEN environment variable where the flow runs."
+        ),
+    )
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         return validate_base_url(value)
+
+    @field_validator("callback_base_url")
+    @classmethod
+    def _check_callback_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return validate_base_url(value)
+        except InsecureTransportError as exc:
+            # The same rules as base_url (a token in clear text is as bad as a key); name the field.
+            raise InsecureTransportError(str(exc).replace("base_url", "callback_base_url", 1)) from None
+
+    def callback_url(self) -> SecretStr | None:
+        """The URL Tavus should POST to when training ends, or None when no receiver is
+        configured. A ``SecretStr``: the token in it must never be logged or stored in a
+        run's parameters.
+
+        Raises:
+            TavusConfigurationError: a receiver URL is set but there is no token.
+        """
+        if self.callback_base_url is None:
+            return None
+        token = self.callback_token.get_secret_value().strip() if self.callback_token is not None else ""
+        token = token or os.environ.get(CALLBACK_TOKEN_ENV_VAR, "").strip()
+        if not token:
+            raise TavusConfigurationError(
+                "callback_base_url is set but there is no callback token: set callback_token on the "
+                f"TavusCredentials block or export {CALLBACK_TOKEN_ENV_VAR} where the flow runs "
+                "(the same token the receiver is started with)."
+            )
+        if "/" in token or "?" in token or "#" in token:
+            raise TavusConfigurationError("The callback token must be one URL path segment (no '/', '?' or '#').")
+        return SecretStr(self.callback_base_url.rstrip("/") + CALLBACK_PATH + token)
 
     def resolved_api_key(self) -> SecretStr:
         """The key to use: the block's own, else ``TAVUS_API_KEY``; raise if neither."""

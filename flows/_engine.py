@@ -10,7 +10,11 @@ completed, failed, vanished, or the deadline passes:
 * permanent faults (key refused): raised at once, after one request;
 * the deadline counts from the flow run's first start, so a retried or restarted run
   re-attaches to the same replicas without extending it; the wall clock includes time
-  spent in requests.
+  spent in requests;
+* ``release_worker``: after a successful round with replicas still training, a
+  top-level deployment run records what it waits for and suspends (``flows/_release.py``)
+  instead of sleeping; resumed, it starts again from the top. Replicas an earlier life
+  already reported are not reported again (no second terminal event for a trigger).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client as get_prefect_client
@@ -27,6 +32,7 @@ from prefect.context import FlowRunContext
 from prefect_tavus.blocks import TavusCredentials
 from prefect_tavus.flows._cancellation import CancellationWatch
 from prefect_tavus.flows._prefect_ui import WaitUI
+from prefect_tavus.flows._release import WorkerRelease, already_reported
 from prefect_tavus.flows._reporting import WaitReporter
 from prefect_tavus.tasks import aget_replica
 from prefect_tavus.tasks.polling import poll_replicas
@@ -64,27 +70,32 @@ class _Tracked:
     outcome: ReplicaOutcome | None = None
 
 
-async def _first_started_at() -> tuple[float, UUID | None]:
-    """Epoch seconds when this flow run first started (survives retries and restarts),
-    and the flow run's id."""
+async def _this_run() -> tuple[float, UUID | None, Any]:
+    """Epoch seconds when this flow run first started (survives retries, restarts and
+    suspensions), the flow run's id, and the flow run as the server has it (its labels
+    say what an earlier life of the run already reported)."""
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
-        return time.time(), None
+        return time.time(), None, None
     try:
         async with get_prefect_client() as prefect:
             flow_run = await prefect.read_flow_run(context.flow_run.id)
     except Exception:  # noqa: BLE001 - the API being down must not stop a wait
         flow_run = context.flow_run
     start = flow_run.start_time
-    return (start.timestamp() if start is not None else time.time()), context.flow_run.id
+    return (start.timestamp() if start is not None else time.time()), context.flow_run.id, flow_run
 
 
 async def run_wait(
     replica_ids: list[str],
     credentials: TavusCredentials,
     settings: WaitSettings,
+    release_worker: bool = False,
 ) -> WaitResult:
-    """Wait for every replica in ``replica_ids`` (validated, de-duplicated)."""
+    """Wait for every replica in ``replica_ids`` (validated, de-duplicated).
+
+    With ``release_worker``, suspend the run (never returning) rather than wait in-process,
+    where Prefect allows it."""
     cadence = PollCadence.from_settings(settings)
     outage = OutageTracker(settings.max_outage_seconds)
     # The one retry policy, at the wait's own pace: an outage is retried from the poll
@@ -99,8 +110,10 @@ async def run_wait(
     key = credentials.key_fingerprint()
     credentials.get_client()  # fail on a missing key before the first round, not in it
 
-    started_at, flow_run_id = await _first_started_at()
+    started_at, flow_run_id, flow_run = await _this_run()
     deadline = started_at + settings.timeout_seconds
+    release = WorkerRelease.for_this_run(release_worker, flow_run_id, reporter.logger)
+    reported_before = already_reported(flow_run, replica_ids)
     reporter.started(deadline_in=deadline - time.time(), resumed_after=time.time() - started_at)
 
     tracked = {replica_id: _Tracked(replica_id) for replica_id in replica_ids}
@@ -121,8 +134,9 @@ async def run_wait(
             poll_cap_seconds=cap_in_force, cause=cause,
         )
         finished.append(item.outcome)
-        reporter.finished(item.outcome)
-        ui.settled(item.outcome)
+        if replica_id not in reported_before:
+            reporter.finished(item.outcome)
+            ui.settled(item.outcome)
 
     def observe(replica: Replica) -> None:
         item = tracked[replica.replica_id]
@@ -131,7 +145,8 @@ async def run_wait(
         item.rate.observe(time.monotonic(), replica.progress_percent)
         if previous is None or (previous.status, previous.training_progress) != (replica.status, replica.training_progress):
             reporter.changed(replica, previous)
-        ui.observed(replica)
+        if replica.replica_id not in reported_before:
+            ui.observed(replica)
 
     with count_requests() as requests:
         async with CancellationWatch(flow_run_id) as watch:
@@ -139,6 +154,9 @@ async def run_wait(
                 await watch.sleep(_SPACER.reserve(key, credentials.min_poll_spacing_seconds, time.monotonic()))
                 rounds += 1
                 round_started = time.monotonic()
+                # Statuses read in this round may predate it by no more than this, so a
+                # callback received later is news to the wait (see _suspension.is_news).
+                round_started_wall = time.time()
                 polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
 
                 if polled.failed is not None:
@@ -182,6 +200,9 @@ async def run_wait(
                                f"still {last.status if last else 'unseen'} "
                                f"({last.training_progress if last else 'no progress'}) at the deadline")
                     break
+                if release is not None and polled.failed is None:
+                    await release.suspend(pending, deadline, checked_at=round_started_wall)
+                    release = None  # still here: Prefect refused, so poll on
                 delay = min(delay, remaining)
                 reporter.heartbeat(len(pending), time.time() - started_at, delay)
                 await watch.sleep(delay)

@@ -46,11 +46,12 @@ async def _wait_for_replica(
     tavus_credentials: CredentialsInput,
     settings: WaitSettings,
     raise_on_error: bool,
+    release_worker: bool = False,
 ) -> Replica:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     try:
-        result = await run_wait([replica_id], credentials, settings)
+        result = await run_wait([replica_id], credentials, settings, release_worker)
     except WaitCancelled:
         return _cancelled(f"replica {replica_id}")  # type: ignore[return-value]
     (outcome,) = result.results
@@ -86,6 +87,12 @@ _ONE_DOC = """Wait until a replica finishes training; return it.
             ``speed_up_near_completion``, ``heartbeat_seconds``.
         raise_on_error: if the replica fails training, fail the run with
             ``ReplicaTrainingFailedError`` (True) or return the errored replica (False).
+        release_worker: in a deployment run, check once and, while training goes on,
+            suspend the run so its process exits and the worker is free; Tavus's
+            callback (``prefect-tavus callbacks``) or the ``resume_replica_waits`` sweep
+            resumes it, and it checks again from the top. Elsewhere (a subflow, a
+            script) it logs one WARNING and polls. See the README, "Waiting without
+            holding a worker".
 
     Returns:
         The replica, ``completed`` (or ``error`` with ``raise_on_error=False``).
@@ -105,8 +112,11 @@ def wait_for_replica(
     tavus_credentials: CredentialsInput = None,
     wait_settings: WaitSettings = WaitSettings(),
     raise_on_error: bool = True,
+    release_worker: bool = False,
 ) -> Replica:
-    return run_coro_as_sync(_wait_for_replica(replica_id, tavus_credentials, wait_settings, raise_on_error))
+    return run_coro_as_sync(
+        _wait_for_replica(replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
+    )
 
 
 @flow(name="wait-for-replica", flow_run_name="wait-for-{replica_id}", description=_ONE_DOC.split("\n")[0])
@@ -115,8 +125,9 @@ async def await_for_replica(
     tavus_credentials: CredentialsInput = None,
     wait_settings: WaitSettings = WaitSettings(),
     raise_on_error: bool = True,
+    release_worker: bool = False,
 ) -> Replica:
-    return await _wait_for_replica(replica_id, tavus_credentials, wait_settings, raise_on_error)
+    return await _wait_for_replica(replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
 
 
 wait_for_replica.__doc__ = await_for_replica.__doc__ = _ONE_DOC
@@ -130,11 +141,12 @@ async def _wait_for_replicas(
     tavus_credentials: CredentialsInput,
     settings: WaitSettings,
     raise_on_failure: bool,
+    release_worker: bool = False,
 ) -> WaitResult:
     ids = list(dict.fromkeys(validate_replica_ids(replica_ids)))
     credentials = await aresolve_credentials(tavus_credentials)
     try:
-        result = await run_wait(ids, credentials, settings)
+        result = await run_wait(ids, credentials, settings, release_worker)
     except WaitCancelled:
         return _cancelled(f"{len(ids)} replicas")  # type: ignore[return-value]
     if raise_on_failure and not result.all_completed:
@@ -161,6 +173,8 @@ _MANY_DOC = """Wait until every replica in a batch finishes training.
         replica_ids: the replicas (duplicates are waited on once).
         raise_on_failure: fail the run if any replica did not complete (True), or just
             return the results (False).
+        release_worker: as for ``wait_for_replica``; a suspended batch is resumed once
+            every replica it waits for has finished (or its deadline passed).
         Other arguments: as for ``wait_for_replica``.
 
     Returns:
@@ -175,8 +189,11 @@ def wait_for_replicas(
     tavus_credentials: CredentialsInput = None,
     wait_settings: WaitSettings = WaitSettings(),
     raise_on_failure: bool = True,
+    release_worker: bool = False,
 ) -> WaitResult:
-    return run_coro_as_sync(_wait_for_replicas(replica_ids, tavus_credentials, wait_settings, raise_on_failure))
+    return run_coro_as_sync(
+        _wait_for_replicas(replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker)
+    )
 
 
 @flow(name="wait-for-replicas", description=_MANY_DOC.split("\n")[0])
@@ -185,8 +202,9 @@ async def await_for_replicas(
     tavus_credentials: CredentialsInput = None,
     wait_settings: WaitSettings = WaitSettings(),
     raise_on_failure: bool = True,
+    release_worker: bool = False,
 ) -> WaitResult:
-    return await _wait_for_replicas(replica_ids, tavus_credentials, wait_settings, raise_on_failure)
+    return await _wait_for_replicas(replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker)
 
 
 wait_for_replicas.__doc__ = await_for_replicas.__doc__ = _MANY_DOC

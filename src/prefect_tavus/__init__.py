@@ -42,6 +42,7 @@ _PREFECT_LAYER: dict[str, str] = {
             "wait_for_replica", "await_for_replica", "wait_for_replicas", "await_for_replicas",
             "create_replica_and_wait", "acreate_replica_and_wait",
             "generate_welcome_video", "ReplicaNotReadyError",
+            "resume_replica_waits", "aresume_replica_waits",
         ],
         "prefect_tavus.flows",
     ),
@@ -72,10 +73,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prefect_tavus.flows import (
         ReplicaNotReadyError,
         acreate_replica_and_wait,
+        aresume_replica_waits,
         await_for_replica,
         await_for_replicas,
         create_replica_and_wait,
         generate_welcome_video,
+        resume_replica_waits,
         wait_for_replica,
         wait_for_replicas,
     )

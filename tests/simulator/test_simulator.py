@@ -709,4 +709,21 @@ def test_callbacks_never_go_to_other_hosts(sim: TavusSimulator, client: httpx.Cl
         "/v2/replicas", json={"train_video_url": "https://e.com/v.mp4", "callback_url": "http://example.com/hook"}
     )
     assert created.status_code == 200
-    assert sim.stats()["callbacks"] == {"delivered": 0, "failed": 0, "skipped": 1}
+    assert sim.stats()["callbacks"] == {"delivered": 0, "failed": 0, "skipped": 1, "dropped": 0}
+
+
+def test_lost_callbacks_are_dropped_and_counted(
+    sim: TavusSimulator, client: httpx.Client, receiver: CallbackReceiver
+) -> None:
+    lost = sim.add_replica(training_seconds=0.05, callback_url=receiver.url, drop_callback=True)
+    kept = sim.add_replica(training_seconds=0.1, callback_url=receiver.url)
+    (body,) = receiver.wait_for(1)
+    assert body["replica_id"] == kept
+    sim.state.drop_callbacks = True  # the simulator-wide switch: every callback is lost from now on
+    sim.add_replica(training_seconds=0.05, callback_url=receiver.url)
+    deadline = time.monotonic() + 3
+    while sim.stats()["callbacks"]["dropped"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sim.finished_at(lost) is not None
+    assert sim.stats()["callbacks"] == {"delivered": 1, "failed": 0, "skipped": 0, "dropped": 2}
+    assert len(receiver.bodies) == 1

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-CallbackResult = Literal["delivered", "failed", "skipped"]
+CallbackResult = Literal["delivered", "failed", "skipped", "dropped"]
 
 #: Seconds a callback delivery may take before it is abandoned.
 DELIVERY_TIMEOUT = 5.0

@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-external", action="store_true", help="allow binding an address other than loopback"
     )
+    parser.add_argument(
+        "--drop-callbacks", action="store_true", help="lose every training-finished callback (never POST them)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
 
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         port=args.port,
         api_keys=api_keys,
         default_training_seconds=args.training_seconds,
+        drop_callbacks=args.drop_callbacks,
         verbose=args.verbose,
     )
     try:

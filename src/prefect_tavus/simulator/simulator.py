@@ -35,6 +35,8 @@ class TavusSimulator:
         default_training_seconds: training time of replicas created with ``POST /v2/replicas``
             (and of :meth:`add_replica` calls that leave ``training_seconds`` out).
         delete_status: status of a successful DELETE: 200 (documented) or 204 (seen).
+        drop_callbacks: lose every training-finished callback (a receiver that never hears
+            from Tavus); per replica, ``ReplicaSpec.drop_callback`` does the same.
         verbose: log each request to stderr.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -48,6 +50,7 @@ class TavusSimulator:
         default_training_seconds: float = 20.0,
         *,
         delete_status: int = 200,
+        drop_callbacks: bool = False,
         verbose: bool = False,
     ) -> None:
         if isinstance(api_keys, str):
@@ -55,6 +58,7 @@ class TavusSimulator:
         self.host = host
         self._requested_port = port
         self.state = SimulatorState(api_keys, default_training_seconds)
+        self.state.drop_callbacks = drop_callbacks
         self._app = SimulatorApp(self.state, delete_status=delete_status)
         self._verbose = verbose
         self._server: SimulatorHTTPServer | None = None
@@ -205,7 +209,7 @@ class TavusSimulator:
         Keys: ``requests`` (API requests), ``by_route`` (e.g. ``"GET /v2/replicas/{id}"``),
         ``by_replica`` (single-replica GETs per id), ``unauthorized`` (401s from the key check),
         ``faults_served``, ``connections`` (TCP connections accepted) and ``callbacks``
-        (``delivered``/``failed``/``skipped``). Control-API requests are not counted.
+        (``delivered``/``failed``/``skipped``/``dropped``). Control-API requests are not counted.
         """
         return self.state.stats()
 

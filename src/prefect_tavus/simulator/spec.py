@@ -73,6 +73,8 @@ class ReplicaSpec:
         owner_key: only this API key can see it; ``None`` means every key can.
         callback_url: URL POSTed to when training ends, as Tavus does (only loopback URLs
             are ever called; others are counted as skipped).
+        drop_callback: lose this replica's callback (Tavus documents no delivery
+            guarantee): nothing is POSTed, and it is counted as dropped.
 
     Raises:
         InvalidReplicaSpec: on construction, for any invalid value.
@@ -92,6 +94,7 @@ class ReplicaSpec:
     extra_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
     owner_key: str | None = None
     callback_url: str | None = None
+    drop_callback: bool = False
 
     def __post_init__(self) -> None:
         if self.replica_id is not None:
@@ -113,6 +116,8 @@ class ReplicaSpec:
             _require_text(self.owner_key, "owner_key", allow_empty=False)
         if self.callback_url is not None:
             _require_text(self.callback_url, "callback_url", allow_empty=False)
+        if not isinstance(self.drop_callback, bool):
+            raise InvalidReplicaSpec(f"drop_callback must be true or false, got {self.drop_callback!r}")
 
     # -- construction -----------------------------------------------------------------------
 

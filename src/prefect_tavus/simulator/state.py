@@ -135,6 +135,8 @@ class SimulatorState:
         self._sequence = 0
         self._faults: dict[str, deque[Fault]] = {}
         self._callbacks = CallbackDispatcher(self._callback_due, self._record_callback)
+        #: Lose every callback (as well as those of replicas whose spec says so).
+        self.drop_callbacks = False
         self._reset_stats_locked()
 
     # -- replicas -----------------------------------------------------------------------
@@ -364,6 +366,7 @@ class SimulatorState:
                     "delivered": self._stats_callbacks["delivered"],
                     "failed": self._stats_callbacks["failed"],
                     "skipped": self._stats_callbacks["skipped"],
+                    "dropped": self._stats_callbacks["dropped"],
                 },
             }
 
@@ -393,6 +396,9 @@ class SimulatorState:
         with self._lock:
             replica = self._replicas.get(replica_id)
             if replica is None or replica.deleted or not replica.spec.callback_url:
+                return None
+            if self.drop_callbacks or replica.spec.drop_callback:
+                self._stats_callbacks["dropped"] += 1
                 return None
             if replica.timeline.outcome == "error":
                 body: dict[str, Any] = {

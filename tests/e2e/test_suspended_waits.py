@@ -1,0 +1,310 @@
+"""Waits that release their worker, on the real stack (``conftest.py``): a deployment run
+suspends, its process exits, and Tavus's callback (through the receiver, a real
+process) or the sweep deployment resumes it; a worker runs it again and it ends as a
+polling wait would. The simulator stands in for Tavus over loopback, and loses the
+callbacks it is told to.
+
+The sweep deployment's 10-minute schedule is switched off here; tests run it with
+``prefect deployment run`` when they need it, so request counts are exact.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from prefect_tavus.blocks import TavusCredentials
+from tests.e2e.conftest import SIM_KEY, Service, Stack, _LIVE, _processes_with_env, free_port, start_service
+from tests.e2e.test_deployments import (
+    completed_events,
+    deployment_by_name,
+    eventually,
+    flow_run,
+    run_deployment,
+    run_logs,
+    wait_until_completed,
+    wait_until_final,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+CALLBACK_BLOCK = "tavus-callbacks"
+TOKEN = "e2e-callback-token-6c1f0a9b2d"
+FAST_WAIT = '{"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}'
+SWEEP = "resume-replica-waits/resume-replica-waits"
+HAS_RECEIVER = importlib.util.find_spec("prefect_tavus.callbacks") is not None
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def states(stack: Stack, run_id: str) -> list[str]:
+    """The run's state names, oldest first."""
+    found = stack.get(f"/flow_run_states/?flow_run_id={run_id}")
+    return [s["name"] for s in sorted(found, key=lambda s: s["timestamp"])]
+
+
+def wait_until_suspended(stack: Stack, run_id: str, times: int = 1) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        run = flow_run(stack, run_id)
+        assert run["state_type"] not in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}, (
+            f"run ended {run['state_type']}: {(run.get('state') or {}).get('message')}\n{run_logs(stack, run_id)}"
+        )
+        assert run["state_name"] == "Suspended", run["state_name"]
+        assert states(stack, run_id).count("Suspended") >= times, states(stack, run_id)
+        return run
+
+    return eventually(check, f"run {run_id} to be suspended ({times}x)")
+
+
+def processes_of(run_id: str) -> list[int]:
+    """Processes running this flow run (a worker starts it with PREFECT__FLOW_RUN_ID)."""
+    return _processes_with_env(f"PREFECT__FLOW_RUN_ID={run_id}".encode())
+
+
+def requests_for(stack: Stack, replica_ids: list[str]) -> int:
+    """Requests the simulator served about these replicas (single GETs and list pages)."""
+    stats = stack.simulator.stats()
+    return sum(stats["by_replica"].get(r, 0) for r in replica_ids) + stats["by_route"].get("GET /v2/replicas", 0)
+
+
+def assert_released(stack: Stack, run_id: str, replica_ids: list[str], seconds: float = 3.0) -> None:
+    """While suspended: no process of the run exists, and Tavus hears nothing about it."""
+    eventually(lambda: (assert_no_process(run_id)), f"the process of run {run_id} to exit", timeout=60)
+    before = requests_for(stack, replica_ids)
+    time.sleep(seconds)
+    assert flow_run(stack, run_id)["state_name"] == "Suspended"
+    assert processes_of(run_id) == []
+    assert requests_for(stack, replica_ids) == before
+
+
+def assert_no_process(run_id: str) -> None:
+    assert processes_of(run_id) == [], f"processes of run {run_id}: {processes_of(run_id)}"
+
+
+def sweep(stack: Stack) -> dict[str, Any]:
+    run_id = run_deployment(stack, SWEEP)
+    return wait_until_completed(stack, run_id, f"sweep run {run_id}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sweep_schedule_off(stack: Stack) -> None:
+    deployment = deployment_by_name(stack, "resume-replica-waits")
+    assert [s["schedule"].get("interval") for s in deployment["schedules"]] == [600.0]
+    for schedule in deployment["schedules"]:
+        response = stack.api.patch(f"/deployments/{deployment['id']}/schedules/{schedule['id']}",
+                                   json={"active": False})
+        assert response.status_code == 204, response.text
+
+
+# --- the sweep: lost callbacks, failures, deadlines ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def swept(stack: Stack) -> dict[str, Any]:
+    """Three waits that release their worker, with every callback lost: a batch (one
+    replica already finished at the first check), a replica whose training fails, and a
+    replica that outlives its wait's deadline. One sweep resumes all three."""
+    sim = stack.simulator
+    lost = {"drop_callback": True, "callback_url": "http://127.0.0.1:9/never-called"}
+    batch = [sim.add_replica(training_seconds=0, replica_name="Done early", **lost),
+             *(sim.add_replica(training_seconds=60, **lost) for _ in range(2))]
+    failing = sim.add_replica(training_seconds=60, outcome="error", error_message="Face not visible",
+                              fail_at_progress=100, **lost)
+    endless = sim.add_replica(training_seconds=3600, **lost)
+    runs = {
+        "batch": run_deployment(stack, "wait-for-replicas/wait-for-replicas", f"replica_ids={batch}".replace("'", '"'),
+                                "release_worker=true", f"wait_settings={FAST_WAIT}"),
+        "failing": run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={failing}",
+                                  "release_worker=true", f"wait_settings={FAST_WAIT}"),
+        "endless": run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={endless}",
+                                  "release_worker=true",
+                                  'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 60}'),
+    }
+    for run_id in runs.values():
+        wait_until_suspended(stack, run_id)
+    assert_released(stack, runs["batch"], batch)
+    suspended_with = {name: flow_run(stack, run_id)["labels"] for name, run_id in runs.items()}
+    # Past every end: the batch's and the failing replica's training, the deadline.
+    eventually(lambda: _all_finished(stack, [*batch, failing]), "training to end", timeout=60)
+    time.sleep(max(0.0, float(suspended_with["endless"]["tavus.wait.deadline"]) - time.time()) + 0.5)
+    dropped = sim.stats()["callbacks"]["dropped"]
+    sim.reset_stats()
+    result = sweep(stack)
+    finals = {name: wait_until_final(stack, run_id, f"{name} run") for name, run_id in runs.items()}
+    return {"runs": runs, "batch": batch, "failing": failing, "endless": endless, "sweep": result,
+            "finals": finals, "suspended_with": suspended_with, "requests": stack.simulator.stats(),
+            "dropped": dropped}
+
+
+def _all_finished(stack: Stack, replica_ids: list[str]) -> None:
+    assert all(stack.simulator.finished_at(r) is not None for r in replica_ids)
+
+
+def test_a_lost_callback_is_made_up_for_by_the_sweep(stack: Stack, swept: dict[str, Any]) -> None:
+    run_id, batch = swept["runs"]["batch"], swept["batch"]
+    labels = swept["suspended_with"]["batch"]
+    # The replica finished at the first check was reported then, not waited for.
+    assert set(labels["tavus.wait.replicas"].split(",")) == set(batch[1:]), labels
+    run = swept["finals"]["batch"]
+    assert run["state_type"] == "COMPLETED", (run["state"], run_logs(stack, run_id))
+    history = states(stack, run_id)
+    assert history.count("Suspended") == 1 and history.count("Running") == 2, history
+    assert swept["dropped"] >= 3  # every callback lost
+    # One completed event per replica, though the batch ran twice (no repeat after resuming).
+    for replica_id in batch:
+        found = eventually(lambda: _one_event(stack, replica_id, run_id), f"the completed event of {replica_id}")
+        assert found["payload"]["status"] == "completed"
+    artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    assert any(a.get("type") == "table" for a in artifacts), artifacts
+
+
+def _one_event(stack: Stack, replica_id: str, run_id: str) -> dict[str, Any]:
+    found = completed_events(stack, resource={"id": [f"tavus.replica.{replica_id}"]},
+                             related={"id": [f"prefect.flow-run.{run_id}"]})
+    assert len(found) == 1, f"{len(found)} completed events for {replica_id}"
+    return found[0]
+
+
+def test_the_sweep_costs_one_request_per_100_replicas(swept: dict[str, Any]) -> None:
+    result = swept["sweep"]
+    # Sweep: one list request for the 4 suspended replicas; then each resumed run checks once
+    # (a list for the batch, a GET for each single wait).
+    by_route = swept["requests"]["by_route"]
+    assert by_route.get("GET /v2/replicas") == 2, by_route
+    assert by_route.get("GET /v2/replicas/{id}") == 2, by_route
+
+
+def test_a_failed_training_fails_the_resumed_run(stack: Stack, swept: dict[str, Any]) -> None:
+    run = swept["finals"]["failing"]
+    assert run["state_type"] == "FAILED", run["state"]
+    message = run["state"].get("message") or ""
+    assert "Face not visible" in message, message
+    assert "ReplicaTrainingFailedError" in run_logs(stack, swept["runs"]["failing"]) or "failed" in message
+
+
+def test_a_deadline_passing_while_suspended_ends_as_a_timeout(stack: Stack, swept: dict[str, Any]) -> None:
+    run = swept["finals"]["endless"]
+    assert run["state_type"] == "FAILED", run["state"]
+    message = run["state"].get("message") or ""
+    assert "started" in message and "/100" in message, message  # the last status seen, not a pause timeout
+    assert "never resumed" not in message
+    assert "ReplicaWaitTimeoutError" in run_logs(stack, swept["runs"]["endless"]) or "deadline" in message
+
+
+# --- forged callbacks, cancelling ----------------------------------------------------
+
+
+def test_a_forged_ready_costs_one_request_and_the_run_suspends_again(stack: Stack) -> None:
+    replica_id = stack.simulator.add_replica(training_seconds=3600, drop_callback=True)
+    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
+                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    wait_until_suspended(stack, run_id)
+    eventually(lambda: assert_no_process(run_id), "the suspended run's process to exit", timeout=60)
+    before = requests_for(stack, [replica_id])
+    # What the receiver does with a forged {"replica_id": ..., "status": "ready"}: resume.
+    forge_ready(stack, replica_id, run_id)
+    wait_until_suspended(stack, run_id, times=2)
+    assert requests_for(stack, [replica_id]) == before + 1
+    stack.prefect("flow-run", "cancel", run_id)
+
+
+def forge_ready(stack: Stack, replica_id: str, run_id: str) -> None:
+    if HAS_RECEIVER and "receiver" in stack.services:
+        response = httpx.post(stack.receiver_url, json={"replica_id": replica_id, "status": "ready"}, timeout=10)
+        assert response.status_code < 300, response.text
+    else:  # until the receiver is merged: the resume it would make, through the same contract
+        response = stack.api.post(f"/flow_runs/{run_id}/resume", json={})
+        assert response.json()["status"] == "ACCEPT", response.text
+
+
+def test_cancelling_a_suspended_run_cancels_it_for_good(stack: Stack) -> None:
+    replica_id = stack.simulator.add_replica(training_seconds=3600, drop_callback=True)
+    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
+                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    wait_until_suspended(stack, run_id)
+    stack.prefect("flow-run", "cancel", run_id)
+    assert wait_until_final(stack, run_id, "cancelled run")["state_type"] == "CANCELLED"
+    # What the sweep and the receiver go by: it is no suspended wait any more, and a resume is refused.
+    suspended = stack.post("/flow_runs/filter", {"flow_runs": {"state": {"name": {"any_": ["Suspended"]}}}})
+    assert run_id not in {run["id"] for run in suspended}
+    result = stack.api.post(f"/flow_runs/{run_id}/resume", json={}).json()
+    assert result["status"] != "ACCEPT", result
+    time.sleep(2)
+    assert flow_run(stack, run_id)["state_type"] == "CANCELLED"
+    assert processes_of(run_id) == []
+
+
+# --- the callback receiver (a real process) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def receiver(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not HAS_RECEIVER:
+        pytest.skip("the callback receiver (prefect_tavus.callbacks, branch issue-receiver) is not merged yet")
+    port = free_port()
+    env = {**stack.env, "TAVUS_CALLBACK_TOKEN": TOKEN}
+    script = Path(sys.executable).with_name("prefect-tavus")
+    service: Service = start_service("receiver", [str(script), "callbacks", "--host", "127.0.0.1", "--port", str(port)],
+                                     env, tmp_path_factory.mktemp("receiver-logs"))
+    stack.services["receiver"] = service
+    base = f"http://127.0.0.1:{port}"
+    stack.receiver_url = f"{base}/tavus/callbacks/{TOKEN}"  # type: ignore[attr-defined]
+
+    def listening() -> None:
+        assert service.proc.poll() is None, service.tail()
+        try:
+            httpx.get(base, timeout=1)
+        except httpx.TransportError as exc:
+            raise AssertionError(str(exc)) from None
+
+    eventually(listening, "the receiver to listen", timeout=60)
+    _save_callback_block(stack, base)
+    yield base
+    service.stop()
+    _LIVE.remove(service)
+    del stack.services["receiver"]
+
+
+def _save_callback_block(stack: Stack, base: str) -> None:
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: stack.api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
+        TavusCredentials(
+            api_key=SIM_KEY, base_url=stack.simulator.url, request_timeout_seconds=5, min_poll_spacing_seconds=0.01,
+            callback_base_url=base, callback_token=TOKEN,
+        ).save(CALLBACK_BLOCK, overwrite=True)
+
+
+def test_a_suspended_wait_is_resumed_by_its_callback(stack: Stack, receiver: str) -> None:
+    delivered = stack.simulator.stats()["callbacks"]["delivered"]
+    run_id = run_deployment(
+        stack, "create-replica-and-wait/create-replica-and-wait",
+        "train_video_url=https://example.com/e2e-callback.mp4", "replica_name=E2E callback",
+        f"tavus_credentials={CALLBACK_BLOCK}", "release_worker=true", f"wait_settings={FAST_WAIT}",
+    )
+    wait_until_suspended(stack, run_id)
+    replica_id = flow_run(stack, run_id)["labels"]["tavus.wait.replicas"]
+    assert_released(stack, run_id, [replica_id], seconds=1.0)
+    run = wait_until_completed(stack, run_id, f"create-replica-and-wait run {run_id}")
+    assert stack.simulator.stats()["callbacks"]["delivered"] == delivered + 1
+    finished = stack.simulator.finished_at(replica_id)
+    assert finished is not None
+    ended = run["end_time"]
+    assert states(stack, run_id).count("Suspended") == 1
+    assert TOKEN not in str(run) and TOKEN not in run_logs(stack, run_id)
+    print(f"callback: replica finished -> run completed in {_epoch(ended) - finished:.1f} s")
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

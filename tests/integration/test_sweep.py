@@ -1,0 +1,111 @@
+"""resume_replica_waits against a real Prefect server and the simulator.
+
+The suspended runs here are real flow runs of a real deployment, put in Prefect's
+``Suspended`` state through the API with the record a suspending wait writes; no worker
+runs them (tests/e2e does that), so what is checked is the sweep's choice and its cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.states import Running, Suspended
+
+from prefect_tavus.flows import resume_replica_waits
+from prefect_tavus.flows._suspension import record_waiting
+
+LIST = "GET /v2/replicas"
+
+
+@flow(name="sweep-test-target")
+def _target() -> None:  # only its deployment is used; it never runs
+    pass
+
+
+async def _suspended_run(replica_ids: list[str], deadline: float, checked_at: float | None = None) -> UUID:
+    async with get_client() as client:
+        flow_id = await client.create_flow(_target)
+        deployment_id = await client.create_deployment(flow_id=flow_id, name=f"d-{uuid.uuid4().hex[:8]}")
+        run = await client.create_flow_run_from_deployment(deployment_id)
+        await client.set_flow_run_state(run.id, Running(), force=True)
+        await record_waiting(client, run.id, replica_ids, deadline, checked_at or time.time())
+        result = await client.set_flow_run_state(run.id, Suspended(pause_key=uuid.uuid4().hex))
+        assert result.state is not None and result.state.name == "Suspended", result
+        return run.id
+
+
+async def _state_name(run_id: UUID) -> str:
+    async with get_client() as client:
+        run = await client.read_flow_run(run_id)
+        return run.state.name if run.state else ""
+
+
+async def _clear_suspended() -> None:
+    """Cancel suspended runs other tests left (the server is shared by the session)."""
+    from prefect.states import Cancelled
+
+    from prefect_tavus.flows._suspension import find_suspended_waits
+
+    async with get_client() as client:
+        for wait in await find_suspended_waits(client):
+            await client.set_flow_run_state(wait.flow_run_id, Cancelled(), force=True)
+
+
+@pytest.fixture(autouse=True)
+def no_suspended_waits():
+    asyncio.run(_clear_suspended())
+    yield
+    asyncio.run(_clear_suspended())
+
+
+def test_nothing_suspended_means_no_request(simulator, credentials):
+    result = resume_replica_waits(credentials)
+    assert result["suspended_waits"] == 0 and result["resumed"] == 0
+    assert simulator.stats()["requests"] == 0
+
+
+def test_resumes_only_waits_whose_replicas_all_finished_or_whose_deadline_passed(simulator, credentials):
+    done = [simulator.add_replica(training_seconds=0) for _ in range(3)]
+    failed = simulator.add_replica(training_seconds=0, outcome="error")
+    training = simulator.add_replica(training_seconds=3600)
+    far = time.time() + 3600
+    all_done = asyncio.run(_suspended_run([*done, failed], far))
+    half_done = asyncio.run(_suspended_run([done[0], training], far))
+    late = asyncio.run(_suspended_run([training], time.time() - 1))
+    gone = asyncio.run(_suspended_run(["rdeleted0001"], far))  # missing: the resumed run will say so
+    simulator.reset_stats()
+
+    result = resume_replica_waits(credentials)
+
+    assert result["suspended_waits"] == 4 and result["replicas_checked"] == 6
+    assert result["resumed"] == 3
+    assert simulator.stats()["by_route"] == {LIST: 1}  # one request for all of them
+    assert asyncio.run(_state_name(half_done)) == "Suspended"
+    for run_id in (all_done, late, gone):
+        assert asyncio.run(_state_name(run_id)) != "Suspended"
+
+
+def test_one_request_per_100_replicas(simulator, credentials):
+    ids = [simulator.add_replica(training_seconds=3600) for _ in range(150)]
+    asyncio.run(_suspended_run(ids[:120], time.time() + 3600))
+    asyncio.run(_suspended_run(ids[100:], time.time() + 3600))  # overlapping ids are asked for once
+    simulator.reset_stats()
+    result = resume_replica_waits(credentials)
+    assert result["replicas_checked"] == 150 and result["resumed"] == 0
+    assert simulator.stats()["by_route"] == {LIST: 2}
+
+
+def test_two_sweeps_at_once_resume_each_run_once(simulator, credentials):
+    done = simulator.add_replica(training_seconds=0)
+    run_ids = [asyncio.run(_suspended_run([done], time.time() + 3600)) for _ in range(3)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: resume_replica_waits(credentials), range(2)))
+    assert sum(r["resumed"] for r in results) == 3  # each run resumed exactly once
+    assert all(asyncio.run(_state_name(run_id)) != "Suspended" for run_id in run_ids)
