@@ -2,10 +2,10 @@
 
 ``prefect-tavus simulator [options]`` serves the local Tavus simulator (the same options as
 ``python -m prefect_tavus.simulator``); ``prefect-tavus callbacks [options]`` runs the
-callback receiver that resumes suspended waits (:mod:`prefect_tavus.callbacks`). Each subcommand is a :class:`Subcommand` in
-:data:`SUBCOMMANDS`: a name, a one-line summary, a function that adds its options to its
-parser, and a function that runs it. Adding one is writing those two functions and adding
-one entry; nothing else here changes.
+callback receiver that resumes suspended waits (:mod:`prefect_tavus.callbacks`). Each
+subcommand is a :class:`Subcommand` in :data:`SUBCOMMANDS`: a name, a one-line summary, a function that adds its options to its
+parser, and a function that runs it; :func:`from_module` makes one from a module that
+defines ``add_arguments`` and ``run``. Adding one is one entry; nothing else here changes.
 
 The functions import what they need when called, so ``prefect-tavus --help`` stays fast and
 this module never imports Prefect (a subcommand that needs Prefect imports it in its own
@@ -15,11 +15,12 @@ functions).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "from_module", "main"]
 
 #: Adds a subcommand's options to the parser made for it.
 AddArguments = Callable[[argparse.ArgumentParser], None]
@@ -48,53 +49,33 @@ class Subcommand:
     description: str = ""
 
 
-# -- simulator ------------------------------------------------------------------------------
+def from_module(name: str, module: str, summary: str, description: str = "") -> Subcommand:
+    """A subcommand whose ``add_arguments(parser)`` and ``run(args, parser)`` live in
+    ``module``, imported only when the subcommand is used (or its help is built)."""
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        importlib.import_module(module).add_arguments(parser)
+
+    def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+        return int(importlib.import_module(module).run(args, parser))
+
+    return Subcommand(name, summary, add_arguments, run, description)
 
 
-def _add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
-    from prefect_tavus.simulator.cli import add_arguments
-
-    add_arguments(parser)
-
-
-def _run_simulator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from prefect_tavus.simulator.cli import run
-
-    return run(args, parser)
-
-
-SIMULATOR = Subcommand(
-    name="simulator",
+SIMULATOR = from_module(
+    "simulator",
+    "prefect_tavus.simulator.cli",
     summary="serve a local fake of the Tavus Replicas API",
-    add_arguments=_add_simulator_arguments,
-    run=_run_simulator,
     description=(
         "Serve a local fake of the Tavus Replicas API until interrupted (Ctrl-C or SIGTERM). "
         "Same options as `python -m prefect_tavus.simulator`."
     ),
 )
 
-
-# -- callbacks ------------------------------------------------------------------------------
-
-
-def _add_callbacks_arguments(parser: argparse.ArgumentParser) -> None:
-    from prefect_tavus.callbacks.server import add_arguments
-
-    add_arguments(parser)
-
-
-def _run_callbacks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from prefect_tavus.callbacks.server import run
-
-    return run(args, parser)
-
-
-CALLBACKS = Subcommand(
-    name="callbacks",
+CALLBACKS = from_module(
+    "callbacks",
+    "prefect_tavus.callbacks.server",
     summary="resume suspended waits on Tavus training callbacks",
-    add_arguments=_add_callbacks_arguments,
-    run=_run_callbacks,
     description=(
         "Receive Tavus training callbacks (POST /tavus/callbacks/<token>) and resume the suspended "
         "Prefect runs waiting on those replicas. The token comes from TAVUS_CALLBACK_TOKEN or a Prefect "
