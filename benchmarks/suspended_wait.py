@@ -183,7 +183,7 @@ class Bench:
             if not receiver.alive():
                 raise RuntimeError(f"receiver exited:\n{receiver.log_tail()}")
             try:
-                JsonHttp(LOOPBACK, port, timeout=2).request("GET", "/")
+                JsonHttp(LOOPBACK, port, timeout=2).request("GET", "/healthz")
                 break
             except OSError:
                 time.sleep(0.5)
