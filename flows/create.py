@@ -20,6 +20,7 @@ from prefect.cache_policies import CacheKeyFnPolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
+from prefect_tavus._run_names import create_and_wait_run_name
 from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
 from prefect_tavus.flows.wait import _wait_for_replica
 from prefect_tavus.tasks import acreate_replica
@@ -80,7 +81,7 @@ _DOC = """Create a replica (``POST /v2/replicas``) and wait until it finishes tr
     """
 
 
-@flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
+@flow(name="create-replica-and-wait", flow_run_name=create_and_wait_run_name, description=_DOC.split("\n")[0])
 def create_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,
@@ -96,7 +97,7 @@ def create_replica_and_wait(
     return run_coro_as_sync(_create_and_wait(**_split(locals())))
 
 
-@flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
+@flow(name="create-replica-and-wait", flow_run_name=create_and_wait_run_name, description=_DOC.split("\n")[0])
 async def acreate_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,

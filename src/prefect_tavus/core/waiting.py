@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
 from prefect_tavus.core.models import Replica
+from prefect_tavus.core.text import plural
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -149,11 +150,11 @@ class WaitResult(BaseModel):
         return {outcome.value: len(self.by_outcome(outcome)) for outcome in Outcome}
 
     def summary(self) -> str:
-        """``3 replicas in 42s (12 requests): 2 completed, 1 failed``."""
+        """``3 replicas in 42s (12 requests): 2 completed, 1 failed``; ``1 replica in 8s (1 request): ...``."""
         parts = [f"{n} {name.replace('_', ' ')}" for name, n in self.counts().items() if n]
         return (
-            f"{len(self.results)} replica{'s' if len(self.results) != 1 else ''} in "
-            f"{self.elapsed_seconds:.0f}s ({self.requests} requests): {', '.join(parts)}"
+            f"{plural(len(self.results), 'replica')} in "
+            f"{self.elapsed_seconds:.0f}s ({plural(self.requests, 'request')}): {', '.join(parts)}"
         )
 
 
