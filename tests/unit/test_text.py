@@ -3,8 +3,9 @@
 from datetime import datetime, timedelta, timezone
 
 from prefect_tavus._run_names import create_replica_task_run_name, list_replicas_task_run_name
+from prefect_tavus.core import Replica
 from prefect_tavus.core.text import format_duration, format_time, plural, slug
-from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
+from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult, reported_progress
 
 
 def test_plural_counts_one_and_many():
@@ -47,3 +48,20 @@ def test_task_run_names_say_what_they_are_about():
     assert list_replicas_task_run_name({"replica_ids": ["r1"]}) == "list-1-replica"
     assert list_replicas_task_run_name({"replica_ids": ["r1", "r2", "r1"]}) == "list-2-replicas"
 
+
+def test_progress_is_what_tavus_reported_and_100_only_when_completed():
+    failed = Replica(replica_id="r1", status="error", training_progress="40/100")
+    assert reported_progress(failed) == 40.0
+    assert reported_progress(None) == 0.0
+    assert reported_progress(Replica(replica_id="r1", status="started", training_progress="100/100")) < 100
+    assert reported_progress(Replica(replica_id="r1", status="completed", training_progress=None)) == 100.0
+    batch = WaitResult(results=[
+        ReplicaOutcome(replica_id="r1", outcome=Outcome.FAILED, replica=failed),
+        ReplicaOutcome(replica_id="r2", outcome=Outcome.COMPLETED,
+                       replica=Replica(replica_id="r2", status="completed", training_progress="100/100")),
+        ReplicaOutcome(replica_id="r3", outcome=Outcome.NOT_FOUND),
+        ReplicaOutcome(replica_id="r4", outcome=Outcome.TIMED_OUT,
+                       replica=Replica(replica_id="r4", status="started", training_progress="60/100")),
+    ])
+    assert [r.progress_percent for r in batch.results] == [40.0, 100.0, 0.0, 60.0]
+    assert batch.progress_percent == 50.0
