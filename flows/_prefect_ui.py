@@ -169,16 +169,36 @@ def _who(outcome: ReplicaOutcome) -> str:
     return f"'{_md(name)}' ({outcome.replica_id})" if name else outcome.replica_id
 
 
-def _verdict(outcome: ReplicaOutcome) -> str:
-    """What became of a replica, with the progress Tavus last reported."""
+def _progress_words(outcome: ReplicaOutcome) -> str:
     replica = outcome.replica
-    progress = (replica.training_progress if replica else None) or "no progress reported"
+    return (replica.training_progress if replica else None) or "no progress reported"
+
+
+def _verdict(outcome: ReplicaOutcome) -> str:
+    """What became of a replica, with the progress Tavus last reported (for sentences)."""
+    progress = _progress_words(outcome)
     return {
         Outcome.COMPLETED: "completed training",
         Outcome.FAILED: f"failed training at {progress}",
-        Outcome.NOT_FOUND: "was not found" + (f" (last seen at {progress})" if replica else ""),
+        Outcome.NOT_FOUND: "was not found" + (f" (last seen at {progress})" if outcome.replica else ""),
         Outcome.TIMED_OUT: f"was still training at {progress} at the deadline",
     }[outcome.outcome]
+
+
+def _headline(outcome: ReplicaOutcome) -> str:
+    """The same, first in a description, where the UI's cards cut long text short."""
+    progress = _progress_words(outcome)
+    return {
+        Outcome.COMPLETED: "Completed",
+        Outcome.FAILED: f"Failed at {progress}",
+        Outcome.NOT_FOUND: "Not found",
+        Outcome.TIMED_OUT: f"Timed out at {progress}",
+    }[outcome.outcome]
+
+
+def _counts(result: WaitResult) -> str:
+    """``1 completed, 1 failed``."""
+    return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts().items() if n)
 
 
 class WaitUI:
@@ -261,7 +281,7 @@ class WaitUI:
                 await acreate_markdown_artifact(
                     markdown=_replica_markdown(outcome, result),
                     key=replica_artifact_key(outcome.replica_id),
-                    description=f"Tavus replica {_who(outcome)} {_verdict(outcome)}",
+                    description=f"{_headline(outcome)}: Tavus replica {_who(outcome)}",
                 )
             if not self.single:
                 await acreate_table_artifact(
@@ -281,16 +301,17 @@ def _worth_a_details_artifact(result: WaitResult) -> list[ReplicaOutcome]:
 
 
 def _final_progress_description(result: WaitResult) -> str:
+    """Verdict first (cards show one line): ``Failed at 40/100: replica 'Broken take' (r…), ...``."""
     if len(result.results) == 1:
         (outcome,) = result.results
-        return f"Replica {_who(outcome)} {_verdict(outcome)} (progress as Tavus last reported it)"
-    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts().items() if n)
-    return (f"{plural(len(result.results), 'replica')}: {counts}. Mean of the progress Tavus last "
-            "reported for each (a completed replica counts 100)")
+        return f"{_headline(outcome)}: replica {_who(outcome)}, progress as Tavus last reported it"
+    return (f"{_counts(result)} ({plural(len(result.results), 'replica')}): mean of the progress Tavus "
+            "last reported for each, a completed replica counting 100")
 
 
 def _table_description(result: WaitResult) -> str:
-    text = f"Tavus batch wait: {result.summary()}."
+    text = (f"{_counts(result)}: Tavus batch of {plural(len(result.results), 'replica')}, waited "
+            f"{format_duration(result.elapsed_seconds)}, {plural(result.requests, 'request')}.")
     if len(result.results) > PER_REPLICA_ARTIFACT_LIMIT:
         shown = len(_worth_a_details_artifact(result))
         first = f" (the first {shown} of {len(result.not_completed)})" if len(result.not_completed) > shown else ""
@@ -325,7 +346,9 @@ def _replica_markdown(outcome: ReplicaOutcome, result: WaitResult) -> str:
     A two-column table headed by the replica's id; rows Tavus left empty are left out.
     """
     replica = outcome.replica
-    lines = [f"# Tavus replica {_who(outcome)} {_verdict(outcome)}", ""]
+    name = replica.replica_name if replica else None
+    who = f"'{_md(name)}'" if name else outcome.replica_id
+    lines = [f"# Replica {who} {_verdict(outcome)}", ""]
     if outcome.error_message and outcome.outcome is not Outcome.COMPLETED:
         lines += [f"> **Error:** {_md(outcome.error_message)}", ""]
     waited = outcome.seen_finished_after_seconds

@@ -167,7 +167,7 @@ def test_a_replica_failing_at_40_shows_40_not_100(simulator, credentials):
     progress = artifacts["progress"]
     assert progress.key == f"tavus-progress-{rid}"
     assert progress.data == 40.0  # what Tavus reported when it failed, not 100
-    assert "failed training at 40/100" in progress.description
+    assert progress.description.startswith("Failed at 40/100: replica 'Broken take'")  # verdict first
     assert asyncio.run(_latest(progress.key)).data == 40.0  # the Artifacts page shows the same
 
     details = artifacts["markdown"].data
@@ -193,17 +193,18 @@ def test_a_batch_with_one_failure_shows_the_mean_of_what_tavus_reported(simulato
     (progress,) = [a for a in artifacts if a.type == "progress"]
     assert progress.key == progress_artifact_key(ids) and progress.key.startswith("tavus-progress-batch-2-replicas-")
     assert progress.data == 70.0  # (100 + 40) / 2: the failed one counts at 40, not 100
-    assert "1 completed, 1 failed" in progress.description
+    assert progress.description.startswith("1 completed, 1 failed (2 replicas)")
     assert asyncio.run(_latest(progress.key)).data == 70.0
 
     (table,) = [a for a in artifacts if a.type == "table"]
     assert table.key == batch_artifact_key(ids) and table.key.startswith("tavus-batch-2-replicas-")
-    assert "2 replicas" in table.description and "1 completed, 1 failed" in table.description
+    assert table.description.startswith("1 completed, 1 failed: Tavus batch of 2 replicas")
     rows = {row["replica_id"]: row for row in json.loads(table.data)}
     assert rows[failed]["progress"] == "40/100" and rows[failed]["outcome"] == "failed"
 
     details = {a.key: a for a in artifacts if a.type == "markdown"}
     assert set(details) == {replica_artifact_key(done), replica_artifact_key(failed)}
+    assert details[replica_artifact_key(failed)].description.startswith("Failed at 40/100: Tavus replica 'Rep B'")
     failed_details = details[replica_artifact_key(failed)].data
     assert "No face detected" in failed_details and "| Type | user |" in failed_details  # re-read verbose
 
