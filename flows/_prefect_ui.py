@@ -209,6 +209,7 @@ class WaitUI:
         self.logger = logger
         self.single = len(set(replica_ids)) == 1
         self._bands: dict[str, tuple[str, int]] = {}
+        self._settled: set[str] = set()
         self._progress_artifact: UUID | None = None
         self._last_progress: float | None = None
         self._artifact_warned = False
@@ -230,6 +231,7 @@ class WaitUI:
 
     def settled(self, outcome: ReplicaOutcome) -> None:
         """Emit the replica's terminal event."""
+        self._settled.add(outcome.replica_id)
         emit_event(
             f"{EVENT_PREFIX}.{_EVENT_FOR_OUTCOME[outcome.outcome]}",
             resource=replica_resource(outcome.replica_id, outcome.replica, outcome.outcome),
@@ -253,11 +255,12 @@ class WaitUI:
     async def progress(self, percent: float, *, description: str | None = None, final: bool = False) -> None:
         """Keep the wait's progress artifact at ``percent`` (0-100).
 
-        Unchanged values are skipped while waiting; the ``final`` write at the end of the wait
-        always goes out, with the outcome in its ``description``.
+        Unchanged values are skipped while waiting, and so is the round that settles the last
+        replica: the ``final`` write at the end of the wait follows it and always goes out,
+        with the outcome in its ``description``.
         """
         percent = round(max(0.0, min(100.0, percent)), 1)
-        if percent == self._last_progress and not final:
+        if not final and (percent == self._last_progress or self._settled >= set(self.replica_ids)):
             return
         try:
             if self._progress_artifact is None:

@@ -253,7 +253,9 @@ def test_runs_are_named_after_what_they_are_about(simulator, credentials):
 
 
 def test_event_cards_show_the_replica_name_status_and_progress(simulator, credentials):
-    rid = simulator.add_replica(replica_name="Feed Demo", training_seconds=2.0, outcome="error",
+    # Fails 4 s in: time enough to be seen training first, even when a busy machine is slow
+    # to start the flow run.
+    rid = simulator.add_replica(replica_name="Feed Demo", training_seconds=10.0, outcome="error",
                                 fail_at_progress=40, error_message="Lighting too dark")
     wait_for_replica(rid, credentials, raise_on_error=False, **FAST)
     events = asyncio.run(_events_about(rid))
