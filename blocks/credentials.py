@@ -11,8 +11,10 @@ import hashlib
 import os
 import weakref
 from asyncio import AbstractEventLoop, get_running_loop
+from typing import Any
 
 from prefect.blocks.abstract import CredentialsBlock
+from prefect.client.schemas.objects import BlockDocument
 from pydantic import Field, SecretStr, field_validator
 
 from prefect_tavus.blocks._limits import tavus_api_slot
@@ -60,21 +62,27 @@ class TavusCredentials(CredentialsBlock):
 
     _block_type_name = "Tavus Credentials"
     _block_type_slug = "tavus-credentials"
-    # Tavus's site icon. Not checked from here (no network); the UI falls back to a
-    # generic icon if it ever moves.
-    _logo_url = "https://www.tavus.io/favicon.ico"
+    # The avatar of Tavus's own GitHub organisation (Tavus-Engineering, home of its official
+    # examples), served by GitHub: square, at the size asked for (256 px), and not tied to
+    # the layout of Tavus's website. Prefect's UI shows a broken image if a logo URL stops
+    # working (there is no fallback icon), so a durable URL matters.
+    _logo_url = "https://github.com/Tavus-Engineering.png?size=256"
     _description = (
         "Stores a Tavus API key and connection settings, and gives tasks and flows an "
         "HTTP client for the Tavus replica API."
     )
     _documentation_url = "https://docs.tavus.io/api-reference/phoenix-replica-model/get-replica"
 
-    api_key: SecretStr | None = Field(
-        default=None,
+    # Not Optional: Prefect's forms render `SecretStr | None` as a "password | null" switch;
+    # a plain SecretStr is one password field. Empty means "use TAVUS_API_KEY", and blocks
+    # saved with `null` (earlier versions) still load (`_none_is_empty`).
+    api_key: SecretStr = Field(
+        default_factory=lambda: SecretStr(""),
         title="API Key",
         description=(
-            "Tavus API key, sent as the x-api-key header. Leave empty to read the "
-            "TAVUS_API_KEY environment variable where the flow runs."
+            "Tavus API key, sent as the x-api-key header. Leave it empty to use the "
+            "TAVUS_API_KEY environment variable of the process that runs the flow (e.g. set "
+            "on your workers)."
         ),
     )
     base_url: str = Field(
@@ -161,9 +169,22 @@ class TavusCredentials(CredentialsBlock):
             raise TavusConfigurationError("The callback token must be one URL path segment (no '/', '?' or '#').")
         return SecretStr(self.callback_base_url.rstrip("/") + CALLBACK_PATH + token)
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return "" if value is None else value
+
+    def _to_block_document(self, *args: Any, **kwargs: Any) -> BlockDocument:
+        """Save an empty key as null: Prefect masks any saved secret as ``********``, and an
+        empty one would then look like a key in the UI. Null shows as "None" and loads as empty."""
+        document = super()._to_block_document(*args, **kwargs)
+        if not self.api_key.get_secret_value() and isinstance(document.data, dict):
+            document.data["api_key"] = None
+        return document
+
     def resolved_api_key(self) -> SecretStr:
         """The key to use: the block's own, else ``TAVUS_API_KEY``; raise if neither."""
-        if self.api_key is not None and self.api_key.get_secret_value().strip():
+        if self.api_key.get_secret_value().strip():
             return self.api_key
         from_env = os.environ.get(API_KEY_ENV_VAR, "").strip()
         if from_env:

@@ -55,6 +55,7 @@ from prefect_tavus.core.waiting import (
     RequestSpacer,
     WaitResult,
     WaitSettings,
+    reported_progress,
 )
 
 __all__ = ["run_wait"]
@@ -218,9 +219,10 @@ async def run_wait(
 
 
 def _mean_progress(items) -> float:  # noqa: ANN001
-    """Mean progress of a wait: settled replicas count as 100, unknown progress as 0."""
+    """Mean progress of a wait, each replica as Tavus last reported it: completed ones count
+    as 100; failed, missing or still training ones as their last reported progress (0 if none)."""
     values = [
-        100.0 if item.outcome is not None else ((item.last.progress_percent or 0.0) if item.last else 0.0)
+        reported_progress(item.last, completed=item.outcome is not None and item.outcome.ok)
         for item in items
     ]
     return sum(values) / len(values) if values else 0.0
@@ -244,7 +246,7 @@ async def _absorb_round(
                    polled.received_at.get(replica_id), cause=said_so)
             continue
         try:
-            replica = await aget_replica(replica_id, credentials)
+            replica = await aget_replica(replica_id, credentials, verbose=True)
         except TavusNotFoundError as error:
             finish(replica_id, Outcome.NOT_FOUND, error.api_message or str(error), cause=error)
             continue
@@ -254,8 +256,8 @@ async def _absorb_round(
     single = len(polled.found) + len(polled.missing) == 1
     for replica_id, replica in polled.found.items():
         if replica.is_failed and not replica.error_message and not single:
-            try:  # the list carries no error_message: read it once
-                replica = await aget_replica(replica_id, credentials)
+            try:  # the list carries no error_message: read it once (verbose: with replica_type)
+                replica = await aget_replica(replica_id, credentials, verbose=True)
             except (TavusNotFoundError, TavusTransientError):
                 pass  # keep the list's view; the failure stands without its message
         _settle(replica, polled.received_at.get(replica_id), observe, finish)

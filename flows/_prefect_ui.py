@@ -1,22 +1,39 @@
 """What a wait shows in the Prefect UI and to automations: events and artifacts.
 
-Events (documented in the README), each about the replica as its resource
-(``tavus.replica.<replica_id>``, named after the replica), with the flow run attached
-as a related resource by Prefect, and a payload of status, progress and error message:
+Events (documented in the README), each about the replica as its resource, with the flow
+run attached as a related resource by Prefect, and a payload of status, progress and
+error message. The resource is ``tavus.replica.<replica_id>`` (what triggers match and
+``for_each`` groups on); its ``prefect.resource.name`` is what the event feed shows as the
+resource, so it reads ``<replica name> (<status>, <progress>)``, e.g. ``Sales presenter
+(started, 40/100)``; the stable facts are labels of their own (``tavus.replica.id``,
+``tavus.replica.name``, ``tavus.replica.status``, ``tavus.replica.progress``).
 
 * ``tavus.replica.progress``: a replica entered a new 10% band of training progress or
   changed status (bands keep a thousand-replica batch from flooding the event feed);
 * ``tavus.replica.completed``, ``tavus.replica.failed`` (training error, or the replica
   is gone), ``tavus.replica.timed-out``: once per replica, when the wait settles it.
 
-Artifacts: one progress artifact per wait (the replica's progress, or the batch's mean),
-and at the end a markdown artifact per replica, keyed ``tavus-replica-<replica_id>`` so
-the UI shows one history per replica, plus a table for batches. Failing to write an
-artifact is logged once and never ends a wait.
+Artifacts, every one with a key (so it is listed on the Artifacts page and its card has a
+title) and a description:
+
+* a progress artifact per wait, kept at what Tavus last reported (a batch: the mean over
+  its replicas, completed ones counting 100) and written one last time when the wait ends,
+  with the outcome in its description: ``tavus-progress-<replica_id>``, or
+  ``tavus-progress-batch-<n>-replicas-<hash>`` for a batch;
+* a markdown artifact per replica at the end, ``tavus-replica-<replica_id>``, so the UI
+  keeps one history per replica across waits. Batches of up to
+  ``PER_REPLICA_ARTIFACT_LIMIT`` replicas get one for every replica; larger batches only
+  for the replicas that did not complete (the ones someone will look into), at most that
+  many; the batch table lists them all;
+* for a batch, a table with a row per replica: ``tavus-batch-<n>-replicas-<hash>``.
+
+``<hash>`` is made from the set of replica ids, so waiting again on the same batch adds to
+the same histories. Failing to write an artifact is logged once and never ends a wait.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any
@@ -31,12 +48,21 @@ from prefect.artifacts import (
 from prefect.events import emit_event
 
 from prefect_tavus.core import Replica
+from prefect_tavus.core.text import format_duration, format_time, plural
 from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
 
-__all__ = ["EVENT_PREFIX", "WaitUI", "replica_artifact_key", "replica_resource"]
+__all__ = [
+    "EVENT_PREFIX",
+    "WaitUI",
+    "batch_artifact_key",
+    "progress_artifact_key",
+    "replica_artifact_key",
+    "replica_resource",
+]
 
 EVENT_PREFIX = "tavus.replica"
-#: Up to this many replicas, each gets its own markdown artifact at the end.
+#: Batches up to this size get a markdown artifact per replica; larger ones get one only for
+#: replicas that did not complete, at most this many.
 PER_REPLICA_ARTIFACT_LIMIT = 25
 
 _EVENT_FOR_OUTCOME = {
@@ -47,18 +73,70 @@ _EVENT_FOR_OUTCOME = {
 }
 
 
+# --- keys --------------------------------------------------------------------------------
+
+
+def _key_part(replica_id: str) -> str:
+    """Prefect keys allow only lowercase letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9-]", "-", replica_id.lower())
+
+
+def _batch_part(replica_ids: list[str]) -> str:
+    ids = sorted(set(replica_ids))
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:8]
+    return f"batch-{len(ids)}-replicas-{digest}"
+
+
 def replica_artifact_key(replica_id: str) -> str:
-    """``tavus-replica-<id>``: Prefect keys allow only lowercase letters, digits and dashes."""
-    return "tavus-replica-" + re.sub(r"[^a-z0-9-]", "-", replica_id.lower())
+    """``tavus-replica-<id>``: the replica's details, one history per replica."""
+    return "tavus-replica-" + _key_part(replica_id)
 
 
-def replica_resource(replica_id: str, replica: Replica | None) -> dict[str, str]:
+def progress_artifact_key(replica_ids: list[str]) -> str:
+    """``tavus-progress-<id>`` for one replica, ``tavus-progress-batch-<n>-replicas-<hash>`` for a batch."""
+    if len(set(replica_ids)) == 1:
+        return "tavus-progress-" + _key_part(replica_ids[0])
+    return "tavus-progress-" + _batch_part(replica_ids)
+
+
+def batch_artifact_key(replica_ids: list[str]) -> str:
+    """``tavus-batch-<n>-replicas-<hash>``: the batch's table, stable for the same set of ids."""
+    return "tavus-" + _batch_part(replica_ids)
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+def _state_words(replica: Replica | None, outcome: Outcome | None = None) -> str:
+    """``started, 40/100``: the status and progress as Tavus reported them."""
+    if outcome is Outcome.NOT_FOUND:
+        return "not found"
+    if replica is None:
+        return "not seen yet"
+    return ", ".join(part for part in (replica.status or "unknown status", replica.training_progress) if part)
+
+
+def replica_resource(
+    replica_id: str, replica: Replica | None, outcome: Outcome | None = None
+) -> dict[str, str]:
+    """The event resource for a replica.
+
+    ``prefect.resource.id`` is stable (triggers match it); ``prefect.resource.name`` is what
+    the event feed shows, so it carries the name, status and progress of this event.
+    """
     name = (replica.replica_name if replica else None) or replica_id
-    return {
+    resource = {
         "prefect.resource.id": f"{EVENT_PREFIX}.{replica_id}",
-        "prefect.resource.name": name,
+        "prefect.resource.name": f"{name} ({_state_words(replica, outcome)})",
         "tavus.replica.id": replica_id,
     }
+    labels = {
+        "tavus.replica.name": replica.replica_name if replica else None,
+        "tavus.replica.status": replica.status if replica else None,
+        "tavus.replica.progress": replica.training_progress if replica else None,
+    }
+    resource.update({label: value for label, value in labels.items() if value})  # labels are strings
+    return resource
 
 
 def _payload(replica_id: str, replica: Replica | None, error_message: str | None = None) -> dict[str, Any]:
@@ -76,13 +154,62 @@ def _band(replica: Replica) -> tuple[str, int]:
     return (replica.normalized_status, -1 if percent is None else int(percent // 10))
 
 
+# --- words for artifacts -----------------------------------------------------------------
+
+
+def _md(value: object) -> str:
+    """A value from Tavus made safe for one markdown table cell or line."""
+    text = " ".join(str(value).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+
+
+def _who(outcome: ReplicaOutcome) -> str:
+    """``'Sales presenter' (rcc42d8eedf)``, or the id alone when the name is unknown."""
+    name = outcome.replica.replica_name if outcome.replica else None
+    return f"'{_md(name)}' ({outcome.replica_id})" if name else outcome.replica_id
+
+
+def _progress_words(outcome: ReplicaOutcome) -> str:
+    replica = outcome.replica
+    return (replica.training_progress if replica else None) or "no progress reported"
+
+
+def _verdict(outcome: ReplicaOutcome) -> str:
+    """What became of a replica, with the progress Tavus last reported (for sentences)."""
+    progress = _progress_words(outcome)
+    return {
+        Outcome.COMPLETED: "completed training",
+        Outcome.FAILED: f"failed training at {progress}",
+        Outcome.NOT_FOUND: "was not found" + (f" (last seen at {progress})" if outcome.replica else ""),
+        Outcome.TIMED_OUT: f"was still training at {progress} at the deadline",
+    }[outcome.outcome]
+
+
+def _headline(outcome: ReplicaOutcome) -> str:
+    """The same, first in a description, where the UI's cards cut long text short."""
+    progress = _progress_words(outcome)
+    return {
+        Outcome.COMPLETED: "Completed",
+        Outcome.FAILED: f"Failed at {progress}",
+        Outcome.NOT_FOUND: "Not found",
+        Outcome.TIMED_OUT: f"Timed out at {progress}",
+    }[outcome.outcome]
+
+
+def _counts(result: WaitResult) -> str:
+    """``1 completed, 1 failed``."""
+    return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts().items() if n)
+
+
 class WaitUI:
     """Events and artifacts for one wait."""
 
     def __init__(self, replica_ids: list[str], logger: logging.LoggerAdapter | logging.Logger) -> None:
         self.replica_ids = replica_ids
         self.logger = logger
+        self.single = len(set(replica_ids)) == 1
         self._bands: dict[str, tuple[str, int]] = {}
+        self._settled: set[str] = set()
         self._progress_artifact: UUID | None = None
         self._last_progress: float | None = None
         self._artifact_warned = False
@@ -104,9 +231,10 @@ class WaitUI:
 
     def settled(self, outcome: ReplicaOutcome) -> None:
         """Emit the replica's terminal event."""
+        self._settled.add(outcome.replica_id)
         emit_event(
             f"{EVENT_PREFIX}.{_EVENT_FOR_OUTCOME[outcome.outcome]}",
-            resource=replica_resource(outcome.replica_id, outcome.replica),
+            resource=replica_resource(outcome.replica_id, outcome.replica, outcome.outcome),
             payload={**_payload(outcome.replica_id, outcome.replica, outcome.error_message),
                      "outcome": outcome.outcome.value},
         )
@@ -118,43 +246,80 @@ class WaitUI:
             self._artifact_warned = True
             self.logger.warning("Could not write a Prefect artifact (the wait goes on): %s", exc)
 
-    async def progress(self, percent: float) -> None:
-        """Keep the wait's progress artifact at ``percent`` (0-100)."""
+    def _progress_description(self) -> str:
+        if self.single:
+            return f"Training progress of replica {self.replica_ids[0]}, as Tavus reports it"
+        return (f"Mean training progress of {plural(len(self.replica_ids), 'replica')}, each as Tavus "
+                "reports it (a completed replica counts 100)")
+
+    async def progress(self, percent: float, *, description: str | None = None, final: bool = False) -> None:
+        """Keep the wait's progress artifact at ``percent`` (0-100).
+
+        Unchanged values are skipped while waiting, and so is the round that settles the last
+        replica: the ``final`` write at the end of the wait follows it and always goes out,
+        with the outcome in its ``description``.
+        """
         percent = round(max(0.0, min(100.0, percent)), 1)
-        if percent == self._last_progress:
+        if not final and (percent == self._last_progress or self._settled >= set(self.replica_ids)):
             return
-        self._last_progress = percent
         try:
             if self._progress_artifact is None:
-                single = len(self.replica_ids) == 1
                 self._progress_artifact = await acreate_progress_artifact(
                     percent,
-                    key=f"tavus-progress-{replica_artifact_key(self.replica_ids[0])[14:]}" if single else None,
-                    description=(f"Training progress of replica {self.replica_ids[0]}" if single
-                                 else f"Mean training progress of {len(self.replica_ids)} replicas"),
+                    key=progress_artifact_key(self.replica_ids),
+                    description=description or self._progress_description(),
                 )
             else:
-                await aupdate_progress_artifact(self._progress_artifact, percent)
+                await aupdate_progress_artifact(self._progress_artifact, percent, description=description)
+            self._last_progress = percent
         except Exception as exc:  # noqa: BLE001
             self._artifact_failed(exc)
 
     async def summary(self, result: WaitResult) -> None:
-        """Markdown artifact per replica (stable key), and a table for a batch."""
+        """At the end of a wait: the progress artifact's last word, then the details
+        artifacts (per replica, stable keys) and, for a batch, its table."""
+        await self.progress(result.progress_percent, description=_final_progress_description(result), final=True)
         try:
-            if len(result.results) <= PER_REPLICA_ARTIFACT_LIMIT:
-                for outcome in result.results:
-                    await acreate_markdown_artifact(
-                        markdown=_replica_markdown(outcome, result),
-                        key=replica_artifact_key(outcome.replica_id),
-                        description=f"Tavus replica {outcome.replica_id}: {outcome.outcome.value}",
-                    )
-            if len(result.results) > 1:
+            for outcome in _worth_a_details_artifact(result):
+                await acreate_markdown_artifact(
+                    markdown=_replica_markdown(outcome, result),
+                    key=replica_artifact_key(outcome.replica_id),
+                    description=f"{_headline(outcome)}: Tavus replica {_who(outcome)}",
+                )
+            if not self.single:
                 await acreate_table_artifact(
                     table=[_row(outcome) for outcome in result.results],
-                    description=f"Tavus batch wait: {result.summary()}",
+                    key=batch_artifact_key(self.replica_ids),
+                    description=_table_description(result),
                 )
         except Exception as exc:  # noqa: BLE001
             self._artifact_failed(exc)
+
+
+def _worth_a_details_artifact(result: WaitResult) -> list[ReplicaOutcome]:
+    """Every replica of a small batch; in a large one, the first replicas that did not complete."""
+    if len(result.results) <= PER_REPLICA_ARTIFACT_LIMIT:
+        return list(result.results)
+    return result.not_completed[:PER_REPLICA_ARTIFACT_LIMIT]
+
+
+def _final_progress_description(result: WaitResult) -> str:
+    """Verdict first (cards show one line): ``Failed at 40/100: replica 'Broken take' (r…), ...``."""
+    if len(result.results) == 1:
+        (outcome,) = result.results
+        return f"{_headline(outcome)}: replica {_who(outcome)}, progress as Tavus last reported it"
+    return (f"{_counts(result)} ({plural(len(result.results), 'replica')}): mean of the progress Tavus "
+            "last reported for each, a completed replica counting 100")
+
+
+def _table_description(result: WaitResult) -> str:
+    text = (f"{_counts(result)}: Tavus batch of {plural(len(result.results), 'replica')}, waited "
+            f"{format_duration(result.elapsed_seconds)}, {plural(result.requests, 'request')}.")
+    if len(result.results) > PER_REPLICA_ARTIFACT_LIMIT:
+        shown = len(_worth_a_details_artifact(result))
+        first = f" (the first {shown} of {len(result.not_completed)})" if len(result.not_completed) > shown else ""
+        text += f" Details artifacts (tavus-replica-<id>) only for the replicas that did not complete{first}."
+    return text
 
 
 def _row(outcome: ReplicaOutcome) -> dict[str, Any]:
@@ -170,36 +335,41 @@ def _row(outcome: ReplicaOutcome) -> dict[str, Any]:
     }
 
 
-def _md(value: object) -> str:
-    """A value from Tavus made safe for one markdown table cell."""
-    text = " ".join(str(value).split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+_SEEN_LABEL = {
+    Outcome.COMPLETED: "Seen completed",
+    Outcome.FAILED: "Seen failed",
+    Outcome.NOT_FOUND: "Seen missing",
+    Outcome.TIMED_OUT: "Gave up",
+}
 
 
 def _replica_markdown(outcome: ReplicaOutcome, result: WaitResult) -> str:
+    """The replica's details: what Tavus said about it and what the wait saw.
+
+    A two-column table headed by the replica's id; rows Tavus left empty are left out.
+    """
     replica = outcome.replica
-    verdict = {
-        Outcome.COMPLETED: "completed training",
-        Outcome.FAILED: "failed",
-        Outcome.NOT_FOUND: "was not found",
-        Outcome.TIMED_OUT: "was still training at the deadline",
-    }[outcome.outcome]
-    lines = [f"# Tavus replica `{outcome.replica_id}` {verdict}", ""]
+    name = replica.replica_name if replica else None
+    who = f"'{_md(name)}'" if name else outcome.replica_id
+    lines = [f"# Replica {who} {_verdict(outcome)}", ""]
     if outcome.error_message and outcome.outcome is not Outcome.COMPLETED:
         lines += [f"> **Error:** {_md(outcome.error_message)}", ""]
-    thumbnail = replica.thumbnail_video_url if replica else None
+    waited = outcome.seen_finished_after_seconds
+    batch = len(result.results) > 1
     rows = [
-        ("Replica id", outcome.replica_id),
         ("Name", replica.replica_name if replica else None),
         ("Status", replica.status if replica else None),
         ("Training progress", replica.training_progress if replica else None),
         ("Type", replica.replica_type if replica else None),
         ("Model", replica.model_name if replica else None),
-        ("Created", replica.created_at.isoformat() if replica and replica.created_at else None),
-        ("Thumbnail", thumbnail),
-        ("Time waited", f"{outcome.seen_finished_after_seconds or result.elapsed_seconds:.0f} s"),
-        ("Requests made by this wait", str(result.requests)),
+        ("Created", format_time(replica.created_at) if replica else None),
+        ("Last updated by Tavus", format_time(replica.updated_at) if replica else None),
+        ("Thumbnail", replica.thumbnail_video_url if replica else None),
+        (_SEEN_LABEL[outcome.outcome], format_time(outcome.seen_finished_at)),
+        ("Time waited", format_duration(waited if waited is not None else result.elapsed_seconds)),
+        ("Requests made by this wait" + (f" (batch of {len(result.results)})" if batch else ""),
+         str(result.requests)),
     ]
-    lines += ["| | |", "|---|---|"]
-    lines += [f"| {label} | {_md(value) if value not in (None, '') else '-'} |" for label, value in rows]
+    lines += [f"| Replica id | `{_md(outcome.replica_id)}` |", "|---|---|"]
+    lines += [f"| {_md(label)} | {_md(value)} |" for label, value in rows if value not in (None, "")]
     return "\n".join(lines) + "\n"

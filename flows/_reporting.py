@@ -14,21 +14,14 @@ from collections.abc import Iterable
 from prefect.logging import get_run_logger
 
 from prefect_tavus.core import Replica, TavusError
+from prefect_tavus.core.text import format_duration as _fmt_seconds
+from prefect_tavus.core.text import plural
 from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
 
 __all__ = ["WaitReporter"]
 
 #: Up to this many replicas, each change is logged on its own line.
 PER_REPLICA_LOG_LIMIT = 10
-
-
-def _fmt_seconds(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class WaitReporter:
@@ -49,7 +42,7 @@ class WaitReporter:
     # --- lifecycle -------------------------------------------------------------------
 
     def started(self, *, deadline_in: float, resumed_after: float) -> None:
-        what = f"replica {self.replica_ids[0]}" if len(self.replica_ids) == 1 else f"{len(self.replica_ids)} replicas"
+        what = f"replica {self.replica_ids[0]}" if len(self.replica_ids) == 1 else plural(len(self.replica_ids), "replica")
         resumed = f" (resuming a wait started {_fmt_seconds(resumed_after)} ago)" if resumed_after > 1 else ""
         self._info("Waiting for %s to finish training; giving up in %s%s.", what, _fmt_seconds(deadline_in), resumed)
 
@@ -103,8 +96,8 @@ class WaitReporter:
         if time.monotonic() - self._last_info < self.heartbeat_seconds:
             return
         self._info(
-            "Still waiting: %d replica%s training after %s; next check in %s.",
-            pending, "" if pending == 1 else "s", _fmt_seconds(elapsed), _fmt_seconds(next_poll_in),
+            "Still waiting: %s training after %s; next check in %s.",
+            plural(pending, "replica"), _fmt_seconds(elapsed), _fmt_seconds(next_poll_in),
         )
 
     # --- outages ---------------------------------------------------------------------
@@ -116,8 +109,7 @@ class WaitReporter:
         )
 
     def outage_ended(self, duration: float, failures: int) -> None:
-        self._info("Tavus API reachable again after %s (%d failed poll%s).",
-                   _fmt_seconds(duration), failures, "" if failures == 1 else "s")
+        self._info("Tavus API reachable again after %s (%s).", _fmt_seconds(duration), plural(failures, "failed poll"))
 
     def done(self, result: WaitResult) -> None:
         self._info("Wait finished: %s.", result.summary())

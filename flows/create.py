@@ -25,6 +25,7 @@ from prefect.cache_policies import CacheKeyFnPolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
+from prefect_tavus._run_names import create_and_wait_run_name, create_replica_task_run_name
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.flows.wait import _wait_for_replica
 from prefect_tavus.core import CreatedReplica, Replica
@@ -37,8 +38,14 @@ def _once_per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> s
     return f"tavus-create-replica-{context.task_run.flow_run_id}"
 
 
+def _create_once_run_name(parameters: dict[str, Any]) -> str:
+    """``create-replica-<name or training file>``, as ``create_replica`` names its runs."""
+    return create_replica_task_run_name(parameters.get("body") or {})
+
+
 @task(
     name="create_replica",
+    task_run_name=_create_once_run_name,
     cache_policy=CacheKeyFnPolicy(cache_key_fn=_once_per_flow_run),
     persist_result=True,
     cache_expiration=timedelta(days=7),
@@ -108,7 +115,7 @@ _DOC = """Create a replica (``POST /v2/replicas``) and wait until it finishes tr
     """
 
 
-@flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
+@flow(name="create-replica-and-wait", flow_run_name=create_and_wait_run_name, description=_DOC.split("\n")[0])
 def create_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,
@@ -125,7 +132,7 @@ def create_replica_and_wait(
     return run_coro_as_sync(_create_and_wait(**_split(locals())))
 
 
-@flow(name="create-replica-and-wait", description=_DOC.split("\n")[0])
+@flow(name="create-replica-and-wait", flow_run_name=create_and_wait_run_name, description=_DOC.split("\n")[0])
 async def acreate_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,

@@ -15,6 +15,7 @@ from prefect.logging import get_run_logger
 from prefect.states import Cancelled, State
 from prefect.utilities.asyncutils import run_coro_as_sync
 
+from prefect_tavus._run_names import batch_wait_run_name
 from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
 from prefect_tavus.flows._cancellation import WaitCancelled
 from prefect_tavus.flows._engine import run_wait
@@ -27,6 +28,7 @@ from prefect_tavus.core import (
     validate_replica_id,
     validate_replica_ids,
 )
+from prefect_tavus.core.text import plural
 from prefect_tavus.core.waiting import Outcome, WaitResult, WaitSettings
 
 __all__ = ["wait_for_replica", "await_for_replica", "wait_for_replicas", "await_for_replicas"]
@@ -148,7 +150,7 @@ async def _wait_for_replicas(
     try:
         result = await run_wait(ids, credentials, settings, release_worker)
     except WaitCancelled:
-        return _cancelled(f"{len(ids)} replicas")  # type: ignore[return-value]
+        return _cancelled(plural(len(ids), "replica"))  # type: ignore[return-value]
     if raise_on_failure and not result.all_completed:
         failed = ", ".join(
             f"{r.replica_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
@@ -183,7 +185,7 @@ _MANY_DOC = """Wait until every replica in a batch finishes training.
     """
 
 
-@flow(name="wait-for-replicas", description=_MANY_DOC.split("\n")[0])
+@flow(name="wait-for-replicas", flow_run_name=batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
 def wait_for_replicas(
     replica_ids: list[str],
     tavus_credentials: CredentialsInput = None,
@@ -196,7 +198,7 @@ def wait_for_replicas(
     )
 
 
-@flow(name="wait-for-replicas", description=_MANY_DOC.split("\n")[0])
+@flow(name="wait-for-replicas", flow_run_name=batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
 async def await_for_replicas(
     replica_ids: list[str],
     tavus_credentials: CredentialsInput = None,

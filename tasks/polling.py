@@ -41,7 +41,7 @@ if not any(isinstance(f, _QuietPollRounds) for f in logging.getLogger("prefect.t
     logging.getLogger("prefect.task_runs").addFilter(_QuietPollRounds())
 
 
-@task(name="poll_replicas", task_run_name="poll {round_number}", cache_policy=NO_CACHE, retries=0)
+@task(name="poll_replicas", task_run_name="poll-{round_number}", cache_policy=NO_CACHE, retries=0)
 async def poll_replicas(
     replica_ids: list[str],
     tavus_credentials: TavusCredentials,

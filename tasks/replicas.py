@@ -22,6 +22,7 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
+from prefect_tavus._run_names import create_replica_task_run_name, list_replicas_task_run_name
 from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
 from prefect_tavus.tasks._retry import honour_retry_after, retry_task_options
 from prefect_tavus.core import (
@@ -111,7 +112,7 @@ async def _list_replicas(
     ]
 
 
-@task(name="list_replicas", **_READ)
+@task(name="list_replicas", task_run_name=list_replicas_task_run_name, **_READ)
 async def alist_replicas(
     tavus_credentials: CredentialsInput = None,
     replica_ids: Sequence[str] | None = None,
@@ -130,7 +131,7 @@ async def alist_replicas(
 
 
 @async_dispatch(alist_replicas)
-@task(name="list_replicas", **_READ)
+@task(name="list_replicas", task_run_name=list_replicas_task_run_name, **_READ)
 def list_replicas(
     tavus_credentials: CredentialsInput = None,
     replica_ids: Sequence[str] | None = None,
@@ -153,7 +154,7 @@ async def _create_replica(tavus_credentials: CredentialsInput, **body: Any) -> C
     return await credentials.get_client().create_replica(**body)
 
 
-@task(name="create_replica", cache_policy=NO_CACHE, retries=0)
+@task(name="create_replica", task_run_name=create_replica_task_run_name, cache_policy=NO_CACHE, retries=0)
 async def acreate_replica(
     tavus_credentials: CredentialsInput = None,
     train_video_url: str | None = None,
@@ -179,7 +180,7 @@ async def acreate_replica(
 
 
 @async_dispatch(acreate_replica)
-@task(name="create_replica", cache_policy=NO_CACHE, retries=0)
+@task(name="create_replica", task_run_name=create_replica_task_run_name, cache_policy=NO_CACHE, retries=0)
 def create_replica(
     tavus_credentials: CredentialsInput = None,
     train_video_url: str | None = None,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
 from prefect_tavus.core.models import Replica
+from prefect_tavus.core.text import plural
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -29,6 +30,7 @@ __all__ = [
     "ReplicaOutcome",
     "WaitResult",
     "WaitSettings",
+    "reported_progress",
 ]
 
 #: Training takes 3 to 6 hours by Tavus's own docs (older ones say 4 to 6); the default
@@ -85,6 +87,18 @@ class WaitSettings(BaseModel):
         return self
 
 
+def reported_progress(replica: Replica | None, *, completed: bool = False) -> float:
+    """A replica's training progress (0-100) as Tavus last reported it: 100 once completed;
+    for any other replica (training, failed, missing, timed out) the last value Tavus gave,
+    0 if it never gave one. Never 100 for a replica that did not complete."""
+    if completed:
+        return 100.0
+    percent = replica.progress_percent if replica is not None else None
+    if percent is None:
+        return 0.0
+    return percent if replica is not None and replica.is_completed else min(percent, 99.9)
+
+
 class Outcome(str, Enum):
     """How the wait ended for one replica."""
 
@@ -121,6 +135,11 @@ class ReplicaOutcome(BaseModel):
     def ok(self) -> bool:
         return self.outcome is Outcome.COMPLETED
 
+    @property
+    def progress_percent(self) -> float:
+        """Training progress as Tavus last reported it: 100 if completed, else the last value."""
+        return reported_progress(self.replica, completed=self.ok)
+
 
 class WaitResult(BaseModel):
     """What a wait returns: one :class:`ReplicaOutcome` per requested id, in input order."""
@@ -145,15 +164,22 @@ class WaitResult(BaseModel):
     def all_completed(self) -> bool:
         return not self.not_completed
 
+    @property
+    def progress_percent(self) -> float:
+        """Mean of the replicas' :attr:`ReplicaOutcome.progress_percent` (0 for no replicas)."""
+        if not self.results:
+            return 0.0
+        return sum(result.progress_percent for result in self.results) / len(self.results)
+
     def counts(self) -> dict[str, int]:
         return {outcome.value: len(self.by_outcome(outcome)) for outcome in Outcome}
 
     def summary(self) -> str:
-        """``3 replicas in 42s (12 requests): 2 completed, 1 failed``."""
+        """``3 replicas in 42s (12 requests): 2 completed, 1 failed``; ``1 replica in 8s (1 request): ...``."""
         parts = [f"{n} {name.replace('_', ' ')}" for name, n in self.counts().items() if n]
         return (
-            f"{len(self.results)} replica{'s' if len(self.results) != 1 else ''} in "
-            f"{self.elapsed_seconds:.0f}s ({self.requests} requests): {', '.join(parts)}"
+            f"{plural(len(self.results), 'replica')} in "
+            f"{self.elapsed_seconds:.0f}s ({plural(self.requests, 'request')}): {', '.join(parts)}"
         )
 
 
