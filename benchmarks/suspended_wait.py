@@ -161,6 +161,10 @@ class Bench:
                        check=True, timeout=300)
         self.cli("work-pool", "create", POOL, "--type", "process")
         self.cli("--no-prompt", "deploy", "--name", "wait-for-replicas", "--name", "resume-replica-waits")
+        # The sweep sweeps with (c)'s key, as a user points it at their own saved block.
+        sweep = self.prefect.deployment("resume-replica-waits")
+        self.prefect.ok("PATCH", f"/api/deployments/{sweep['id']}",
+                        {"parameters": {**sweep["parameters"], "tavus_credentials": "tavus-c"}})
         self.sweep_schedules(active=False)
         # The worker's DEFAULT polling: PREFECT_WORKER_QUERY_SECONDS is not set.
         self.start("worker", [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", "40",
