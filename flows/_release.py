@@ -31,6 +31,7 @@ from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
 from prefect.flow_runs import asuspend_flow_run
 
+from prefect_tavus.core.text import plural
 from prefect_tavus.flows._suspension import SuspendedWait, record_waiting
 
 __all__ = ["WorkerRelease", "already_reported", "release_blocker"]
@@ -98,10 +99,10 @@ class WorkerRelease:
             return
         count = len(pending)
         self.logger.info(
-            "Releasing the worker: %d replica%s still training. The run is suspended until "
+            "Releasing the worker: %s still training. The run is suspended until "
             "Tavus's callback or the resume-replica-waits sweep resumes it (at the latest "
             "when its deadline passes, in %.0f min).",
-            count, "" if count == 1 else "s", max(0.0, deadline - time.time()) / 60,
+            plural(count, "replica"), max(0.0, deadline - time.time()) / 60,
         )
         try:
             # A fresh key per suspension: Prefect remembers fired keys across resumes, and

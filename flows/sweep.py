@@ -26,6 +26,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
 from prefect_tavus.core import DEFAULT_PAGE_SIZE, TavusTransientError, count_requests
+from prefect_tavus.core.text import plural
 from prefect_tavus.flows._suspension import SuspendedWait, find_suspended_waits, resume_wait
 
 __all__ = ["resume_replica_waits", "aresume_replica_waits", "waits_to_resume"]
@@ -65,20 +66,19 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
                     if replica.replica_id in finished and not replica.is_terminal:
                         finished.discard(replica.replica_id)
             except TavusTransientError as exc:
-                logger.warning("Could not ask Tavus about %d replicas (%s); only deadlines count this time.",
-                               len(ids), exc)
+                logger.warning("Could not ask Tavus about %s (%s); only deadlines count this time.",
+                               plural(len(ids), "replica"), exc)
                 finished = None
         resumed = already = 0
         for wait, why in waits_to_resume(waits, finished, time.time()):
             if await resume_wait(prefect, wait.flow_run_id):
                 resumed += 1
-                logger.info("Resumed %s (%d replica%s): %s.", wait.flow_run_name, len(wait.replica_ids),
-                            "" if len(wait.replica_ids) == 1 else "s", why)
+                logger.info("Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.replica_ids), "replica"), why)
             else:
                 already += 1
     logger.info(
-        "Sweep: %d suspended wait%s on %d replicas, %d request%s to Tavus; resumed %d%s.",
-        len(waits), "" if len(waits) == 1 else "s", len(ids), requests[0], "" if requests[0] == 1 else "s",
+        "Sweep: %s on %s, %s to Tavus; resumed %d%s.",
+        plural(len(waits), "suspended wait"), plural(len(ids), "replica"), plural(requests[0], "request"),
         resumed, f" ({already} already resumed or no longer suspended)" if already else "",
     )
     return {"suspended_waits": len(waits), "replicas_checked": len(ids), "requests": requests[0],
