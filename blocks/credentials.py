@@ -20,7 +20,6 @@ from pydantic import Field, SecretStr, field_validator
 from prefect_tavus.blocks._limits import tavus_api_slot
 from prefect_tavus.core import (
     DEFAULT_BASE_URL,
-    InsecureTransportError,
     TavusClient,
     TavusConfigurationError,
     validate_base_url,
@@ -141,11 +140,8 @@ class TavusCredentials(CredentialsBlock):
     def _check_callback_base_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        try:
-            return validate_base_url(value)
-        except InsecureTransportError as exc:
-            # The same rules as base_url (a token in clear text is as bad as a key); name the field.
-            raise InsecureTransportError(str(exc).replace("base_url", "callback_base_url", 1)) from None
+        # The same rules as base_url: a token in clear text is as bad as a key.
+        return validate_base_url(value, name="callback_base_url")
 
     def callback_url(self) -> SecretStr | None:
         """The URL Tavus should POST to when training ends, or None when no receiver is

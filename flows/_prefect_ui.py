@@ -76,7 +76,7 @@ _EVENT_FOR_OUTCOME = {
 # --- keys --------------------------------------------------------------------------------
 
 
-def _key_part(replica_id: str) -> str:
+def artifact_key_part(replica_id: str) -> str:
     """Prefect keys allow only lowercase letters, digits and dashes."""
     return re.sub(r"[^a-z0-9-]", "-", replica_id.lower())
 
@@ -89,13 +89,13 @@ def _batch_part(replica_ids: list[str]) -> str:
 
 def replica_artifact_key(replica_id: str) -> str:
     """``tavus-replica-<id>``: the replica's details, one history per replica."""
-    return "tavus-replica-" + _key_part(replica_id)
+    return "tavus-replica-" + artifact_key_part(replica_id)
 
 
 def progress_artifact_key(replica_ids: list[str]) -> str:
     """``tavus-progress-<id>`` for one replica, ``tavus-progress-batch-<n>-replicas-<hash>`` for a batch."""
     if len(set(replica_ids)) == 1:
-        return "tavus-progress-" + _key_part(replica_ids[0])
+        return "tavus-progress-" + artifact_key_part(replica_ids[0])
     return "tavus-progress-" + _batch_part(replica_ids)
 
 

@@ -28,6 +28,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
 from prefect_tavus.blocks import CredentialsInput
+from prefect_tavus.flows._prefect_ui import artifact_key_part
 from prefect_tavus.tasks import get_replica
 from prefect_tavus.core import ReplicaTrainingFailedError, TavusError, validate_replica_id
 
@@ -40,8 +41,7 @@ class ReplicaNotReadyError(TavusError):
 
 
 def _artifact_key(replica_id: str) -> str:
-    # Artifact keys allow lowercase letters, digits and dashes only.
-    return "welcome-video-" + "".join(c if c.isalnum() else "-" for c in replica_id.lower())
+    return "welcome-video-" + artifact_key_part(replica_id)
 
 
 @flow(name="generate-welcome-video", flow_run_name="welcome-video-{replica_id}")

@@ -65,3 +65,14 @@ def test_progress_is_what_tavus_reported_and_100_only_when_completed():
     ])
     assert [r.progress_percent for r in batch.results] == [40.0, 100.0, 0.0, 60.0]
     assert batch.progress_percent == 50.0
+
+
+def test_every_artifact_key_is_made_by_one_rule():
+    """Prefect keys allow lowercase ASCII letters, digits and dashes: the next step's key
+    follows the wait's rule (a non-ASCII letter is a letter to isalnum, not to Prefect)."""
+    from prefect_tavus.flows._prefect_ui import artifact_key_part, replica_artifact_key
+    from prefect_tavus.flows.next_step import _artifact_key
+
+    assert artifact_key_part("rÉ_1") == "r--1"
+    assert _artifact_key("rÉ_1") == "welcome-video-r--1"
+    assert replica_artifact_key("rÉ_1") == "tavus-replica-r--1"

@@ -73,29 +73,31 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def validate_base_url(value: object) -> str:
+def validate_base_url(value: object, *, name: str = "base_url") -> str:
     """Return the normalised base URL, or refuse one that could leak the key.
 
     Only ``https`` is accepted, except plain ``http`` to a loopback host (the local
-    simulator): anywhere else the API key would cross the network in clear text.
+    simulator): anywhere else the API key would cross the network in clear text. ``name``
+    is the field the message names (the callback receiver's URL carries a token, which
+    must not cross in clear text either).
     """
     if not isinstance(value, str) or not value.strip():
-        raise InsecureTransportError(f"base_url must be a URL such as {DEFAULT_BASE_URL!r}.")
+        raise InsecureTransportError(f"{name} must be a URL such as {DEFAULT_BASE_URL!r}.")
     parts = urlsplit(value.strip())
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise InsecureTransportError(
-            f"base_url {value!r} is not an http(s) URL; use {DEFAULT_BASE_URL!r} for Tavus."
+            f"{name} {value!r} is not an http(s) URL; use {DEFAULT_BASE_URL!r} for Tavus."
         )
     if not parts.hostname:
-        raise InsecureTransportError(f"base_url {value!r} has no host; use {DEFAULT_BASE_URL!r} for Tavus.")
+        raise InsecureTransportError(f"{name} {value!r} has no host; use {DEFAULT_BASE_URL!r} for Tavus.")
     if parts.username or parts.password:
-        raise InsecureTransportError("base_url must not carry credentials; put the key in api_key.")
+        raise InsecureTransportError(f"{name} must not carry credentials; put the key in api_key.")
     if parts.query or parts.fragment:
-        raise InsecureTransportError(f"base_url {value!r} must not have a query or fragment.")
+        raise InsecureTransportError(f"{name} {value!r} must not have a query or fragment.")
     if scheme == "http" and not is_loopback_host(parts.hostname):
         raise InsecureTransportError(
-            f"base_url {value!r} uses plain http to a non-loopback host, which would send the "
+            f"{name} {value!r} uses plain http to a non-loopback host, which would send the "
             "API key unencrypted; use https (plain http is allowed only for 127.0.0.1/localhost)."
         )
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
