@@ -25,8 +25,9 @@ two sweeps, or a sweep and a callback, resume a run once.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -41,12 +42,18 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.responses import SetStateStatus
 
+from prefect_tavus.core.errors import InvalidReplicaIdError
+from prefect_tavus.core.text import printable
+from prefect_tavus.core.validation import validate_replica_id
+
 __all__ = [
     "LABEL_CHECKED_AT",
     "LABEL_DEADLINE",
     "LABEL_REPLICAS",
     "SuspendedWait",
+    "UnreadableRecord",
     "find_suspended_waits",
+    "resume_if_still_waiting",
     "record_waiting",
     "resume_wait",
     "waiting_on",
@@ -62,6 +69,14 @@ LABEL_CHECKED_AT = "tavus.wait.checked_at"
 SUSPENDED = "Suspended"
 
 _PAGE = 200
+
+logger = logging.getLogger("prefect_tavus.suspension")
+
+
+class UnreadableRecord(ValueError):
+    """A flow run carries a wait record that does not parse (an id that fails validation,
+    a deadline that is not a number). It is skipped, never acted on, and named in a
+    WARNING so that a user can fix or cancel the run."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +99,31 @@ class SuspendedWait:
 
     @classmethod
     def from_flow_run(cls, flow_run: Any) -> SuspendedWait | None:
-        """The wait recorded on ``flow_run``, or None if it carries no (readable) record."""
+        """The wait recorded on ``flow_run``, or None if it carries no record.
+
+        Raises:
+            UnreadableRecord: a record is there but does not parse; the message names
+                the run and what is wrong (never acted on: a run is resumed only on a
+                record that fully parses).
+        """
         labels = getattr(flow_run, "labels", None) or {}
         raw_ids = labels.get(LABEL_REPLICAS)
-        if not isinstance(raw_ids, str) or not raw_ids.strip():
+        if raw_ids is None:
             return None
-        ids = frozenset(part.strip() for part in raw_ids.split(",") if part.strip())
-        return cls(flow_run.id, flow_run.name, ids, _epoch(labels.get(LABEL_DEADLINE)),
-                   _epoch(labels.get(LABEL_CHECKED_AT)))
+        name = f"{getattr(flow_run, 'name', '?')} ({getattr(flow_run, 'id', '?')})"
+        if not isinstance(raw_ids, str) or not raw_ids.strip():
+            raise UnreadableRecord(f"flow run {name}: label {LABEL_REPLICAS} is empty or not text")
+        try:
+            ids = frozenset(validate_replica_id(part.strip()) for part in raw_ids.split(",") if part.strip())
+        except InvalidReplicaIdError as exc:
+            raise UnreadableRecord(f"flow run {name}: label {LABEL_REPLICAS} holds an invalid id ({exc})") from None
+        deadline, checked_at = labels.get(LABEL_DEADLINE), labels.get(LABEL_CHECKED_AT)
+        for label, value in ((LABEL_DEADLINE, deadline), (LABEL_CHECKED_AT, checked_at)):
+            if value is not None and _epoch(value) is None:
+                raise UnreadableRecord(
+                    f"flow run {name}: label {label} is {printable(str(value), 40)!r}, not epoch seconds"
+                )
+        return cls(flow_run.id, flow_run.name, ids, _epoch(deadline), _epoch(checked_at))
 
 
 def _epoch(value: object) -> float | None:
@@ -113,8 +145,18 @@ async def record_waiting(
     )
 
 
-async def find_suspended_waits(client: PrefectClient) -> list[SuspendedWait]:
-    """Every suspended flow run that recorded a wait, page by page."""
+def _warn_unreadable(flow_run: Any, error: UnreadableRecord) -> None:
+    logger.warning("Skipping a suspended wait whose record does not parse: %s. Fix its labels or cancel it.", error)
+
+
+async def find_suspended_waits(
+    client: PrefectClient, *, on_unreadable: Callable[[Any, UnreadableRecord], None] = _warn_unreadable
+) -> list[SuspendedWait]:
+    """Every suspended flow run that recorded a wait, page by page.
+
+    A run whose record does not parse is passed to ``on_unreadable`` (by default a
+    WARNING naming it) and left out: one bad record never stops the others' resumes.
+    """
     flow_filter = FlowRunFilter(
         state=FlowRunFilterState(
             type=FlowRunFilterStateType(any_=[StateType.PAUSED]),
@@ -125,7 +167,14 @@ async def find_suspended_waits(client: PrefectClient) -> list[SuspendedWait]:
     offset = 0
     while True:
         page = await client.read_flow_runs(flow_run_filter=flow_filter, limit=_PAGE, offset=offset)
-        waits.extend(wait for run in page if (wait := SuspendedWait.from_flow_run(run)) is not None)
+        for run in page:
+            try:
+                wait = SuspendedWait.from_flow_run(run)
+            except UnreadableRecord as error:
+                on_unreadable(run, error)
+                continue
+            if wait is not None:
+                waits.append(wait)
         if len(page) < _PAGE:
             return waits
         offset += _PAGE
@@ -141,3 +190,27 @@ async def resume_wait(client: PrefectClient, flow_run_id: UUID) -> bool:
     not suspended any more (resumed by someone else, cancelled, or finished)."""
     result = await client.resume_flow_run(flow_run_id)
     return result.status == SetStateStatus.ACCEPT
+
+
+async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait) -> bool:
+    """Resume ``wait`` only if its run is still suspended on the check it was read with.
+
+    Read, compare, resume: two receivers (or a receiver and the sweep) that decided on the
+    same record both call this, and Prefect accepts one resume of a suspended run. The
+    re-read closes the remaining gap, a late resume landing on the run's *next*
+    suspension (after it re-checked Tavus and recorded a later ``checked_at``): that
+    record differs, so nothing is resumed. What stays open is the few milliseconds
+    between the read and the resume, shorter than any run's restart by orders of
+    magnitude. False when it was not resumed.
+    """
+    flow_run = await client.read_flow_run(wait.flow_run_id)
+    state = flow_run.state
+    if state is None or not state.is_paused() or state.name != SUSPENDED:
+        return False
+    try:
+        current = SuspendedWait.from_flow_run(flow_run)
+    except UnreadableRecord:
+        return False
+    if current is None or current.checked_at != wait.checked_at or current.replica_ids != wait.replica_ids:
+        return False
+    return await resume_wait(client, wait.flow_run_id)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InvalidReplicaIdError",
+    "PrefectAPITransientError",
     "InsecureTransportError",
     "ReplicaTrainingFailedError",
     "ReplicaNotFoundDuringWaitError",
@@ -151,6 +152,16 @@ class TavusConnectionError(TavusTransientError):
 
 class TavusMalformedResponseError(TavusTransientError):
     """A 2xx whose body is not the JSON we expect (truncated, HTML from a proxy...)."""
+
+
+class PrefectAPITransientError(TavusTransientError):
+    """The Prefect API (not Tavus) refused a connection, timed out or answered 5xx.
+
+    A wait needs Prefect as much as Tavus: it records its state on its flow run, takes
+    ``tavus-api`` concurrency slots and writes artifacts there. Such a fault is counted
+    against the same ``max_outage_seconds`` as a Tavus outage, so it never ends a wait by
+    itself; it is a :class:`TavusTransientError` so the one outage budget applies.
+    """
 
 
 # --- outcomes of waiting -------------------------------------------------------------

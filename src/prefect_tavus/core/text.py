@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-__all__ = ["format_duration", "format_time", "plural", "slug"]
+__all__ = ["format_duration", "format_time", "plural", "printable", "slug"]
 
 _NOT_SLUG = re.compile(r"[\W_]+")
 
@@ -48,3 +48,20 @@ def slug(text: object, max_length: int = 40) -> str:
     """``"Sales presenter"`` -> ``"sales-presenter"``: lowercase words joined by dashes, for run names."""
     words = _NOT_SLUG.sub("-", str(text).lower()).strip("-")
     return words[:max_length].rstrip("-")
+
+
+def printable(text: object, max_length: int = 200) -> str:
+    """``text`` made safe for one log line: control characters (newlines, ANSI escapes,
+    NUL) written as escapes, and cut to ``max_length`` characters with an ellipsis.
+
+    Anything that came from outside (a callback's status, Tavus's error text, a label on
+    a flow run) goes through this before it is logged, so it cannot forge log lines or
+    drive a terminal.
+    """
+    value = str(text)
+    cut = len(value) > max_length
+    value = value[:max_length]
+    escaped = "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in value
+    )
+    return escaped + ("..." if cut else "")
