@@ -10,6 +10,12 @@ Create it to turn this on (and delete or deactivate it to turn it off):
 Without it nothing changes and nothing is logged per request: the limit is looked up
 once every 30 s, not acquired blindly (Prefect warns on every acquisition of a missing
 limit).
+
+Taking a slot is a Prefect API call. When it fails (the API refuses connections or
+answers 5xx, which Prefect reports as ``ConcurrencySlotAcquisitionError`` or an httpx
+error), the request is not sent and :class:`PrefectAPITransientError` is raised: a wait
+counts it against its ``max_outage_seconds`` like a Tavus outage, instead of ending.
+A lookup that fails keeps the limit last seen, so an API blip never lifts the limit.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from typing import Any
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency, rate_limit
 from prefect.exceptions import ObjectNotFound
+
+from prefect_tavus.core.errors import PrefectAPITransientError
 
 __all__ = ["GLOBAL_LIMIT_NAME", "forget_limit_lookup", "tavus_api_slot"]
 
@@ -51,8 +59,8 @@ async def _current_limit() -> Any:
             limit = await client.read_global_concurrency_limit_by_name(GLOBAL_LIMIT_NAME)
     except ObjectNotFound:
         limit = None
-    except Exception:  # noqa: BLE001 - no Prefect API reachable: requests are not limited
-        limit = None
+    except Exception:  # noqa: BLE001 - no Prefect API reachable: keep what was seen last
+        limit = cached[1] if cached is not None else None
     with _lock:
         _cached = (time.monotonic(), limit)
     return limit
@@ -60,14 +68,40 @@ async def _current_limit() -> Any:
 
 @contextlib.asynccontextmanager
 async def tavus_api_slot() -> AsyncIterator[None]:
-    """Hold a ``tavus-api`` slot around one request (no-op when the limit is absent or off)."""
+    """Hold a ``tavus-api`` slot around one request (no-op when the limit is absent or off).
+
+    Raises:
+        PrefectAPITransientError: the slot could not be taken because the Prefect API
+            failed; the request was not sent.
+    """
     limit = await _current_limit()
     if limit is None or not getattr(limit, "active", True):
         yield
         return
     if getattr(limit, "slot_decay_per_second", 0):
-        await rate_limit(GLOBAL_LIMIT_NAME, occupy=1)
+        try:
+            await rate_limit(GLOBAL_LIMIT_NAME, occupy=1)
+        except Exception as exc:  # noqa: BLE001 - any failure to take the slot is Prefect's outage
+            raise _slot_error(exc) from exc
         yield
         return
-    async with concurrency(GLOBAL_LIMIT_NAME, occupy=1):
+    slot = concurrency(GLOBAL_LIMIT_NAME, occupy=1)
+    try:
+        await slot.__aenter__()
+    except Exception as exc:  # noqa: BLE001
+        raise _slot_error(exc) from exc
+    try:
         yield
+    finally:
+        # Releasing can fail too (the API went down mid-request); the request's own
+        # outcome matters more, and an unreleased slot expires with its lease.
+        with contextlib.suppress(Exception):
+            await slot.__aexit__(None, None, None)
+
+
+def _slot_error(exc: BaseException) -> PrefectAPITransientError:
+    return PrefectAPITransientError(
+        f"Could not take a slot of the Prefect concurrency limit {GLOBAL_LIMIT_NAME!r} "
+        f"({type(exc).__name__}); the Prefect API is unreachable or failing. The request to "
+        "Tavus was not sent."
+    )

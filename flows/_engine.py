@@ -15,11 +15,21 @@ completed, failed, vanished, or the deadline passes:
   top-level deployment run records what it waits for and suspends (``flows/_release.py``)
   instead of sleeping; resumed, it starts again from the top. Replicas an earlier life
   already reported are not reported again (no second terminal event for a trigger).
+  When Prefect cannot take the suspension, the wait polls on and tries again at its
+  next successful check;
+* one budget for every request of a round: the confirming GETs of a round (the error
+  message of a failed replica, an id the list left out) are single requests made here,
+  each checked against the deadline and cancellation first, and their transient
+  failures count against the same outage budget as the round's list request;
+* the Prefect API failing is an outage like Tavus's: a slot of the ``tavus-api`` limit
+  that cannot be taken fails the round transiently, and the result is held until the
+  API answers again (``flows/_prefect_api.py``) before it is reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,13 +38,14 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
+from prefect.logging import get_run_logger
 
 from prefect_tavus.blocks import TavusCredentials
-from prefect_tavus.flows._cancellation import CancellationWatch
+from prefect_tavus.flows._cancellation import CancellationWatch, WaitCancelled
+from prefect_tavus.flows._prefect_api import await_prefect_api
 from prefect_tavus.flows._prefect_ui import WaitUI
 from prefect_tavus.flows._release import WorkerRelease, already_reported
 from prefect_tavus.flows._reporting import WaitReporter
-from prefect_tavus.tasks import aget_replica
 from prefect_tavus.tasks.polling import poll_replicas
 from prefect_tavus.core import (
     DEFAULT_RETRY_POLICY,
@@ -96,7 +107,25 @@ async def run_wait(
     """Wait for every replica in ``replica_ids`` (validated, de-duplicated).
 
     With ``release_worker``, suspend the run (never returning) rather than wait in-process,
-    where Prefect allows it."""
+    where Prefect allows it. Whatever the outcome (a result or an error such as a refused
+    key), it is handed back only once the Prefect API answers, within the outage budget."""
+    try:
+        result = await _run_wait(replica_ids, credentials, settings, release_worker)
+    except WaitCancelled:
+        raise
+    except Exception:
+        await await_prefect_api(settings.max_outage_seconds, _logger())
+        raise
+    await await_prefect_api(settings.max_outage_seconds, _logger())
+    return result
+
+
+async def _run_wait(
+    replica_ids: list[str],
+    credentials: TavusCredentials,
+    settings: WaitSettings,
+    release_worker: bool,
+) -> WaitResult:
     cadence = PollCadence.from_settings(settings)
     outage = OutageTracker(settings.max_outage_seconds)
     # The one retry policy, at the wait's own pace: an outage is retried from the poll
@@ -160,25 +189,32 @@ async def run_wait(
                 round_started_wall = time.time()
                 polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
 
-                if polled.failed is not None:
+                def outage_delay(error: TavusTransientError) -> float:
+                    """Count ``error`` against the outage budget; the delay before the next round."""
                     now = time.monotonic()
-                    new_outage = outage.record_failure(polled.failed, now)
+                    new_outage = outage.record_failure(error, now)
                     if outage.exceeded(now):
                         raise TavusAPIUnavailableError(
                             outage_seconds=outage.duration(now), budget_seconds=outage.budget_seconds,
-                            last_error=polled.failed,
+                            last_error=error,
                         )
-                    delay = outage_policy.delay(outage.failures, polled.failed)
+                    wait = outage_policy.delay(outage.failures, error)
                     # Try once more right at the end of the budget rather than overshoot it.
-                    delay = min(delay, max(0.0, outage.budget_seconds - outage.duration(now)))
+                    wait = min(wait, max(0.0, outage.budget_seconds - outage.duration(now)))
                     if new_outage:
-                        reporter.outage_started(polled.failed, delay, outage.budget_seconds)
+                        reporter.outage_started(error, wait, outage.budget_seconds)
+                    return wait
+
+                if polled.failed is not None:
+                    delay = outage_delay(polled.failed)
                 else:
-                    failures = outage.failures
-                    ended = outage.record_success(time.monotonic())
-                    if ended is not None:
-                        reporter.outage_ended(ended, failures)
-                    await _absorb_round(polled, tracked, credentials, observe, finish)
+                    confirm = _Confirmer(credentials, deadline, watch)
+                    await _absorb_round(polled, tracked, confirm, observe, finish)
+                    if confirm.failed is None:
+                        failures = outage.failures
+                        ended = outage.record_success(time.monotonic())
+                        if ended is not None:
+                            reporter.outage_ended(ended, failures)
                     pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
                     await ui.progress(_mean_progress(tracked.values()))
@@ -190,6 +226,8 @@ async def run_wait(
                     cap_in_force = cadence.current_cap
                     # The cadence is between poll starts: the round's own time counts.
                     delay = max(0.0, cadence.next_delay(batch_eta) - (now - round_started))
+                    if confirm.failed is not None and pending:
+                        delay = min(delay, outage_delay(confirm.failed))
 
                 if not pending:
                     break
@@ -202,8 +240,8 @@ async def run_wait(
                                f"({last.training_progress if last else 'no progress'}) at the deadline")
                     break
                 if release is not None and polled.failed is None:
+                    # Returns only when Prefect could not take it: poll on, try at the next check.
                     await release.suspend(pending, deadline, checked_at=round_started_wall)
-                    release = None  # still here: Prefect refused, so poll on
                 delay = min(delay, remaining)
                 reporter.heartbeat(len(pending), time.time() - started_at, delay)
                 await watch.sleep(delay)
@@ -218,6 +256,13 @@ async def run_wait(
     return result
 
 
+def _logger() -> Any:
+    try:
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - no run context (a direct call in a test)
+        return logging.getLogger("prefect_tavus.wait")
+
+
 def _mean_progress(items) -> float:  # noqa: ANN001
     """Mean progress of a wait, each replica as Tavus last reported it: completed ones count
     as 100; failed, missing or still training ones as their last reported progress (0 if none)."""
@@ -228,17 +273,49 @@ def _mean_progress(items) -> float:  # noqa: ANN001
     return sum(values) / len(values) if values else 0.0
 
 
+class _Confirmer:
+    """The confirming GETs of one round, inside the wait's budget.
+
+    One request each, no retries of their own: before each, the deadline and
+    cancellation are checked; the first transient failure ends the round's confirming
+    (``failed``: the engine counts it against the wait's outage budget) and leaves the
+    replica for the next round to ask again.
+    """
+
+    def __init__(self, credentials: TavusCredentials, deadline: float, watch: CancellationWatch) -> None:
+        self._client = credentials.get_client()
+        self._deadline = deadline
+        self._watch = watch
+        self.failed: TavusTransientError | None = None
+
+    async def get(self, replica_id: str) -> Replica | None:
+        """The replica, or None when it must wait for the next round.
+
+        Raises:
+            TavusNotFoundError: Tavus has no such replica (definitive).
+            WaitCancelled: the run was cancelled.
+        """
+        await self._watch.sleep(0)  # raises WaitCancelled once the run is cancelled
+        if self.failed is not None or time.time() >= self._deadline:
+            return None  # one failure per round is enough to know; the deadline ends the wait
+        try:
+            return await self._client.get_replica(replica_id, verbose=True)
+        except TavusTransientError as error:
+            self.failed = error  # the engine counts it against the outage budget
+            return None
+
+
 async def _absorb_round(
     polled: PollRound,
     tracked: dict[str, _Tracked],
-    credentials: TavusCredentials,
+    confirm: _Confirmer,
     observe: Callable[[Replica], None],
     finish: Callable[..., None],
 ) -> None:
     """Apply one successful round: record changes, settle finished replicas.
 
     List answers lack ``error_message``, and ids missing from a list may be deleted or
-    mistyped: each newly failed or unconfirmed missing replica costs one ``get_replica``.
+    mistyped: each newly failed or unconfirmed missing replica costs one confirming GET.
     """
     for replica_id, said_so in polled.missing.items():
         if said_so is not None:  # asked for alone, and Tavus answered 400/404
@@ -246,19 +323,18 @@ async def _absorb_round(
                    polled.received_at.get(replica_id), cause=said_so)
             continue
         try:
-            replica = await aget_replica(replica_id, credentials, verbose=True)
+            replica = await confirm.get(replica_id)
         except TavusNotFoundError as error:
             finish(replica_id, Outcome.NOT_FOUND, error.api_message or str(error), cause=error)
             continue
-        except TavusTransientError:
-            continue  # unknown for now; the next round asks again
-        _settle(replica, None, observe, finish)
+        if replica is not None:
+            _settle(replica, None, observe, finish)
     single = len(polled.found) + len(polled.missing) == 1
     for replica_id, replica in polled.found.items():
         if replica.is_failed and not replica.error_message and not single:
             try:  # the list carries no error_message: read it once (verbose: with replica_type)
-                replica = await aget_replica(replica_id, credentials, verbose=True)
-            except (TavusNotFoundError, TavusTransientError):
+                replica = await confirm.get(replica_id) or replica
+            except TavusNotFoundError:
                 pass  # keep the list's view; the failure stands without its message
         _settle(replica, polled.received_at.get(replica_id), observe, finish)
 

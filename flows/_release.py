@@ -29,9 +29,10 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
+from prefect.exceptions import Pause
 from prefect.flow_runs import asuspend_flow_run
 
-from prefect_tavus.core.text import plural
+from prefect_tavus.core.text import plural, printable
 from prefect_tavus.flows._suspension import SuspendedWait, record_waiting
 
 __all__ = ["WorkerRelease", "already_reported", "release_blocker"]
@@ -66,11 +67,20 @@ def already_reported(flow_run: Any, replica_ids: Sequence[str]) -> frozenset[str
 
 
 class WorkerRelease:
-    """Suspends one wait's flow run (at most once per life of the run)."""
+    """Suspends one wait's flow run, trying again at every check until Prefect takes it.
+
+    Releasing needs the Prefect API twice: to record what the run waits for, then to set
+    the run Suspended. Either can fail while the API is down or answers 5xx. A failure is
+    never the end of the wait: the wait polls Tavus on, and the next successful check
+    tries again, so the worker is released as soon as the API is back. One WARNING per
+    spell of failures, one INFO when it finally releases.
+    """
 
     def __init__(self, flow_run_id: UUID, logger: Logger | LoggerAdapter) -> None:
         self.flow_run_id = flow_run_id
         self.logger = logger
+        self._failing_since: float | None = None
+        self._failures = 0
 
     @classmethod
     def for_this_run(cls, wanted: bool, flow_run_id: UUID | None, logger: Logger | LoggerAdapter) -> WorkerRelease | None:
@@ -89,13 +99,14 @@ class WorkerRelease:
 
     async def suspend(self, pending: Sequence[str], deadline: float, checked_at: float) -> None:
         """Record what the run waits for, then suspend it: on success this never returns
-        (Prefect ends the process with its ``Pause`` signal). Returns only when Prefect
-        refused, after a WARNING; the caller then polls on."""
+        (Prefect ends the process with its ``Pause`` signal). Returns when Prefect could
+        not be reached or refused; the caller polls on and calls again at its next check.
+        """
         try:
             async with get_prefect_client() as prefect:
                 await record_waiting(prefect, self.flow_run_id, list(pending), deadline, checked_at)
         except Exception as exc:  # noqa: BLE001 - the API being down must not stop a wait
-            self.logger.warning("Could not record the wait on its flow run (%s); polling instead.", exc)
+            self._failed("record the wait on its flow run", exc)
             return
         count = len(pending)
         self.logger.info(
@@ -109,4 +120,30 @@ class WorkerRelease:
             # its default key is a counter that restarts with every life of the run.
             await asuspend_flow_run(key=f"tavus-wait-{uuid.uuid4().hex}", timeout=None)
         except RuntimeError as exc:  # the server refused (e.g. the run is being cancelled)
-            self.logger.warning("Prefect did not suspend the run (%s); polling instead.", exc)
+            self._failed("suspend the run", exc)
+        except Exception as exc:  # noqa: BLE001 - transport error or 5xx: did it take?
+            # The server may have set the run Suspended and the answer been lost. Then
+            # this life must end as a suspended one would, or a resume would start a
+            # second life beside it.
+            state = await self._state_on_server()
+            if state is not None and state.is_paused():
+                self.logger.info("Prefect suspended the run, though its answer was lost; releasing the worker.")
+                raise Pause(state=state) from None
+            self._failed("suspend the run", exc)
+
+    async def _state_on_server(self) -> Any:
+        try:
+            async with get_prefect_client() as prefect:
+                return (await prefect.read_flow_run(self.flow_run_id)).state
+        except Exception:  # noqa: BLE001 - still unreachable: it did not take, as far as we can know
+            return None
+
+    def _failed(self, step: str, exc: BaseException) -> None:
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            self.logger.warning(
+                "Could not release the worker: Prefect did not %s (%s). Polling meanwhile; "
+                "trying again at every check until the Prefect API takes it.",
+                step, printable(f"{type(exc).__name__}: {exc}", 300),
+            )
