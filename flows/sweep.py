@@ -10,8 +10,14 @@ eagerly costs a request, never a wrong result.
 
 Safe to run twice at once (the server resumes a suspended run once; the other resume is
 refused and counted as done by someone else) and on an empty set (no suspended wait: no
-request to Tavus at all). A transient Tavus fault skips this sweep's status check (the
-next sweep tries again) but still resumes runs whose deadline passed.
+request to Tavus at all).
+
+It ends what must end, whatever Tavus answers: runs whose deadline passed are resumed
+first, from their records alone, before Tavus is asked anything. A record that does not
+parse is skipped with a WARNING naming its run. A transient Tavus fault skips the status
+check (the next sweep tries again). A permanent one (a refused or IP-restricted key, a
+block name that does not exist) still fails the sweep run loudly, so that a user sees
+it, but only after the deadline-passed waits were resumed.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
+from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.core import DEFAULT_PAGE_SIZE, TavusTransientError, count_requests
-from prefect_tavus.core.text import plural
-from prefect_tavus.flows._suspension import SuspendedWait, find_suspended_waits, resume_wait
+from prefect_tavus.core.text import plural, printable
+from prefect_tavus.flows._suspension import SuspendedWait, find_suspended_waits, resume_if_still_waiting
 
 __all__ = ["resume_replica_waits", "aresume_replica_waits", "waits_to_resume"]
 
@@ -35,54 +41,106 @@ __all__ = ["resume_replica_waits", "aresume_replica_waits", "waits_to_resume"]
 def waits_to_resume(
     waits: list[SuspendedWait], finished: set[str] | None, now: float
 ) -> list[tuple[SuspendedWait, str]]:
-    """The waits to resume and why: every replica finished, or the deadline passed.
+    """The waits to resume and why: every replica finished, or the deadline passed
+    (deadline-passed waits first: they are resumed before Tavus is asked anything).
 
     ``finished`` is the ids Tavus reported as completed or failed, or missing from its
     answer (deleted or mistyped; the resumed run tells which); None when Tavus could not
     be asked, so that only deadlines count.
     """
-    chosen = []
-    for wait in waits:
-        if wait.deadline_passed(now):
-            chosen.append((wait, "deadline passed"))
-        elif finished is not None and wait.replica_ids <= finished:
-            chosen.append((wait, "all replicas finished"))
-    return chosen
+    due = [(wait, "deadline passed") for wait in waits if wait.deadline_passed(now)]
+    done = [
+        (wait, "all replicas finished")
+        for wait in waits
+        if not wait.deadline_passed(now) and finished is not None and wait.replica_ids <= finished
+    ]
+    return due + done
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.resumed = self.already = 0
+
+
+async def _resume(prefect: Any, chosen: list[tuple[SuspendedWait, str]], counts: _Counts, logger: Any) -> None:
+    for wait, why in chosen:
+        if await resume_if_still_waiting(prefect, wait):
+            counts.resumed += 1
+            logger.info("Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.replica_ids), "replica"), why)
+        else:
+            counts.already += 1
+
+
+async def _finished_replicas(
+    credentials: TavusCredentials, ids: list[str], page_size: int, logger: Any
+) -> set[str] | None:
+    """The ids among ``ids`` that Tavus reports finished (or does not report at all);
+    None when a transient fault kept Tavus from answering.
+
+    Raises:
+        TavusError: permanent (key refused...). The caller re-raises it after the
+            deadline-passed waits were resumed.
+    """
+    finished = set(ids)
+    try:
+        async for replica in credentials.get_client().iter_replicas(replica_ids=ids, page_size=page_size):
+            if replica.replica_id in finished and not replica.is_terminal:
+                finished.discard(replica.replica_id)
+    except TavusTransientError as exc:
+        logger.warning("Could not ask Tavus about %s (%s); only deadlines count this time.",
+                       plural(len(ids), "replica"), printable(exc, 300))
+        return None
+    return finished
 
 
 async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[str, Any]:
     logger = get_run_logger()
+    unreadable: list[str] = []
+
+    def skip(flow_run: Any, error: Exception) -> None:
+        unreadable.append(str(flow_run.id))
+        logger.warning("Skipped a suspended run whose wait record does not parse: %s. "
+                       "Fix its tavus.wait.* labels or cancel it.", printable(error, 400))
+
+    counts = _Counts()
+    permanent: Exception | None = None
+    requests = [0]
+    asked: list[str] = []
     async with get_prefect_client() as prefect:
-        waits = await find_suspended_waits(prefect)
-        if not waits:
-            logger.info("No suspended waits.")
-            return {"suspended_waits": 0, "replicas_checked": 0, "requests": 0, "resumed": 0, "already_resumed": 0}
-        ids = sorted(set().union(*(wait.replica_ids for wait in waits)))
-        credentials = await aresolve_credentials(tavus_credentials)
-        finished: set[str] | None = set(ids)
-        with count_requests() as requests:
-            try:
-                async for replica in credentials.get_client().iter_replicas(replica_ids=ids, page_size=page_size):
-                    if replica.replica_id in finished and not replica.is_terminal:
-                        finished.discard(replica.replica_id)
-            except TavusTransientError as exc:
-                logger.warning("Could not ask Tavus about %s (%s); only deadlines count this time.",
-                               plural(len(ids), "replica"), exc)
-                finished = None
-        resumed = already = 0
-        for wait, why in waits_to_resume(waits, finished, time.time()):
-            if await resume_wait(prefect, wait.flow_run_id):
-                resumed += 1
-                logger.info("Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.replica_ids), "replica"), why)
-            else:
-                already += 1
-    logger.info(
-        "Sweep: %s on %s, %s to Tavus; resumed %d%s.",
-        plural(len(waits), "suspended wait"), plural(len(ids), "replica"), plural(requests[0], "request"),
-        resumed, f" ({already} already resumed or no longer suspended)" if already else "",
-    )
-    return {"suspended_waits": len(waits), "replicas_checked": len(ids), "requests": requests[0],
-            "resumed": resumed, "already_resumed": already}
+        waits = await find_suspended_waits(prefect, on_unreadable=skip)
+        now = time.time()
+        # Deadlines first, from the records alone: nothing Tavus answers can keep them waiting.
+        await _resume(prefect, [(w, why) for w, why in waits_to_resume(waits, None, now)], counts, logger)
+        training = [wait for wait in waits if not wait.deadline_passed(now)]
+        credentials: TavusCredentials | None = None
+        if waits:
+            try:  # a block that cannot be loaded fails the sweep, after the deadlines
+                credentials = await aresolve_credentials(tavus_credentials)
+            except Exception as exc:  # noqa: BLE001 - re-raised below
+                permanent = exc
+        if training and credentials is not None:
+            asked = sorted(set().union(*(wait.replica_ids for wait in training)))
+            with count_requests() as requests:
+                try:
+                    finished = await _finished_replicas(credentials, asked, page_size, logger)
+                except Exception as exc:  # noqa: BLE001 - re-raised below, once the rest is done
+                    permanent, finished = exc, None
+            chosen = [(w, why) for w, why in waits_to_resume(training, finished, now) if why != "deadline passed"]
+            await _resume(prefect, chosen, counts, logger)
+    if not waits and not unreadable:
+        logger.info("No suspended waits.")
+    else:
+        logger.info(
+            "Sweep: %s on %s, %s to Tavus; resumed %d%s%s.",
+            plural(len(waits), "suspended wait"), plural(len(asked), "replica"), plural(requests[0], "request"),
+            counts.resumed,
+            f" ({counts.already} already resumed or no longer suspended)" if counts.already else "",
+            f"; skipped {plural(len(unreadable), 'unreadable record')}" if unreadable else "",
+        )
+    if permanent is not None:
+        raise permanent
+    return {"suspended_waits": len(waits), "replicas_checked": len(asked), "requests": requests[0],
+            "resumed": counts.resumed, "already_resumed": counts.already, "unreadable": len(unreadable)}
 
 
 _DOC = """Resume the suspended replica waits that have something to report.
@@ -100,8 +158,13 @@ _DOC = """Resume the suspended replica waits that have something to report.
         page_size: replicas per request (Tavus's list filter; 100).
 
     Returns:
-        Counts: ``suspended_waits``, ``replicas_checked``, ``requests``, ``resumed`` and
-        ``already_resumed`` (by a concurrent sweep or the callback receiver).
+        Counts: ``suspended_waits``, ``replicas_checked``, ``requests``, ``resumed``,
+        ``already_resumed`` (by a concurrent sweep or the callback receiver) and
+        ``unreadable`` (records skipped with a WARNING).
+
+    Raises:
+        TavusAuthenticationError (or another permanent error, such as a block name that
+        does not exist): after the waits whose deadline passed were resumed.
     """
 
 

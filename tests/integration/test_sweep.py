@@ -18,7 +18,9 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.states import Running, Suspended
 
+from prefect_tavus.core import TavusAuthenticationError
 from prefect_tavus.flows import resume_replica_waits
+from tests.conftest import SIM_KEY
 from prefect_tavus.flows._suspension import record_waiting
 
 LIST = "GET /v2/replicas"
@@ -54,8 +56,11 @@ async def _clear_suspended() -> None:
     from prefect_tavus.flows._suspension import find_suspended_waits
 
     async with get_client() as client:
-        for wait in await find_suspended_waits(client):
+        unreadable = []
+        for wait in await find_suspended_waits(client, on_unreadable=lambda run, error: unreadable.append(run.id)):
             await client.set_flow_run_state(wait.flow_run_id, Cancelled(), force=True)
+        for run_id in unreadable:
+            await client.set_flow_run_state(run_id, Cancelled(), force=True)
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +114,61 @@ def test_two_sweeps_at_once_resume_each_run_once(simulator, credentials):
         results = list(pool.map(lambda _: resume_replica_waits(credentials), range(2)))
     assert sum(r["resumed"] for r in results) == 3  # each run resumed exactly once
     assert all(asyncio.run(_state_name(run_id)) != "Suspended" for run_id in run_ids)
+
+
+async def _run_with_labels(labels: dict[str, object]) -> UUID:
+    """A suspended run carrying ``labels`` as its record, however malformed."""
+    async with get_client() as client:
+        flow_id = await client.create_flow(_target)
+        deployment_id = await client.create_deployment(flow_id=flow_id, name=f"d-{uuid.uuid4().hex[:8]}")
+        run = await client.create_flow_run_from_deployment(deployment_id)
+        await client.set_flow_run_state(run.id, Running(), force=True)
+        await client.update_flow_run_labels(run.id, labels)
+        await client.set_flow_run_state(run.id, Suspended(pause_key=uuid.uuid4().hex))
+        return run.id
+
+
+def test_a_refused_key_fails_the_sweep_only_after_deadlines_were_enforced(simulator, credentials, caplog):
+    training = simulator.add_replica(training_seconds=3600)
+    late = asyncio.run(_suspended_run([training], time.time() - 1))
+    waiting = asyncio.run(_suspended_run([training], time.time() + 3600))
+    bad = asyncio.run(_run_with_labels({"tavus.wait.replicas": "r-not/an-id", "tavus.wait.deadline": 1.0}))
+    simulator.revoke_key(SIM_KEY)
+    with caplog.at_level("WARNING"):
+        with pytest.raises(TavusAuthenticationError):
+            resume_replica_waits(credentials)
+    assert asyncio.run(_state_name(late)) != "Suspended"  # the deadline was enforced first
+    assert asyncio.run(_state_name(waiting)) == "Suspended"  # nothing known about it: left alone
+    assert asyncio.run(_state_name(bad)) == "Suspended"  # never acted on
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(bad) in message and "tavus.wait.replicas" in message for message in warnings), warnings
+
+
+def test_a_block_name_that_does_not_exist_fails_after_deadlines(simulator):
+    training = simulator.add_replica(training_seconds=3600)
+    late = asyncio.run(_suspended_run([training], time.time() - 1))
+    with pytest.raises(ValueError, match="no-such-block"):
+        resume_replica_waits("no-such-block")
+    assert asyncio.run(_state_name(late)) != "Suspended"
+    assert simulator.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"tavus.wait.replicas": "r1234567890, ../etc"},
+        {"tavus.wait.replicas": "", "tavus.wait.deadline": 1.0},
+        {"tavus.wait.replicas": "r1234567890", "tavus.wait.deadline": "soon"},
+    ],
+    ids=["invalid-id", "empty", "deadline-not-a-number"],
+)
+def test_an_unreadable_record_is_skipped_and_named(simulator, credentials, labels, caplog):
+    done = simulator.add_replica(training_seconds=0)
+    good = asyncio.run(_suspended_run([done], time.time() + 3600))
+    bad = asyncio.run(_run_with_labels(labels))
+    with caplog.at_level("WARNING"):
+        result = resume_replica_waits(credentials)
+    assert result["unreadable"] == 1 and result["resumed"] == 1
+    assert asyncio.run(_state_name(good)) != "Suspended"
+    assert asyncio.run(_state_name(bad)) == "Suspended"
+    assert any(str(bad) in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
