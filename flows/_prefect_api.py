@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from logging import Logger, LoggerAdapter
+from typing import TypeVar
 
+from prefect.client.orchestration import PrefectClient
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
+from prefect.exceptions import ObjectNotFound
 
+from prefect_tavus.core.errors import PrefectAPITransientError, TavusAPIUnavailableError
 from prefect_tavus.core.text import format_duration, printable
 
-__all__ = ["await_prefect_api"]
+__all__ = ["await_prefect_api", "with_prefect_api"]
+
+T = TypeVar("T")
 
 #: Backoff between health checks while the API is down: first, growth, cap (seconds).
 _FIRST, _GROWTH, _CAP = 1.0, 2.0, 15.0
@@ -60,3 +67,47 @@ async def await_prefect_api(budget_seconds: float, logger: Logger | LoggerAdapte
             )
         await asyncio.sleep(min(delay, max(0.0, budget_seconds - waited)))
         delay = min(_CAP, delay * _GROWTH)
+
+
+async def with_prefect_api(
+    call: Callable[[PrefectClient], Awaitable[T]], *, what: str, budget_seconds: float,
+    logger: Logger | LoggerAdapter,
+) -> T:
+    """``call`` with a Prefect client, tried again with backoff while the API refuses
+    connections or fails, for up to ``budget_seconds`` of continuous failure.
+
+    For the writes a wait cannot go on without (the record of a replica it created).
+    ``ObjectNotFound`` is not an outage and is raised at once.
+
+    Raises:
+        TavusAPIUnavailableError: the API failed for the whole budget; its
+            ``last_error`` is a :class:`PrefectAPITransientError` naming ``what``.
+    """
+    started = time.monotonic()
+    delay = _FIRST
+    warned = False
+    while True:
+        try:
+            async with get_prefect_client() as prefect:
+                result = await call(prefect)
+        except ObjectNotFound:
+            raise
+        except Exception as exc:  # noqa: BLE001 - transport errors and 5xx alike
+            waited = time.monotonic() - started
+            if waited >= budget_seconds:
+                raise TavusAPIUnavailableError(
+                    outage_seconds=waited, budget_seconds=budget_seconds,
+                    last_error=PrefectAPITransientError(
+                        f"Prefect API failed to {what}: {printable(f'{type(exc).__name__}: {exc}', 200)}"
+                    ),
+                ) from exc
+            if not warned:
+                warned = True
+                logger.warning("The Prefect API failed to %s (%s); trying again for up to %s.", what,
+                               printable(f"{type(exc).__name__}: {exc}", 200), format_duration(budget_seconds))
+            await asyncio.sleep(min(delay, max(0.0, budget_seconds - waited)))
+            delay = min(_CAP, delay * _GROWTH)
+            continue
+        if warned:
+            logger.info("The Prefect API is back; it took %s to %s.", format_duration(time.monotonic() - started), what)
+        return result

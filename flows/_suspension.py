@@ -48,6 +48,8 @@ from prefect_tavus.core.validation import validate_replica_id
 
 __all__ = [
     "LABEL_CHECKED_AT",
+    "LABEL_CREATED",
+    "LABEL_CREATE_ATTEMPTED",
     "LABEL_DEADLINE",
     "LABEL_REPLICAS",
     "SuspendedWait",
@@ -65,6 +67,11 @@ LABEL_REPLICAS = "tavus.wait.replicas"
 LABEL_DEADLINE = "tavus.wait.deadline"
 #: When the recorded statuses were read from Tavus, in epoch seconds.
 LABEL_CHECKED_AT = "tavus.wait.checked_at"
+#: The replica ``create_replica_and_wait`` created, written the moment Tavus answered.
+LABEL_CREATED = "tavus.create.replica_id"
+#: When a create was about to be sent (epoch seconds), written before the POST: a life
+#: that finds this without ``LABEL_CREATED`` knows an answer may have been lost.
+LABEL_CREATE_ATTEMPTED = "tavus.create.attempted_at"
 #: Prefect's name for the paused state of a run that released its process.
 SUSPENDED = "Suspended"
 
