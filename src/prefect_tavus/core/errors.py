@@ -20,6 +20,7 @@ import email.utils
 import math
 import time
 from collections.abc import Iterable
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -259,6 +260,10 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
 
+    An HTTP-date is always UTC (RFC 9110). ``email.utils`` returns a naive datetime for a
+    date without a usable zone (``-0000``, or none at all), which ``timestamp()`` would read
+    as local time, off by the machine's UTC offset; such a date is taken as UTC here.
+
     Returns None when the header is absent or unreadable, and never a negative number.
     """
     if value is None:
@@ -275,6 +280,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
             return None
         if when is None:
             return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if math.isnan(seconds) or math.isinf(seconds):
         return None
