@@ -8,7 +8,10 @@ failure leaves this module as a typed :class:`~prefect_tavus.core.errors.TavusEr
 
 Safety: redirects are never followed (the key would go wherever a ``Location`` points),
 plain http is refused except to loopback, ids are validated and URL-encoded, and the key
-is held as a ``SecretStr`` that no repr, message or log line prints.
+is held as a ``SecretStr`` that no repr, message or log line prints. Whatever Tavus writes
+back is scrubbed of every secret the request carried, the key and a create's
+``callback_url`` (its token) alike, before it goes into an error
+(:func:`~prefect_tavus.core.errors.request_secrets`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from prefect_tavus.core.errors import (
     TavusMalformedResponseError,
     error_from_response,
     error_from_transport,
+    request_secrets,
+    server_text,
 )
 from prefect_tavus.core.models import CreatedReplica, Replica, ReplicaPage
 from prefect_tavus.core.validation import DEFAULT_BASE_URL, validate_base_url, validate_replica_id, validate_replica_ids
@@ -304,16 +309,19 @@ class TavusClient:
         if response.is_success:
             return response
         raise error_from_response(
-            response, operation=operation, replica_id=replica_id,
-            secrets=(self._api_key.get_secret_value(),),
+            response, operation=operation, replica_id=replica_id, secrets=self._secrets(response.request),
         )
 
-    @staticmethod
-    def _json(response: httpx.Response, operation: str) -> Any:
+    def _secrets(self, request: httpx.Request) -> tuple[str, ...]:
+        """What must never appear in an error about ``request`` (see ``request_secrets``)."""
+        return request_secrets(request, api_key=self._api_key.get_secret_value())
+
+    def _json(self, response: httpx.Response, operation: str) -> Any:
         try:
             return response.json()
         except ValueError:
-            snippet = response.text[:80]
+            snippet = server_text(response.text, self._secrets(response.request))
+            snippet = None if snippet is None else snippet[:80]
             raise TavusMalformedResponseError(
                 f"Tavus answered {response.status_code} to {operation} with a body that is not JSON "
                 f"({len(response.content)} bytes, starting {snippet!r}).",

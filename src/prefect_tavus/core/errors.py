@@ -10,18 +10,25 @@ caller should do about it:
   cannot help, so waits end at once and tasks fail after one request.
 
 Messages say what to fix. They are built from the status, the API's own message and the
-replica id: never from request headers, so the API key cannot appear in them, and any
-text the server echoes back is scrubbed of the key as well.
+replica id: never from request headers or bodies, so no secret is put in them by us. What
+the server writes back can echo a request, though (a 400 quoting an invalid
+``callback_url``, which carries the callback receiver's token), so everything it wrote is
+scrubbed of every secret the request carried (:func:`request_secrets` decides which) and
+cut to a bounded, single-line length before it goes into an error.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from collections.abc import Iterable
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from prefect_tavus.core.text import printable
 
 if TYPE_CHECKING:
     import httpx
@@ -50,10 +57,18 @@ __all__ = [
     "error_from_response",
     "error_from_transport",
     "parse_retry_after",
+    "request_secrets",
     "scrub",
+    "url_secrets",
 ]
 
+#: Longest text from the server (its message, a redirect's Location) put into an error.
 _MAX_SERVER_TEXT = 300
+
+#: Shortest part of a URL (path segment, query value, password) scrubbed as a secret of its
+#: own. Tokens are long (the callback receiver insists on at least 16 characters), the words
+#: of a path are short, so ``/tavus/callbacks/<token>`` loses the token and keeps the words.
+MIN_SECRET_PART_LENGTH = 16
 
 
 class TavusError(Exception):
@@ -250,11 +265,73 @@ class ReplicasWaitFailedError(TavusError):
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every secret from ``text`` (defence in depth for server-echoed text)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """Remove every secret from ``text`` (defence in depth for server-echoed text).
+
+    Longest first, so a URL is replaced whole before a token inside it is looked for.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secrets a URL carries: the URL itself, and each path segment, query value or
+    password of at least :data:`MIN_SECRET_PART_LENGTH` characters (as written and
+    percent-decoded).
+
+    The parts matter as much as the whole: a server may echo the URL JSON-escaped
+    (``https:\\/\\/host\\/...``), re-encoded or cut short, and then only the token, which
+    has no ``/`` in it, is still found as written.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return ()
+    found = {url, url.strip()}
+    try:
+        parts = urlsplit(url.strip())
+        candidates = [*parts.path.split("/"), *(value for _, value in parse_qsl(parts.query)), parts.password or ""]
+    except ValueError:  # e.g. an invalid IPv6 host: fall back to cutting the text at slashes
+        candidates = url.replace("?", "/").replace("&", "/").replace("=", "/").split("/")
+    for part in candidates:
+        for form in (part, unquote(part)):
+            if len(form) >= MIN_SECRET_PART_LENGTH:
+                found.add(form)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def request_secrets(request: httpx.Request | None, *, api_key: str) -> tuple[str, ...]:
+    """Every secret ``request`` carries: the one place that decides what is scrubbed.
+
+    The API key (always), and the ``callback_url`` of a JSON body (a create), which holds
+    the callback receiver's token (see :func:`url_secrets`). Read from the request as it
+    was sent, so a new endpoint that sends a ``callback_url`` is covered without a change.
+    """
+    found: list[str] = [api_key] if api_key else []
+    content = b""
+    if request is not None:
+        try:
+            content = request.content
+        except Exception:  # noqa: BLE001 - a streamed body that was not read: nothing to look at
+            content = b""
+    if content:
+        try:
+            body = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("callback_url"), str):
+            found.extend(url_secrets(body["callback_url"]))
+    return tuple(found)
+
+
+def server_text(text: str | None, secrets: Iterable[str] = ()) -> str | None:
+    """Text the server wrote, made fit for an error message and a log line: scrubbed of
+    ``secrets`` first (so a cut cannot leave half a secret behind), then one line
+    (control characters escaped) of at most ``_MAX_SERVER_TEXT`` characters."""
+    if text is None:
+        return None
+    text = scrub(text, secrets).strip()
+    if not text:
+        return None
+    return printable(text, max_length=_MAX_SERVER_TEXT)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -288,8 +365,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
-def api_message_of(response: httpx.Response) -> str | None:
-    """The API's message: ``error``, else ``message``, else the raw text (shortened)."""
+def api_message_of(response: httpx.Response, secrets: Iterable[str] = ()) -> str | None:
+    """The API's message: ``error``, else ``message``, else the raw text; scrubbed of
+    ``secrets`` and bounded (see :func:`server_text`)."""
     try:
         body = response.json()
     except ValueError:
@@ -298,11 +376,8 @@ def api_message_of(response: httpx.Response) -> str | None:
         for field in ("error", "message", "detail"):
             value = body.get(field)
             if isinstance(value, str) and value.strip():
-                return value.strip()
-    text = response.text.strip()
-    if not text:
-        return None
-    return text[:_MAX_SERVER_TEXT] + ("..." if len(text) > _MAX_SERVER_TEXT else "")
+                return server_text(value, secrets)
+    return server_text(response.text, secrets)
 
 
 def error_from_response(
@@ -322,9 +397,7 @@ def error_from_response(
     """
     status = response.status_code
     secrets = tuple(secrets)
-    api_message = api_message_of(response)
-    if api_message is not None:
-        api_message = scrub(api_message, secrets)
+    api_message = api_message_of(response, secrets)
     said = f": {api_message}" if api_message else ""
     subject = f" {replica_id!r}" if replica_id else ""
     common: dict[str, Any] = {"status_code": status, "replica_id": replica_id, "api_message": api_message}
@@ -360,7 +433,7 @@ def error_from_response(
     if 300 <= status < 400:
         location = response.headers.get("location", "?")
         return TavusRequestError(
-            f"Tavus redirected the request to {operation} ({status} to {scrub(location, secrets)}); "
+            f"Tavus redirected the request to {operation} ({status} to {server_text(location, secrets) or '?'}); "
             "redirects are not followed so the API key never leaves for another URL. "
             "Check base_url on the TavusCredentials block.",
             **common,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
@@ -156,6 +156,10 @@ class ReplicaApi:
             raise BadRequest("voice_name is required when training from train_image_url")
         for name in ("consent_video_url", "callback_url", "replica_name", "model_name"):
             _optional_str(body, name)
+        callback_url = _optional_str(body, "callback_url")
+        if callback_url and not _is_http_url(callback_url):
+            # Quoted back, as APIs do: a client must keep the token in it out of its errors.
+            raise BadRequest(f"Invalid callback_url: {callback_url!r} is not a valid http(s) URL")
         if "properties" in body and body["properties"] is not None and not isinstance(body["properties"], dict):
             raise BadRequest("properties must be an object")
         fails = "fail" in (video or image or "").lower()
@@ -166,7 +170,7 @@ class ReplicaApi:
                 outcome="error" if fails else "completed",
                 error_message=SIMULATED_TRAINING_ERROR if fails else None,
                 owner_key=api_key,
-                callback_url=_optional_str(body, "callback_url") or None,
+                callback_url=callback_url or None,
             )
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
@@ -202,6 +206,16 @@ def _positive_int(raw: str | None, name: str, *, default: int) -> int:
     if value < 1:
         raise BadRequest(f"{name} must be a positive integer")
     return value
+
+
+def _is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and, if any, a valid port: what Tavus can call."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)
 
 
 def _optional_str(body: dict[str, Any], name: str) -> str | None:
