@@ -28,6 +28,7 @@ from prefect_tavus.core.errors import (
     TavusTransientError,
 )
 from prefect_tavus.core.models import (
+    FACE_FIELD_NAMES,
     FAILURE_STATUSES,
     SUCCESS_STATUSES,
     CreatedReplica,
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT_SECONDS",
+    "FACE_FIELD_NAMES",
     "FAILURE_STATUSES",
     "MAX_PAGE_SIZE",
     "Outcome",

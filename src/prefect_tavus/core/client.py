@@ -148,8 +148,8 @@ class TavusClient:
             replica_id=replica_id, params=params,
         )
         payload = self._json(response, "get replica")
-        if isinstance(payload, dict):
-            payload.setdefault("replica_id", replica_id)
+        if isinstance(payload, dict) and payload.get("replica_id") is None and payload.get("face_id") is None:
+            payload["replica_id"] = replica_id  # an answer without its id is still about it
         return self._parse(Replica, payload, "get replica")
 
     async def list_replicas(

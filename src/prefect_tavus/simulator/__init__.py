@@ -25,16 +25,19 @@ from prefect_tavus.simulator.simulator import TavusSimulator
 from prefect_tavus.simulator.spec import DEFAULT_ERROR_MESSAGE, InvalidReplicaSpec, ReplicaSpec
 from prefect_tavus.simulator.state import MAX_PAGE_SIZE
 from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
+from prefect_tavus.simulator.vocabulary import VOCABULARIES, Vocabulary
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
     "FAULT_KINDS",
     "MAX_PAGE_SIZE",
+    "VOCABULARIES",
     "Fault",
     "FaultKind",
     "InvalidReplicaSpec",
     "ReplicaSpec",
     "TavusSimulator",
     "Timeline",
+    "Vocabulary",
     "iso_timestamp",
 ]

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
+from prefect_tavus.simulator.vocabulary import in_vocabulary
 from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
 API_PREFIX = "/v2"
@@ -175,7 +176,8 @@ class ReplicaApi:
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         replica_id = self.state.add_replica(spec)
-        return Response.json(200, {"replica_id": replica_id, "status": "started"})
+        answer = {"replica_id": replica_id, "status": "started"}
+        return Response.json(200, in_vocabulary(answer, self.state.vocabulary))
 
     def _delete(self, route: Route, request: Request, api_key: str | None) -> Response:
         request.flag("hard")  # accepted; soft and hard deletes look the same from the API

@@ -20,6 +20,7 @@ from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
 from prefect_tavus.simulator.spec import ReplicaSpec, build_spec
 from prefect_tavus.simulator.state import SimulatorState
+from prefect_tavus.simulator.vocabulary import Vocabulary, validate_vocabulary
 
 #: Seconds serve_forever() waits between checks for a shutdown request.
 _POLL_INTERVAL = 0.05
@@ -37,6 +38,10 @@ class TavusSimulator:
         delete_status: status of a successful DELETE: 200 (documented) or 204 (seen).
         drop_callbacks: lose every training-finished callback (a receiver that never hears
             from Tavus); per replica, ``ReplicaSpec.drop_callback`` does the same.
+        vocabulary: the field names of answers and callbacks: ``"replicas"`` (``replica_id``,
+            ``replica_name``, ``replica_type``, as the seed's docs) or ``"faces"``
+            (``face_id``, ``face_name``, ``face_type``, as Tavus's newest docs). Routes and
+            request bodies stay those of ``/v2/replicas`` either way.
         verbose: log each request to stderr.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -51,6 +56,7 @@ class TavusSimulator:
         *,
         delete_status: int = 200,
         drop_callbacks: bool = False,
+        vocabulary: Vocabulary = "replicas",
         verbose: bool = False,
     ) -> None:
         if isinstance(api_keys, str):
@@ -59,6 +65,7 @@ class TavusSimulator:
         self._requested_port = port
         self.state = SimulatorState(api_keys, default_training_seconds)
         self.state.drop_callbacks = drop_callbacks
+        self.state.vocabulary = validate_vocabulary(vocabulary)
         self._app = SimulatorApp(self.state, delete_status=delete_status)
         self._verbose = verbose
         self._server: SimulatorHTTPServer | None = None

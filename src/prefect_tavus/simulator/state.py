@@ -20,6 +20,7 @@ from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackResult
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
+from prefect_tavus.simulator.vocabulary import Vocabulary, in_vocabulary
 
 #: Fault-script target that matches every API request.
 ANY_REQUEST = "*"
@@ -76,12 +77,15 @@ class Replica:
             return self.spec.initial_status
         return "error" if self.timeline.outcome == "error" else self.spec.final_status
 
-    def payload(self, now: float, *, verbose: bool = False, list_item: bool = False) -> dict[str, Any]:
+    def payload(
+        self, now: float, *, verbose: bool = False, list_item: bool = False, vocabulary: Vocabulary = "replicas"
+    ) -> dict[str, Any]:
         """The JSON object Tavus would return for this replica at ``now``.
 
         Single-replica payloads carry ``updated_at`` and ``error_message`` (and
         ``replica_type`` only when verbose); list items carry ``replica_type`` but neither of
-        the other two. ``extra_fields`` are merged last, so they can also make a payload messy.
+        the other two. Field names are in ``vocabulary``. ``extra_fields`` are merged last,
+        as given, so they can also make a payload messy (or carry both vocabularies).
         """
         spec = self.spec
         timeline = self.timeline
@@ -106,6 +110,7 @@ class Replica:
             data["model_name"] = spec.model_name
             if verbose:
                 data["replica_type"] = spec.replica_type
+        data = in_vocabulary(data, vocabulary)
         if spec.extra_fields:
             data.update(spec.extra_fields)
         return data
@@ -137,6 +142,8 @@ class SimulatorState:
         self._callbacks = CallbackDispatcher(self._callback_due, self._record_callback)
         #: Lose every callback (as well as those of replicas whose spec says so).
         self.drop_callbacks = False
+        #: The field names of every answer and callback: ``replicas`` or ``faces``.
+        self.vocabulary: Vocabulary = "replicas"
         self._reset_stats_locked()
 
     # -- replicas -----------------------------------------------------------------------
@@ -185,7 +192,9 @@ class SimulatorState:
         """GET payload of ``replica_id`` as ``api_key`` sees it, or ``None`` if it cannot see it."""
         with self._lock:
             replica = self._get(replica_id, api_key)
-            return None if replica is None else replica.payload(self._clock(), verbose=verbose)
+            if replica is None:
+                return None
+            return replica.payload(self._clock(), verbose=verbose, vocabulary=self.vocabulary)
 
     def finished_at(self, replica_id: str) -> float | None:
         """``time.time()`` at which the replica reached its final status, ``None`` before that.
@@ -241,7 +250,7 @@ class SimulatorState:
                 ]
                 total = len(matching)
                 chosen = matching[start : start + limit]
-            return [r.payload(now, list_item=True) for r in chosen], total
+            return [r.payload(now, list_item=True, vocabulary=self.vocabulary) for r in chosen], total
 
     def _all_visible(self, api_key: str | None) -> bool:
         # Fast path for the common case: no replica is restricted to a particular key.
@@ -408,4 +417,4 @@ class SimulatorState:
                 }
             else:
                 body = {"replica_id": replica_id, "status": "ready"}
-            return replica.spec.callback_url, body
+            return replica.spec.callback_url, in_vocabulary(body, self.vocabulary)
