@@ -25,6 +25,9 @@ ROUTE_DELETE = "DELETE /v2/replicas/{id}"
 ROUTE_RENAME = "PATCH /v2/replicas/{id}/name"
 ROUTE_UNMATCHED = "UNMATCHED /v2"
 
+#: The API's routes, as fault targets and :meth:`TavusSimulator.stats` name them.
+ROUTES: tuple[str, ...] = (ROUTE_LIST, ROUTE_CREATE, ROUTE_GET, ROUTE_DELETE, ROUTE_RENAME)
+
 INVALID_REPLICA_ID = "Invalid replica_id"
 
 #: Error message given to replicas created with a training URL containing "fail".
@@ -81,12 +84,14 @@ def requested_replica_ids(request: Request) -> list[str] | None:
 
 
 def fault_targets(route: Route, request: Request) -> list[str]:
-    """Fault scripts a request may consume from, most specific first."""
+    """Fault scripts a request may consume from, most specific first: the replica (a GET,
+    or a list filtered by ``replica_ids``), then the route (e.g. ``"POST /v2/replicas"``),
+    then ``"*"``."""
     if route.name == ROUTE_GET and route.replica_id is not None:
-        return [route.replica_id, ANY_REQUEST]
+        return [route.replica_id, route.name, ANY_REQUEST]
     if route.name == ROUTE_LIST:
-        return [*(requested_replica_ids(request) or []), ANY_REQUEST]
-    return [ANY_REQUEST]
+        return [*(requested_replica_ids(request) or []), route.name, ANY_REQUEST]
+    return [route.name, ANY_REQUEST]
 
 
 def unauthorized() -> Response:

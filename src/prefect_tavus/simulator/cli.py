@@ -20,6 +20,7 @@ from types import FrameType
 
 from prefect_tavus.simulator.simulator import TavusSimulator
 from prefect_tavus.simulator.spec import MAX_SECONDS
+from prefect_tavus.simulator.state import LIST_ORDERS
 from prefect_tavus.simulator.vocabulary import VOCABULARIES
 
 DEFAULT_PORT = 8765
@@ -76,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="field names of answers: replica_id/replica_name/replica_type, or face_id/face_name/face_type "
         "as Tavus's newest docs (default: replicas)",
     )
+    parser.add_argument(
+        "--list-order",
+        choices=LIST_ORDERS,
+        default="oldest_first",
+        help="order of list pages (Tavus documents none; default: oldest_first)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
 
@@ -112,6 +119,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         default_training_seconds=args.training_seconds,
         drop_callbacks=args.drop_callbacks,
         vocabulary=args.vocabulary,
+        list_order=args.list_order,
         verbose=args.verbose,
     )
     try:

@@ -14,13 +14,17 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
 from prefect_tavus.simulator.vocabulary import Vocabulary, in_vocabulary
+
+#: The orders a list can come in (Tavus documents none).
+ListOrder = Literal["oldest_first", "newest_first"]
+LIST_ORDERS: tuple[ListOrder, ...] = ("oldest_first", "newest_first")
 
 #: Fault-script target that matches every API request.
 ANY_REQUEST = "*"
@@ -144,6 +148,9 @@ class SimulatorState:
         self.drop_callbacks = False
         #: The field names of every answer and callback: ``replicas`` or ``faces``.
         self.vocabulary: Vocabulary = "replicas"
+        #: The order of list pages: ``oldest_first`` (creation order) or ``newest_first``.
+        #: Tavus documents none, so clients must work with either.
+        self.list_order: ListOrder = "oldest_first"
         self._reset_stats_locked()
 
     # -- replicas -----------------------------------------------------------------------
@@ -219,7 +226,7 @@ class SimulatorState:
         model_name: str | None = None,
         replica_ids: Sequence[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of list items (creation order) and the count of all matching replicas.
+        """One page of list items (in ``list_order``) and the count of all matching replicas.
 
         Without filters this costs O(page); ``replica_ids`` costs O(len(replica_ids)); a
         ``replica_type`` or ``model_name`` filter alone scans the store once.
@@ -238,10 +245,17 @@ class SimulatorState:
                 candidates = None
             else:
                 candidates = [r for r in (self._replicas[rid] for rid in self._active) if r.visible_to(api_key)]
+            newest_first = self.list_order == "newest_first"
             if candidates is None:
                 total = len(self._active)
-                chosen = [self._replicas[rid] for rid in self._active[start : start + limit]]
+                if newest_first:
+                    window = self._active[max(0, total - start - limit) : max(0, total - start)][::-1]
+                else:
+                    window = self._active[start : start + limit]
+                chosen = [self._replicas[rid] for rid in window]
             else:
+                if newest_first:
+                    candidates.reverse()
                 matching = [
                     r
                     for r in candidates
