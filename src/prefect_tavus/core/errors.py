@@ -24,11 +24,11 @@ import json
 import math
 import time
 from collections.abc import Iterable
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from prefect_tavus.core.text import printable
+from prefect_tavus.core.text import format_time, printable
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +39,8 @@ __all__ = [
     "InvalidReplicaIdError",
     "PrefectAPITransientError",
     "InsecureTransportError",
+    "ReplicaCreateOutcomeUnknownError",
+    "ReplicaSearchIncompleteError",
     "ReplicaTrainingFailedError",
     "ReplicaNotFoundDuringWaitError",
     "ReplicaWaitTimeoutError",
@@ -143,31 +145,60 @@ class TavusRequestError(TavusError):
 
 
 class TavusTransientError(TavusError):
-    """A fault that may pass: try again later.
+    """A fault that may pass: try again later, if trying again is harmless.
+
+    It is for reads, renames and deletes, which are idempotent. A create is not: before
+    sending one again, ask :attr:`may_have_taken_effect` (see
+    :class:`ReplicaCreateOutcomeUnknownError`).
 
     Attributes:
         retry_after: seconds the server asked us to wait (``Retry-After``), if it said.
+        request_sent: whether the request reached Tavus. True when Tavus answered (429,
+            5xx, a garbled 2xx), False when it provably never left this machine (no
+            connection could be made), None when nobody can tell (the connection broke
+            or timed out after the request was written).
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, request_sent: bool | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.request_sent = request_sent
+
+    @property
+    def may_have_taken_effect(self) -> bool:
+        """Whether the request may have been carried out despite the error: False only
+        when it provably was not (never sent, or refused with a 429)."""
+        return self.request_sent is not False
 
 
 class TavusRateLimitError(TavusTransientError):
-    """429: too many requests for this key."""
+    """429: too many requests for this key. The request was refused, not carried out."""
+
+    @property
+    def may_have_taken_effect(self) -> bool:
+        return False
 
 
 class TavusServerError(TavusTransientError):
-    """5xx: Tavus had a problem answering."""
+    """5xx: Tavus had a problem answering. Whether it carried the request out is unknown."""
 
 
 class TavusConnectionError(TavusTransientError):
-    """No answer: connection refused or reset, DNS failure, or a timeout."""
+    """No answer: connection refused or reset, DNS failure, or a timeout.
+
+    ``request_sent`` says whether the request may have reached Tavus: False for a failure
+    to connect (refused, DNS, connect or pool timeout), None once it may have been written
+    (a read timeout, a reset, a connection closed without an answer).
+    """
 
 
 class TavusMalformedResponseError(TavusTransientError):
-    """A 2xx whose body is not the JSON we expect (truncated, HTML from a proxy...)."""
+    """A 2xx whose body is not the JSON we expect (truncated, HTML from a proxy...).
+
+    Tavus did carry the request out: for a create, a replica is training, and its id is lost.
+    """
 
 
 class PrefectAPITransientError(TavusTransientError):
@@ -178,6 +209,88 @@ class PrefectAPITransientError(TavusTransientError):
     against the same ``max_outage_seconds`` as a Tavus outage, so it never ends a wait by
     itself; it is a :class:`TavusTransientError` so the one outage budget applies.
     """
+
+
+# --- creating: never train twice -----------------------------------------------------
+
+
+class ReplicaCreateOutcomeUnknownError(TavusError):
+    """A create was sent and its answer lost: whether Tavus is training a replica is unknown.
+
+    Not transient on purpose: a create is not idempotent, so sending it again could train
+    (and bill) a second replica. What to do is look first: the replicas named
+    ``replica_name`` created since ``attempted_at`` (``TavusClient.find_replicas``, the
+    ``list_replicas`` task, or the Tavus dashboard).
+
+    Attributes:
+        replica_name: the name the create asked for (None if it gave none).
+        attempted_at: when the create was sent (UTC).
+        cause: the error that lost the answer (also ``__cause__``).
+    """
+
+    def __init__(
+        self, *, replica_name: str | None, attempted_at: datetime | float, cause: BaseException | None = None
+    ) -> None:
+        when = _utc(attempted_at)
+        shown = format_time(when)
+        if replica_name:
+            what, which = f"replica {printable(replica_name, 100)!r}", f"the replicas named {printable(replica_name, 100)!r}"
+        else:
+            what, which = "a replica (no replica_name given)", "the replicas"
+        said = f" Cause: {cause}" if cause is not None else ""
+        super().__init__(
+            f"The outcome of creating {what} is unknown: the request was sent at {shown} but its answer "
+            "was lost. Tavus may be training it now, so sending the create again could train and bill a "
+            f"second replica. Check first: list {which} created since {shown} in the Tavus dashboard "
+            "(https://platform.tavus.io) or with the list_replicas task (TavusClient.find_replicas does "
+            f"exactly this search), and create again only if there is none.{said}",
+            status_code=getattr(cause, "status_code", None),
+            api_message=getattr(cause, "api_message", None),
+        )
+        self.replica_name = replica_name
+        self.attempted_at = when
+        self.cause = cause
+        self.__cause__ = cause
+
+
+class ReplicaSearchIncompleteError(TavusError):
+    """``find_replicas`` stopped after its page limit with more of the account unread.
+
+    Attributes:
+        replica_name: the name searched for.
+        pages_read: pages read before stopping.
+        total_count: how many replicas Tavus said the list holds (None if it did not say).
+        found: the matching replicas among those read (there may be more).
+    """
+
+    def __init__(self, *, replica_name: str, pages_read: int, total_count: int | None, found: list[Replica]) -> None:
+        total = "an unknown number of" if total_count is None else str(total_count)
+        ids = ", ".join(r.replica_id for r in found) or "none"
+        super().__init__(
+            f"Searched {pages_read} pages of the account's {total} replicas for replicas named "
+            f"{printable(replica_name, 100)!r} and stopped with more left unread (matches so far: {ids}). "
+            "Raise max_pages, or look in the Tavus dashboard (https://platform.tavus.io).",
+        )
+        self.replica_name = replica_name
+        self.pages_read = pages_read
+        self.total_count = total_count
+        self.found = list(found)
+
+
+def _utc(moment: datetime | float) -> datetime:
+    """``moment`` (aware datetime, or epoch seconds) as an aware UTC datetime.
+
+    A naive datetime is refused: read as UTC or as local time, it is wrong on some machines,
+    and here a wrong time can hide the replica a lost create made.
+    """
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("a naive datetime is ambiguous: pass an aware one (e.g. datetime.now(timezone.utc)) "
+                             "or epoch seconds (time.time())")
+        return moment.astimezone(timezone.utc)
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool) and math.isfinite(moment):
+        return datetime.fromtimestamp(moment, tz=timezone.utc)
+    raise TypeError(f"expected an aware datetime or epoch seconds, got {type(moment).__name__}")
 
 
 # --- outcomes of waiting -------------------------------------------------------------
@@ -401,6 +514,7 @@ def error_from_response(
     said = f": {api_message}" if api_message else ""
     subject = f" {replica_id!r}" if replica_id else ""
     common: dict[str, Any] = {"status_code": status, "replica_id": replica_id, "api_message": api_message}
+    answered: dict[str, Any] = {**common, "request_sent": True}  # for the transient errors
 
     if status in (401, 403):
         return TavusAuthenticationError(
@@ -414,14 +528,14 @@ def error_from_response(
         return TavusRateLimitError(
             f"Tavus rate-limited the request to {operation}{subject} (429{said}).",
             retry_after=retry_after,
-            **common,
+            **answered,
         )
     if status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return TavusServerError(
             f"Tavus answered {status} to {operation}{subject}{said}.",
             retry_after=retry_after,
-            **common,
+            **answered,
         )
     if replica_id and status in (400, 404):
         return TavusNotFoundError(
@@ -447,16 +561,29 @@ def error_from_response(
 def error_from_transport(
     exc: Exception, *, operation: str, replica_id: str | None = None
 ) -> TavusConnectionError:
-    """Map an httpx transport failure (no usable answer) to a transient error."""
+    """Map an httpx transport failure (no usable answer) to a transient error.
+
+    Sets ``request_sent``: False only for failures that happen before a byte of the
+    request is written (no connection, or no free connection in the pool); None for the
+    rest, which may strike after Tavus has read the request and acted on it.
+    """
     import httpx
 
     subject = f" {replica_id!r}" if replica_id else ""
-    if isinstance(exc, httpx.TimeoutException):
+    request_sent: bool | None = None
+    if isinstance(exc, httpx.PoolTimeout):
+        kind, request_sent = "timed out waiting for a free connection", False
+    elif isinstance(exc, httpx.ConnectTimeout):
+        kind, request_sent = "timed out connecting", False
+    elif isinstance(exc, httpx.TimeoutException):
         kind = "timed out"
     elif isinstance(exc, httpx.ConnectError):
-        kind = "could not connect"
+        kind, request_sent = "could not connect", False
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        kind, request_sent = "could not be sent (unsupported protocol)", False
     else:
         kind = f"lost the connection ({type(exc).__name__})"
+    sent = " (it was not sent)" if request_sent is False else " (it may have reached Tavus)"
     return TavusConnectionError(
-        f"Request to {operation}{subject} {kind}.", replica_id=replica_id
+        f"Request to {operation}{subject} {kind}{sent}.", replica_id=replica_id, request_sent=request_sent
     )
