@@ -69,7 +69,7 @@ async def test_a_lost_create_answer_is_unknown_and_find_replicas_finds_exactly_t
         assert [r.replica_id for r in found] == [created]
         assert found[0].replica_name == NAME and found[0].status == "started"
         pages = sim.stats()["by_route"]["GET /v2/replicas"]
-        assert pages == 6  # 23 replicas (22 user) at 4 a page: every page read, none twice
+        assert pages == 6  # 23 replicas at 4 a page: every page read, none twice
 
 
 async def test_connect_failure_was_not_sent_and_may_be_resent():

@@ -291,11 +291,13 @@ class TavusClient:
         ``replica_name`` and created at or after ``created_since`` (less
         ``clock_skew_seconds``, see :data:`DEFAULT_CLOCK_SKEW_SECONDS`), oldest first.
 
-        Walks every page of ``GET /v2/replicas`` (``verbose``, ``replica_type=user``: a
-        create makes a user replica) and assumes no order: Tavus documents none. A replica
-        whose ``created_at`` is missing or unreadable is included, since it cannot be ruled
-        out. A replica deleted while the pages are read can shift the pages under the walk;
-        no client can rule that out without an ordered list.
+        Walks every page of ``GET /v2/replicas`` (``verbose``) and assumes no order: Tavus
+        documents none. No server-side filter is used (a ``replica_type`` filter would save
+        pages, but each assumption about the API is one more way to miss the replica and
+        train it twice). A replica whose ``created_at`` is missing or unreadable is
+        included, since it cannot be ruled out. A replica deleted while the pages are read
+        can shift the pages under the walk; no client can rule that out without an ordered
+        list.
 
         Args:
             replica_name: the name the create sent, compared exactly (case and spaces count).
@@ -320,7 +322,7 @@ class TavusClient:
         found: dict[str, Replica] = {}
         read = 0
         for page in range(1, max_pages + 1):
-            result = await self.list_replicas(page=page, limit=page_size, verbose=True, replica_type="user")
+            result = await self.list_replicas(page=page, limit=page_size, verbose=True)
             for replica in result.data:
                 if replica.replica_name == replica_name and _created_at_or_after(replica, since):
                     found.setdefault(replica.replica_id, replica)
