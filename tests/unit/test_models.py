@@ -133,3 +133,27 @@ def test_created_replica_and_pages_read_face_names():
 def test_a_face_payload_without_an_id_is_still_refused():
     with pytest.raises(ValueError):
         Replica.model_validate({"face_name": "no id"})
+
+
+def test_describe_is_one_bounded_line_whatever_tavus_sent():
+    replica = Replica.model_validate({
+        "replica_id": "r1", "replica_name": "Ann\nFAKE LOG LINE" + "n" * 500,
+        "status": "started\x1b[31m" + "s" * 500, "training_progress": "4\r5/100" + "9" * 500,
+    })
+    line = replica.describe()
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert len(line) < 250
+    assert replica.replica_name.startswith("Ann\nFAKE")  # the model keeps what Tavus sent
+    plain = Replica.model_validate({"replica_id": "r1", "replica_name": "Ann", "status": "started",
+                                    "training_progress": "45/100"})
+    assert plain.describe() == "'Ann' (r1): started, 45/100"
+
+
+def test_training_failed_message_is_bounded_and_the_error_message_kept():
+    from prefect_tavus.core import ReplicaTrainingFailedError
+
+    long_reason = "bad video\n" + "x" * 5000
+    error = ReplicaTrainingFailedError(Replica.model_validate(
+        {"replica_id": "r1", "status": "error", "error_message": long_reason}))
+    assert "\n" not in str(error) and len(str(error)) < 500 and "bad video" in str(error)
+    assert error.error_message == long_reason

@@ -300,9 +300,10 @@ class ReplicaTrainingFailedError(TavusError):
     """The replica reached status ``error``. ``replica`` holds it, ``error_message`` why."""
 
     def __init__(self, replica: Replica) -> None:
-        reason = replica.error_message or "Tavus gave no error_message"
+        # The message is bounded and on one line; ``error_message`` keeps Tavus's text as given.
+        reason = server_text(replica.error_message) or "Tavus gave no error_message"
         super().__init__(
-            f"Replica {replica.replica_id!r} failed training: {reason}. "
+            f"Replica {printable(replica.replica_id, 128)!r} failed training: {reason}. "
             "Fix the training video (see Tavus's training guidelines) and create a new replica.",
             replica_id=replica.replica_id,
             api_message=replica.error_message,

@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from prefect_tavus.core.text import printable
+
 __all__ = [
     "FACE_FIELD_NAMES",
     "CreatedReplica",
@@ -215,10 +217,15 @@ class Replica(BaseModel):
         return self.error_message if self.is_failed else None
 
     def describe(self) -> str:
-        """One line for logs: ``'My Replica' (r123): started, 45/100``."""
-        name = f"{self.replica_name!r} " if self.replica_name else ""
-        progress = f", {self.training_progress}" if self.training_progress else ""
-        return f"{name}({self.replica_id}): {self.status or 'unknown'}{progress}"
+        """One line for logs: ``'My Replica' (r123): started, 45/100``.
+
+        Every part came from Tavus and is kept raw on the model, so each is cut and
+        escaped here (:func:`~prefect_tavus.core.text.printable`): one bounded line.
+        """
+        name = f"{printable(self.replica_name, 100)!r} " if self.replica_name else ""
+        progress = f", {printable(self.training_progress, 20)}" if self.training_progress else ""
+        status = printable(self.status, 40) if self.status else "unknown"
+        return f"{name}({printable(self.replica_id, 128)}): {status}{progress}"
 
 
 class ReplicaPage(BaseModel):
