@@ -105,3 +105,16 @@ def test_newest_first_lists_page_from_the_newest(filtered: bool) -> None:
 def test_unknown_list_order_is_refused() -> None:
     with pytest.raises(ValueError, match="oldest_first, newest_first"):
         TavusSimulator(list_order="random")  # type: ignore[arg-type]
+
+
+def test_max_page_size_clamps_list_pages_silently() -> None:
+    with TavusSimulator(api_keys=(KEY,), max_page_size=2) as sim, httpx.Client(
+        base_url=sim.url, headers={"x-api-key": KEY}, timeout=5
+    ) as client:
+        for index in range(3):
+            sim.add_replica(replica_name=f"n{index}", training_seconds=30)
+        first = client.get("/v2/replicas", params={"limit": "50"}).json()
+        assert len(first["data"]) == 2 and first["total_count"] == 3
+        assert len(client.get("/v2/replicas").json()["data"]) == 2  # the default limit is the cap too
+    with pytest.raises(ValueError, match="max_page_size"):
+        TavusSimulator(max_page_size=0)

@@ -175,3 +175,14 @@ def test_outcome_unknown_error_says_what_happened_and_how_to_check():
     assert from_epoch.attempted_at == attempted and "no replica_name" in str(from_epoch)
     with pytest.raises(ValueError, match="naive"):
         ReplicaCreateOutcomeUnknownError(replica_name=NAME, attempted_at=attempted.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize("ids", [False, True], ids=["all", "by_id"])
+async def test_pages_are_followed_by_total_count_when_tavus_caps_the_page_size(ids):
+    with TavusSimulator(api_keys=(SIM_KEY,), max_page_size=3) as sim:
+        made = [sim.add_replica(replica_name=NAME if i == 7 else f"r{i}", training_seconds=60) for i in range(8)]
+        async with TavusClient(SIM_KEY, base_url=sim.url) as client:
+            listed = [r.replica_id async for r in client.iter_replicas(replica_ids=made if ids else None, page_size=5)]
+            found = await client.find_replicas(replica_name=NAME, created_since=time.time() - 5, page_size=5)
+    assert listed == made  # 3 a page although 5 were asked for: every page followed
+    assert [r.replica_id for r in found] == [made[7]]

@@ -208,7 +208,8 @@ class TavusClient:
         replica_type: str | None = None,
         model_name: str | None = None,
     ) -> AsyncIterator[Replica]:
-        """Every replica matching the filters, following pages until ``total_count``.
+        """Every replica matching the filters, following pages until ``total_count``
+        (or, without one, a short or empty page).
 
         With ``replica_ids``, the ids are asked for in chunks of ``page_size`` so that
         no URL grows past what servers and proxies accept.
@@ -231,7 +232,12 @@ class TavusClient:
                     yield replica
                 seen += len(result.data)
                 total = result.total_count
-                if not result.data or len(result.data) < page_size or (total is not None and seen >= total):
+                # A short page ends the list only when Tavus gives no total: it may cap
+                # ``limit`` below page_size (it documents no maximum), and then every page
+                # is short while more follow.
+                if not result.data or (total is not None and seen >= total):
+                    break
+                if total is None and len(result.data) < page_size:
                     break
                 page += 1
 

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prefect_tavus.simulator.spec import ReplicaSpec
-from prefect_tavus.simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
+from prefect_tavus.simulator.state import ANY_REQUEST, SimulatorState
 from prefect_tavus.simulator.vocabulary import in_vocabulary
 from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
@@ -139,7 +139,7 @@ class ReplicaApi:
         return Response.json(200, payload)
 
     def _list(self, request: Request, api_key: str | None) -> Response:
-        limit = _positive_int(request.param("limit"), "limit", default=MAX_PAGE_SIZE)
+        limit = _positive_int(request.param("limit"), "limit", default=self.state.max_page_size)
         page = _positive_int(request.param("page"), "page", default=1)
         items, total = self.state.list_page(
             api_key=api_key,

@@ -19,7 +19,7 @@ from prefect_tavus.simulator.app import SimulatorApp
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
 from prefect_tavus.simulator.spec import ReplicaSpec, build_spec
-from prefect_tavus.simulator.state import LIST_ORDERS, ListOrder, SimulatorState
+from prefect_tavus.simulator.state import LIST_ORDERS, MAX_PAGE_SIZE, ListOrder, SimulatorState
 from prefect_tavus.simulator.vocabulary import Vocabulary, validate_vocabulary
 
 #: Seconds serve_forever() waits between checks for a shutdown request.
@@ -44,6 +44,9 @@ class TavusSimulator:
             request bodies stay those of ``/v2/replicas`` either way.
         list_order: order of list pages: ``"oldest_first"`` (creation order) or
             ``"newest_first"``. Tavus documents none; a client must not depend on it.
+        max_page_size: largest page a list answers with (a larger ``limit`` is clamped
+            silently). Tavus documents no maximum; a smaller one shows whether a client
+            follows pages by ``total_count`` rather than by the page size it asked for.
         verbose: log each request to stderr.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -60,8 +63,11 @@ class TavusSimulator:
         drop_callbacks: bool = False,
         vocabulary: Vocabulary = "replicas",
         list_order: ListOrder = "oldest_first",
+        max_page_size: int = MAX_PAGE_SIZE,
         verbose: bool = False,
     ) -> None:
+        if isinstance(max_page_size, bool) or not isinstance(max_page_size, int) or max_page_size < 1:
+            raise ValueError(f"max_page_size must be a positive integer, got {max_page_size!r}")
         if list_order not in LIST_ORDERS:
             raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, got {list_order!r}")
         if isinstance(api_keys, str):
@@ -72,6 +78,7 @@ class TavusSimulator:
         self.state.drop_callbacks = drop_callbacks
         self.state.vocabulary = validate_vocabulary(vocabulary)
         self.state.list_order = list_order
+        self.state.max_page_size = max_page_size
         self._app = SimulatorApp(self.state, delete_status=delete_status)
         self._verbose = verbose
         self._server: SimulatorHTTPServer | None = None

@@ -148,6 +148,8 @@ class SimulatorState:
         self.drop_callbacks = False
         #: The field names of every answer and callback: ``replicas`` or ``faces``.
         self.vocabulary: Vocabulary = "replicas"
+        #: Largest page a list answers with; a larger ``limit`` is clamped to it.
+        self.max_page_size = MAX_PAGE_SIZE
         #: The order of list pages: ``oldest_first`` (creation order) or ``newest_first``.
         #: Tavus documents none, so clients must work with either.
         self.list_order: ListOrder = "oldest_first"
@@ -231,7 +233,7 @@ class SimulatorState:
         Without filters this costs O(page); ``replica_ids`` costs O(len(replica_ids)); a
         ``replica_type`` or ``model_name`` filter alone scans the store once.
         """
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        limit = max(1, min(limit, self.max_page_size))
         start = (max(page, 1) - 1) * limit
         with self._lock:
             now = self._clock()
