@@ -727,3 +727,15 @@ def test_lost_callbacks_are_dropped_and_counted(
     assert sim.finished_at(lost) is not None
     assert sim.stats()["callbacks"] == {"delivered": 1, "failed": 0, "skipped": 0, "dropped": 2}
     assert len(receiver.bodies) == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://h.example/cb", "https:/h.example/cb", "https://h.example:99999/cb", "https://h.example/c b", "cb"]
+)
+def test_create_with_an_invalid_callback_url_is_a_400_quoting_it(
+    sim: TavusSimulator, client: httpx.Client, url: str
+) -> None:
+    response = client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4", "callback_url": url})
+    assert response.status_code == 400
+    assert response.json() == {"error": f"Invalid callback_url: {url!r} is not a valid http(s) URL"}
+    assert client.get("/v2/replicas").json()["total_count"] == 0  # nothing was created

@@ -108,3 +108,36 @@ def test_errors_survive_pickling_with_attributes():
     error = error_from_response(_response(429, {"message": "slow"}, headers={"Retry-After": "3"}), operation="x")
     clone = pickle.loads(pickle.dumps(error))
     assert type(clone) is TavusRateLimitError and clone.retry_after == 3.0 and str(clone) == str(error)
+
+
+# 2026-11-29 12:00:00 UTC, as epoch seconds: a fixed "now" for HTTP-date arithmetic.
+FIXED_NOW = 1795953600.0
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Sun, 29 Nov 2026 12:02:00 -0000", "Sun, 29 Nov 2026 12:02:00 GMT", "Sun, 29 Nov 2026 12:02:00 +0000",
+     "Sun, 29 Nov 2026 13:02:00 +0100", "Sun, 29 Nov 2026 12:02:00"],
+)
+def test_http_dates_are_utc_whatever_their_zone_spelling(header):
+    assert parse_retry_after(header, now=FIXED_NOW) == 120.0
+
+
+_IN_ANOTHER_ZONE = """
+import os, time
+os.environ["TZ"] = {tz!r}
+time.tzset()
+assert time.timezone != 0, "the zone did not take: the test would prove nothing"
+from prefect_tavus.core.errors import parse_retry_after
+print(parse_retry_after("Sun, 29 Nov 2026 12:02:00 -0000", now={now!r}))
+"""
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo", "EST+05"])
+def test_minus_zero_http_date_is_utc_even_when_the_machine_is_not(tz):
+    import subprocess
+    import sys
+
+    code = _IN_ANOTHER_ZONE.format(tz=tz, now=FIXED_NOW)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert float(out) == 120.0

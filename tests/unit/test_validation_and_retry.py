@@ -117,3 +117,45 @@ def test_task_retries_decide_by_the_policy_they_were_built_from():
     import time as _time
 
     assert _retry._not_before.pop(run.id) - _time.monotonic() <= 0.5
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "LOCALHOST", "127.0.0.1", "127.5.6.7", "127.255.255.254", "::1", "[::1]", "0:0:0:0:0:0:0:1"],
+)
+def test_loopback_hosts(host):
+    from prefect_tavus.core.validation import is_loopback_host
+
+    assert is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["foo.localhost", "localhost.localdomain", "localhost.", "LOCALHOST.", "localhost.example.com",
+     "evil-localhost", "128.0.0.1", "126.255.255.255", "10.0.0.5", "0.0.0.0", "::", "::ffff:127.0.0.1",
+     "::1%lo", "[[::1]]", "[::2]", " localhost", "127.1", "", "tavusapi.com"],
+)
+def test_everything_else_is_not_loopback(host):
+    from prefect_tavus.core.validation import is_loopback_host
+
+    assert not is_loopback_host(host)
+
+
+@pytest.mark.parametrize("url", ["http://127.5.6.7:8765", "http://[::1]:9", "http://LocalHost:1/"])
+def test_plain_http_to_loopback_is_accepted(url):
+    assert validate_base_url(url).startswith("http://")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://foo.localhost:8765", "http://api.localhost", "http://localhost.:8765", "http://localhost.example.com",
+     "http://[::ffff:127.0.0.1]:8", "http://128.0.0.1"],
+)
+def test_plain_http_to_a_name_that_may_resolve_elsewhere_is_refused(url):
+    with pytest.raises(InsecureTransportError, match="plain http"):
+        validate_base_url(url)
+
+
+def test_https_to_any_localhost_name_is_fine():
+    # The rule is about clear text only: over TLS any host may be used.
+    assert validate_base_url("https://foo.localhost:8443") == "https://foo.localhost:8443"

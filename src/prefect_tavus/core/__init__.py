@@ -6,11 +6,21 @@ retry policy. Nothing here imports Prefect, so it can be used and tested on its 
 """
 
 from prefect_tavus._version import __version__
-from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, USER_AGENT, TavusClient, count_requests
+from prefect_tavus.core.client import (
+    DEFAULT_CLOCK_SKEW_SECONDS,
+    DEFAULT_FIND_MAX_PAGES,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    USER_AGENT,
+    TavusClient,
+    count_requests,
+)
 from prefect_tavus.core.errors import (
     InsecureTransportError,
     InvalidReplicaIdError,
+    ReplicaCreateOutcomeUnknownError,
     ReplicaNotFoundDuringWaitError,
+    ReplicaSearchIncompleteError,
     ReplicasWaitFailedError,
     ReplicaTrainingFailedError,
     ReplicaWaitTimeoutError,
@@ -28,6 +38,7 @@ from prefect_tavus.core.errors import (
     TavusTransientError,
 )
 from prefect_tavus.core.models import (
+    FACE_FIELD_NAMES,
     FAILURE_STATUSES,
     SUCCESS_STATUSES,
     CreatedReplica,
@@ -53,9 +64,12 @@ from prefect_tavus.core.validation import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_CLOCK_SKEW_SECONDS",
+    "DEFAULT_FIND_MAX_PAGES",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT_SECONDS",
+    "FACE_FIELD_NAMES",
     "FAILURE_STATUSES",
     "MAX_PAGE_SIZE",
     "Outcome",
@@ -65,10 +79,12 @@ __all__ = [
     "InsecureTransportError",
     "InvalidReplicaIdError",
     "Replica",
+    "ReplicaCreateOutcomeUnknownError",
     "ReplicaNotFoundDuringWaitError",
     "ReplicaOutcome",
     "ReplicaPage",
     "ReplicaPhase",
+    "ReplicaSearchIncompleteError",
     "ReplicaTrainingFailedError",
     "ReplicaWaitTimeoutError",
     "ReplicasWaitFailedError",

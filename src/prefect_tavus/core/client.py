@@ -8,7 +8,10 @@ failure leaves this module as a typed :class:`~prefect_tavus.core.errors.TavusEr
 
 Safety: redirects are never followed (the key would go wherever a ``Location`` points),
 plain http is refused except to loopback, ids are validated and URL-encoded, and the key
-is held as a ``SecretStr`` that no repr, message or log line prints.
+is held as a ``SecretStr`` that no repr, message or log line prints. Whatever Tavus writes
+back is scrubbed of every secret the request carried, the key and a create's
+``callback_url`` (its token) alike, before it goes into an error
+(:func:`~prefect_tavus.core.errors.request_secrets`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -25,21 +29,40 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from prefect_tavus._version import __version__
 from prefect_tavus.core.errors import (
+    ReplicaSearchIncompleteError,
     TavusConfigurationError,
     TavusMalformedResponseError,
     error_from_response,
     error_from_transport,
+    _utc,
+    request_secrets,
+    server_text,
 )
 from prefect_tavus.core.models import CreatedReplica, Replica, ReplicaPage
 from prefect_tavus.core.validation import DEFAULT_BASE_URL, validate_base_url, validate_replica_id, validate_replica_ids
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "TavusClient", "USER_AGENT", "count_requests"]
+__all__ = [
+    "DEFAULT_CLOCK_SKEW_SECONDS",
+    "DEFAULT_FIND_MAX_PAGES",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "TavusClient",
+    "USER_AGENT",
+    "count_requests",
+]
 
 USER_AGENT = f"prefect-tavus/{__version__} python-httpx/{httpx.__version__}"
 #: Replicas asked for per list request. Tavus documents no maximum; 100 keeps URLs short
 #: (``replica_ids`` of 100 ids is ~1.3 kB) and answers small.
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100
+#: How far Tavus's clock may run behind this machine's before ``find_replicas`` misses a
+#: replica: its ``created_at`` is Tavus's time, ``created_since`` ours. NTP keeps clocks within
+#: a second; two minutes also covers a badly kept one, at the price of also reporting a
+#: same-named replica created up to two minutes before the lost create.
+DEFAULT_CLOCK_SKEW_SECONDS = 120.0
+#: Pages ``find_replicas`` reads before giving up (5,000 replicas at the default page size).
+DEFAULT_FIND_MAX_PAGES = 50
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
 
@@ -143,8 +166,8 @@ class TavusClient:
             replica_id=replica_id, params=params,
         )
         payload = self._json(response, "get replica")
-        if isinstance(payload, dict):
-            payload.setdefault("replica_id", replica_id)
+        if isinstance(payload, dict) and payload.get("replica_id") is None and payload.get("face_id") is None:
+            payload["replica_id"] = replica_id  # an answer without its id is still about it
         return self._parse(Replica, payload, "get replica")
 
     async def list_replicas(
@@ -185,7 +208,8 @@ class TavusClient:
         replica_type: str | None = None,
         model_name: str | None = None,
     ) -> AsyncIterator[Replica]:
-        """Every replica matching the filters, following pages until ``total_count``.
+        """Every replica matching the filters, following pages until ``total_count``
+        (or, without one, a short or empty page).
 
         With ``replica_ids``, the ids are asked for in chunks of ``page_size`` so that
         no URL grows past what servers and proxies accept.
@@ -208,7 +232,12 @@ class TavusClient:
                     yield replica
                 seen += len(result.data)
                 total = result.total_count
-                if not result.data or len(result.data) < page_size or (total is not None and seen >= total):
+                # A short page ends the list only when Tavus gives no total: it may cap
+                # ``limit`` below page_size (it documents no maximum), and then every page
+                # is short while more follow.
+                if not result.data or (total is not None and seen >= total):
+                    break
+                if total is None and len(result.data) < page_size:
                     break
                 page += 1
 
@@ -225,7 +254,15 @@ class TavusClient:
         properties: dict[str, Any] | None = None,
     ) -> CreatedReplica:
         """``POST /v2/replicas``: start training. NOT idempotent: each call trains (and
-        bills) a new replica, so this is never retried automatically."""
+        bills) a new replica, so this sends exactly one request and never retries.
+
+        When the answer is lost the replica may be training anyway: a
+        :class:`~prefect_tavus.core.errors.TavusTransientError` whose
+        ``may_have_taken_effect`` is True (a read timeout or reset, ``request_sent`` None; a
+        5xx; a garbled 2xx). Do not send the create again then: look with
+        :meth:`find_replicas`, or raise
+        :class:`~prefect_tavus.core.errors.ReplicaCreateOutcomeUnknownError`.
+        """
         if bool(train_video_url) == bool(train_image_url):
             raise ValueError("Pass exactly one of train_video_url or train_image_url.")
         if train_image_url and not voice_name:
@@ -246,6 +283,63 @@ class TavusClient:
         }
         response = await self._send("POST", "/v2/replicas", operation="create replica", json=body)
         return self._parse(CreatedReplica, self._json(response, "create replica"), "create replica")
+
+    async def find_replicas(
+        self,
+        *,
+        replica_name: str,
+        created_since: datetime | float,
+        clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
+        max_pages: int = DEFAULT_FIND_MAX_PAGES,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> list[Replica]:
+        """The replicas a create whose answer was lost may have made: those named exactly
+        ``replica_name`` and created at or after ``created_since`` (less
+        ``clock_skew_seconds``, see :data:`DEFAULT_CLOCK_SKEW_SECONDS`), oldest first.
+
+        Walks every page of ``GET /v2/replicas`` (``verbose``) and assumes no order: Tavus
+        documents none. No server-side filter is used (a ``replica_type`` filter would save
+        pages, but each assumption about the API is one more way to miss the replica and
+        train it twice). A replica whose ``created_at`` is missing or unreadable is
+        included, since it cannot be ruled out. A replica deleted while the pages are read
+        can shift the pages under the walk; no client can rule that out without an ordered
+        list.
+
+        Args:
+            replica_name: the name the create sent, compared exactly (case and spaces count).
+            created_since: when the create was sent: an aware datetime or epoch seconds
+                (``time.time()``); a naive datetime is refused as ambiguous.
+            clock_skew_seconds: allowance for Tavus's clock running behind this machine's.
+            max_pages: pages to read at most.
+            page_size: replicas per page.
+
+        Raises:
+            ReplicaSearchIncompleteError: ``max_pages`` pages read and more remain; it
+                carries the matches found so far.
+            ValueError: a naive ``created_since`` or a bad argument.
+        """
+        if not isinstance(replica_name, str) or not replica_name:
+            raise ValueError("replica_name must be a non-empty string.")
+        if max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, got {max_pages}.")
+        if not clock_skew_seconds >= 0:
+            raise ValueError(f"clock_skew_seconds must be >= 0, got {clock_skew_seconds!r}.")
+        since = _utc(created_since) - timedelta(seconds=clock_skew_seconds)
+        found: dict[str, Replica] = {}
+        read = 0
+        for page in range(1, max_pages + 1):
+            result = await self.list_replicas(page=page, limit=page_size, verbose=True)
+            for replica in result.data:
+                if replica.replica_name == replica_name and _created_at_or_after(replica, since):
+                    found.setdefault(replica.replica_id, replica)
+            read += len(result.data)
+            # A short page does not end the list: Tavus may cap ``limit`` below page_size.
+            if not result.data or (result.total_count is not None and read >= result.total_count):
+                return sorted(found.values(), key=_creation_order)
+        raise ReplicaSearchIncompleteError(
+            replica_name=replica_name, pages_read=max_pages, total_count=result.total_count,
+            found=sorted(found.values(), key=_creation_order),
+        )
 
     async def rename_replica(self, replica_id: str, replica_name: str) -> None:
         """``PATCH /v2/replicas/{replica_id}/name``. Any 2xx, empty body included, is success."""
@@ -304,33 +398,55 @@ class TavusClient:
         if response.is_success:
             return response
         raise error_from_response(
-            response, operation=operation, replica_id=replica_id,
-            secrets=(self._api_key.get_secret_value(),),
+            response, operation=operation, replica_id=replica_id, secrets=self._secrets(response.request),
         )
 
-    @staticmethod
-    def _json(response: httpx.Response, operation: str) -> Any:
+    def _secrets(self, request: httpx.Request) -> tuple[str, ...]:
+        """What must never appear in an error about ``request`` (see ``request_secrets``)."""
+        return request_secrets(request, api_key=self._api_key.get_secret_value())
+
+    def _json(self, response: httpx.Response, operation: str) -> Any:
         try:
             return response.json()
         except ValueError:
-            snippet = response.text[:80]
+            snippet = server_text(response.text, self._secrets(response.request))
+            snippet = None if snippet is None else snippet[:80]
             raise TavusMalformedResponseError(
                 f"Tavus answered {response.status_code} to {operation} with a body that is not JSON "
                 f"({len(response.content)} bytes, starting {snippet!r}).",
                 status_code=response.status_code,
+                request_sent=True,
             ) from None
 
     @staticmethod
     def _parse(model: type[_ModelT], payload: Any, operation: str) -> _ModelT:
         if not isinstance(payload, dict):
             raise TavusMalformedResponseError(
-                f"Tavus answered {operation} with JSON of type {type(payload).__name__}, not an object."
+                f"Tavus answered {operation} with JSON of type {type(payload).__name__}, not an object.",
+                request_sent=True,
             )
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5])
             raise TavusMalformedResponseError(
-                f"Tavus answered {operation} with an object missing or mistyping: {fields}."
+                f"Tavus answered {operation} with an object missing or mistyping: {fields}.",
+                request_sent=True,
             ) from None
 
+
+def _as_utc(moment: datetime) -> datetime:
+    """Tavus writes ``created_at`` in UTC (``Z``); one without a zone is read as UTC too."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _created_at_or_after(replica: Replica, since: datetime) -> bool:
+    """Whether ``replica`` may have been created at or after ``since`` (unknown counts as yes)."""
+    return replica.created_at is None or _as_utc(replica.created_at) >= since
+
+
+def _creation_order(replica: Replica) -> tuple[bool, datetime, str]:
+    """Oldest first; replicas without a ``created_at`` last; ties broken by id."""
+    created = replica.created_at
+    return (created is None, _as_utc(created) if created else datetime.min.replace(tzinfo=timezone.utc),
+            replica.replica_id)

@@ -10,17 +10,25 @@ caller should do about it:
   cannot help, so waits end at once and tasks fail after one request.
 
 Messages say what to fix. They are built from the status, the API's own message and the
-replica id: never from request headers, so the API key cannot appear in them, and any
-text the server echoes back is scrubbed of the key as well.
+replica id: never from request headers or bodies, so no secret is put in them by us. What
+the server writes back can echo a request, though (a 400 quoting an invalid
+``callback_url``, which carries the callback receiver's token), so everything it wrote is
+scrubbed of every secret the request carried (:func:`request_secrets` decides which) and
+cut to a bounded, single-line length before it goes into an error.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from prefect_tavus.core.text import format_time, printable
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +39,8 @@ __all__ = [
     "InvalidReplicaIdError",
     "PrefectAPITransientError",
     "InsecureTransportError",
+    "ReplicaCreateOutcomeUnknownError",
+    "ReplicaSearchIncompleteError",
     "ReplicaTrainingFailedError",
     "ReplicaNotFoundDuringWaitError",
     "ReplicaWaitTimeoutError",
@@ -49,10 +59,18 @@ __all__ = [
     "error_from_response",
     "error_from_transport",
     "parse_retry_after",
+    "request_secrets",
     "scrub",
+    "url_secrets",
 ]
 
+#: Longest text from the server (its message, a redirect's Location) put into an error.
 _MAX_SERVER_TEXT = 300
+
+#: Shortest part of a URL (path segment, query value, password) scrubbed as a secret of its
+#: own. Tokens are long (the callback receiver insists on at least 16 characters), the words
+#: of a path are short, so ``/tavus/callbacks/<token>`` loses the token and keeps the words.
+MIN_SECRET_PART_LENGTH = 16
 
 
 class TavusError(Exception):
@@ -127,31 +145,60 @@ class TavusRequestError(TavusError):
 
 
 class TavusTransientError(TavusError):
-    """A fault that may pass: try again later.
+    """A fault that may pass: try again later, if trying again is harmless.
+
+    It is for reads, renames and deletes, which are idempotent. A create is not: before
+    sending one again, ask :attr:`may_have_taken_effect` (see
+    :class:`ReplicaCreateOutcomeUnknownError`).
 
     Attributes:
         retry_after: seconds the server asked us to wait (``Retry-After``), if it said.
+        request_sent: whether the request reached Tavus. True when Tavus answered (429,
+            5xx, a garbled 2xx), False when it provably never left this machine (no
+            connection could be made), None when nobody can tell (the connection broke
+            or timed out after the request was written).
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, request_sent: bool | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.request_sent = request_sent
+
+    @property
+    def may_have_taken_effect(self) -> bool:
+        """Whether the request may have been carried out despite the error: False only
+        when it provably was not (never sent, or refused with a 429)."""
+        return self.request_sent is not False
 
 
 class TavusRateLimitError(TavusTransientError):
-    """429: too many requests for this key."""
+    """429: too many requests for this key. The request was refused, not carried out."""
+
+    @property
+    def may_have_taken_effect(self) -> bool:
+        return False
 
 
 class TavusServerError(TavusTransientError):
-    """5xx: Tavus had a problem answering."""
+    """5xx: Tavus had a problem answering. Whether it carried the request out is unknown."""
 
 
 class TavusConnectionError(TavusTransientError):
-    """No answer: connection refused or reset, DNS failure, or a timeout."""
+    """No answer: connection refused or reset, DNS failure, or a timeout.
+
+    ``request_sent`` says whether the request may have reached Tavus: False for a failure
+    to connect (refused, DNS, connect or pool timeout), None once it may have been written
+    (a read timeout, a reset, a connection closed without an answer).
+    """
 
 
 class TavusMalformedResponseError(TavusTransientError):
-    """A 2xx whose body is not the JSON we expect (truncated, HTML from a proxy...)."""
+    """A 2xx whose body is not the JSON we expect (truncated, HTML from a proxy...).
+
+    Tavus did carry the request out: for a create, a replica is training, and its id is lost.
+    """
 
 
 class PrefectAPITransientError(TavusTransientError):
@@ -164,6 +211,88 @@ class PrefectAPITransientError(TavusTransientError):
     """
 
 
+# --- creating: never train twice -----------------------------------------------------
+
+
+class ReplicaCreateOutcomeUnknownError(TavusError):
+    """A create was sent and its answer lost: whether Tavus is training a replica is unknown.
+
+    Not transient on purpose: a create is not idempotent, so sending it again could train
+    (and bill) a second replica. What to do is look first: the replicas named
+    ``replica_name`` created since ``attempted_at`` (``TavusClient.find_replicas``, the
+    ``list_replicas`` task, or the Tavus dashboard).
+
+    Attributes:
+        replica_name: the name the create asked for (None if it gave none).
+        attempted_at: when the create was sent (UTC).
+        cause: the error that lost the answer (also ``__cause__``).
+    """
+
+    def __init__(
+        self, *, replica_name: str | None, attempted_at: datetime | float, cause: BaseException | None = None
+    ) -> None:
+        when = _utc(attempted_at)
+        shown = format_time(when)
+        if replica_name:
+            what, which = f"replica {printable(replica_name, 100)!r}", f"the replicas named {printable(replica_name, 100)!r}"
+        else:
+            what, which = "a replica (no replica_name given)", "the replicas"
+        said = f" Cause: {cause}" if cause is not None else ""
+        super().__init__(
+            f"The outcome of creating {what} is unknown: the request was sent at {shown} but its answer "
+            "was lost. Tavus may be training it now, so sending the create again could train and bill a "
+            f"second replica. Check first: list {which} created since {shown} in the Tavus dashboard "
+            "(https://platform.tavus.io) or with the list_replicas task (TavusClient.find_replicas does "
+            f"exactly this search), and create again only if there is none.{said}",
+            status_code=getattr(cause, "status_code", None),
+            api_message=getattr(cause, "api_message", None),
+        )
+        self.replica_name = replica_name
+        self.attempted_at = when
+        self.cause = cause
+        self.__cause__ = cause
+
+
+class ReplicaSearchIncompleteError(TavusError):
+    """``find_replicas`` stopped after its page limit with more of the account unread.
+
+    Attributes:
+        replica_name: the name searched for.
+        pages_read: pages read before stopping.
+        total_count: how many replicas Tavus said the list holds (None if it did not say).
+        found: the matching replicas among those read (there may be more).
+    """
+
+    def __init__(self, *, replica_name: str, pages_read: int, total_count: int | None, found: list[Replica]) -> None:
+        total = "an unknown number of" if total_count is None else str(total_count)
+        ids = ", ".join(r.replica_id for r in found) or "none"
+        super().__init__(
+            f"Searched {pages_read} pages of the account's {total} replicas for replicas named "
+            f"{printable(replica_name, 100)!r} and stopped with more left unread (matches so far: {ids}). "
+            "Raise max_pages, or look in the Tavus dashboard (https://platform.tavus.io).",
+        )
+        self.replica_name = replica_name
+        self.pages_read = pages_read
+        self.total_count = total_count
+        self.found = list(found)
+
+
+def _utc(moment: datetime | float) -> datetime:
+    """``moment`` (aware datetime, or epoch seconds) as an aware UTC datetime.
+
+    A naive datetime is refused: read as UTC or as local time, it is wrong on some machines,
+    and here a wrong time can hide the replica a lost create made.
+    """
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("a naive datetime is ambiguous: pass an aware one (e.g. datetime.now(timezone.utc)) "
+                             "or epoch seconds (time.time())")
+        return moment.astimezone(timezone.utc)
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool) and math.isfinite(moment):
+        return datetime.fromtimestamp(moment, tz=timezone.utc)
+    raise TypeError(f"expected an aware datetime or epoch seconds, got {type(moment).__name__}")
+
+
 # --- outcomes of waiting -------------------------------------------------------------
 
 
@@ -171,9 +300,10 @@ class ReplicaTrainingFailedError(TavusError):
     """The replica reached status ``error``. ``replica`` holds it, ``error_message`` why."""
 
     def __init__(self, replica: Replica) -> None:
-        reason = replica.error_message or "Tavus gave no error_message"
+        # The message is bounded and on one line; ``error_message`` keeps Tavus's text as given.
+        reason = server_text(replica.error_message) or "Tavus gave no error_message"
         super().__init__(
-            f"Replica {replica.replica_id!r} failed training: {reason}. "
+            f"Replica {printable(replica.replica_id, 128)!r} failed training: {reason}. "
             "Fix the training video (see Tavus's training guidelines) and create a new replica.",
             replica_id=replica.replica_id,
             api_message=replica.error_message,
@@ -249,15 +379,81 @@ class ReplicasWaitFailedError(TavusError):
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every secret from ``text`` (defence in depth for server-echoed text)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """Remove every secret from ``text`` (defence in depth for server-echoed text).
+
+    Longest first, so a URL is replaced whole before a token inside it is looked for.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secrets a URL carries: the URL itself, and each path segment, query value or
+    password of at least :data:`MIN_SECRET_PART_LENGTH` characters (as written and
+    percent-decoded).
+
+    The parts matter as much as the whole: a server may echo the URL JSON-escaped
+    (``https:\\/\\/host\\/...``), re-encoded or cut short, and then only the token, which
+    has no ``/`` in it, is still found as written.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return ()
+    found = {url, url.strip()}
+    try:
+        parts = urlsplit(url.strip())
+        candidates = [*parts.path.split("/"), *(value for _, value in parse_qsl(parts.query)), parts.password or ""]
+    except ValueError:  # e.g. an invalid IPv6 host: fall back to cutting the text at slashes
+        candidates = url.replace("?", "/").replace("&", "/").replace("=", "/").split("/")
+    for part in candidates:
+        for form in (part, unquote(part)):
+            if len(form) >= MIN_SECRET_PART_LENGTH:
+                found.add(form)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def request_secrets(request: httpx.Request | None, *, api_key: str) -> tuple[str, ...]:
+    """Every secret ``request`` carries: the one place that decides what is scrubbed.
+
+    The API key (always), and the ``callback_url`` of a JSON body (a create), which holds
+    the callback receiver's token (see :func:`url_secrets`). Read from the request as it
+    was sent, so a new endpoint that sends a ``callback_url`` is covered without a change.
+    """
+    found: list[str] = [api_key] if api_key else []
+    content = b""
+    if request is not None:
+        try:
+            content = request.content
+        except Exception:  # noqa: BLE001 - a streamed body that was not read: nothing to look at
+            content = b""
+    if content:
+        try:
+            body = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("callback_url"), str):
+            found.extend(url_secrets(body["callback_url"]))
+    return tuple(found)
+
+
+def server_text(text: str | None, secrets: Iterable[str] = ()) -> str | None:
+    """Text the server wrote, made fit for an error message and a log line: scrubbed of
+    ``secrets`` first (so a cut cannot leave half a secret behind), then one line
+    (control characters escaped) of at most ``_MAX_SERVER_TEXT`` characters."""
+    if text is None:
+        return None
+    text = scrub(text, secrets).strip()
+    if not text:
+        return None
+    return printable(text, max_length=_MAX_SERVER_TEXT)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    An HTTP-date is always UTC (RFC 9110). ``email.utils`` returns a naive datetime for a
+    date without a usable zone (``-0000``, or none at all), which ``timestamp()`` would read
+    as local time, off by the machine's UTC offset; such a date is taken as UTC here.
 
     Returns None when the header is absent or unreadable, and never a negative number.
     """
@@ -275,14 +471,17 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
             return None
         if when is None:
             return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if math.isnan(seconds) or math.isinf(seconds):
         return None
     return max(0.0, seconds)
 
 
-def api_message_of(response: httpx.Response) -> str | None:
-    """The API's message: ``error``, else ``message``, else the raw text (shortened)."""
+def api_message_of(response: httpx.Response, secrets: Iterable[str] = ()) -> str | None:
+    """The API's message: ``error``, else ``message``, else the raw text; scrubbed of
+    ``secrets`` and bounded (see :func:`server_text`)."""
     try:
         body = response.json()
     except ValueError:
@@ -291,11 +490,8 @@ def api_message_of(response: httpx.Response) -> str | None:
         for field in ("error", "message", "detail"):
             value = body.get(field)
             if isinstance(value, str) and value.strip():
-                return value.strip()
-    text = response.text.strip()
-    if not text:
-        return None
-    return text[:_MAX_SERVER_TEXT] + ("..." if len(text) > _MAX_SERVER_TEXT else "")
+                return server_text(value, secrets)
+    return server_text(response.text, secrets)
 
 
 def error_from_response(
@@ -315,12 +511,11 @@ def error_from_response(
     """
     status = response.status_code
     secrets = tuple(secrets)
-    api_message = api_message_of(response)
-    if api_message is not None:
-        api_message = scrub(api_message, secrets)
+    api_message = api_message_of(response, secrets)
     said = f": {api_message}" if api_message else ""
     subject = f" {replica_id!r}" if replica_id else ""
     common: dict[str, Any] = {"status_code": status, "replica_id": replica_id, "api_message": api_message}
+    answered: dict[str, Any] = {**common, "request_sent": True}  # for the transient errors
 
     if status in (401, 403):
         return TavusAuthenticationError(
@@ -334,14 +529,14 @@ def error_from_response(
         return TavusRateLimitError(
             f"Tavus rate-limited the request to {operation}{subject} (429{said}).",
             retry_after=retry_after,
-            **common,
+            **answered,
         )
     if status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return TavusServerError(
             f"Tavus answered {status} to {operation}{subject}{said}.",
             retry_after=retry_after,
-            **common,
+            **answered,
         )
     if replica_id and status in (400, 404):
         return TavusNotFoundError(
@@ -353,7 +548,7 @@ def error_from_response(
     if 300 <= status < 400:
         location = response.headers.get("location", "?")
         return TavusRequestError(
-            f"Tavus redirected the request to {operation} ({status} to {scrub(location, secrets)}); "
+            f"Tavus redirected the request to {operation} ({status} to {server_text(location, secrets) or '?'}); "
             "redirects are not followed so the API key never leaves for another URL. "
             "Check base_url on the TavusCredentials block.",
             **common,
@@ -367,16 +562,29 @@ def error_from_response(
 def error_from_transport(
     exc: Exception, *, operation: str, replica_id: str | None = None
 ) -> TavusConnectionError:
-    """Map an httpx transport failure (no usable answer) to a transient error."""
+    """Map an httpx transport failure (no usable answer) to a transient error.
+
+    Sets ``request_sent``: False only for failures that happen before a byte of the
+    request is written (no connection, or no free connection in the pool); None for the
+    rest, which may strike after Tavus has read the request and acted on it.
+    """
     import httpx
 
     subject = f" {replica_id!r}" if replica_id else ""
-    if isinstance(exc, httpx.TimeoutException):
+    request_sent: bool | None = None
+    if isinstance(exc, httpx.PoolTimeout):
+        kind, request_sent = "timed out waiting for a free connection", False
+    elif isinstance(exc, httpx.ConnectTimeout):
+        kind, request_sent = "timed out connecting", False
+    elif isinstance(exc, httpx.TimeoutException):
         kind = "timed out"
     elif isinstance(exc, httpx.ConnectError):
-        kind = "could not connect"
+        kind, request_sent = "could not connect", False
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        kind, request_sent = "could not be sent (unsupported protocol)", False
     else:
         kind = f"lost the connection ({type(exc).__name__})"
+    sent = " (it was not sent)" if request_sent is False else " (it may have reached Tavus)"
     return TavusConnectionError(
-        f"Request to {operation}{subject} {kind}.", replica_id=replica_id
+        f"Request to {operation}{subject} {kind}{sent}.", replica_id=replica_id, request_sent=request_sent
     )

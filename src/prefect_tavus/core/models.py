@@ -6,18 +6,26 @@ as ``model_name``, and older material uses the statuses ``training`` and ``ready
 these models keep every field they are given (``extra="allow"``), keep unknown status
 values as they came, and never fail on a field they can't read: a timestamp that does not
 parse becomes None, a progress that does not parse has ``progress_percent`` None.
+
+Tavus's newest docs call a replica a *face* (``face_id``, ``face_name``, ``face_type``);
+the same payloads may come in either vocabulary, so every model here reads both and
+exposes the replica names (see :data:`FACE_FIELD_NAMES`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from prefect_tavus.core.text import printable
 
 __all__ = [
+    "FACE_FIELD_NAMES",
     "CreatedReplica",
     "Replica",
     "ReplicaPage",
@@ -58,6 +66,38 @@ def parse_progress(raw: str | None) -> float | None:
     return None
 
 
+#: The face vocabulary's name of each replica field (Tavus's newest docs); statuses,
+#: progress and the ``r…`` ids are the same in both.
+FACE_FIELD_NAMES: Mapping[str, str] = {
+    "replica_id": "face_id",
+    "replica_name": "face_name",
+    "replica_type": "face_type",
+}
+
+
+def _from_face_vocabulary(data: Any) -> Any:
+    """``data`` with each ``face_*`` field read as its ``replica_*`` field.
+
+    The replica name wins when both carry a value (it is what the ``/v2/replicas``
+    endpoints document); a face name stands in only for a replica name that is absent or
+    null, and is then consumed. A face name that did not win stays as an extra field, so
+    nothing the API sent is lost.
+    """
+    if not isinstance(data, Mapping):
+        return data
+    taken = [
+        (replica, face)
+        for replica, face in FACE_FIELD_NAMES.items()
+        if data.get(replica) is None and data.get(face) is not None
+    ]
+    if not taken:
+        return data
+    data = dict(data)
+    for replica, face in taken:
+        data[replica] = data.pop(face)
+    return data
+
+
 def _lenient_str(value: Any) -> Any:
     """Numbers and booleans become strings; None and strings pass; others are refused."""
     if value is None or isinstance(value, str):
@@ -72,6 +112,8 @@ class Replica(BaseModel):
 
     Unknown fields are kept (``replica.model_extra``) so nothing the API adds is lost.
     ``status`` and ``replica_type`` keep the raw value; ``phase`` interprets the status.
+    A payload in the face vocabulary (``face_id``, ``face_name``, ``face_type``) is read
+    into the same attributes; with both names, the ``replica_*`` one wins.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -112,6 +154,11 @@ class Replica(BaseModel):
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         return _lenient_str(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _faces(cls, data: Any) -> Any:
+        return _from_face_vocabulary(data)
 
     @field_validator("replica_id", mode="before")
     @classmethod
@@ -170,10 +217,15 @@ class Replica(BaseModel):
         return self.error_message if self.is_failed else None
 
     def describe(self) -> str:
-        """One line for logs: ``'My Replica' (r123): started, 45/100``."""
-        name = f"{self.replica_name!r} " if self.replica_name else ""
-        progress = f", {self.training_progress}" if self.training_progress else ""
-        return f"{name}({self.replica_id}): {self.status or 'unknown'}{progress}"
+        """One line for logs: ``'My Replica' (r123): started, 45/100``.
+
+        Every part came from Tavus and is kept raw on the model, so each is cut and
+        escaped here (:func:`~prefect_tavus.core.text.printable`): one bounded line.
+        """
+        name = f"{printable(self.replica_name, 100)!r} " if self.replica_name else ""
+        progress = f", {printable(self.training_progress, 20)}" if self.training_progress else ""
+        status = printable(self.status, 40) if self.status else "unknown"
+        return f"{name}({printable(self.replica_id, 128)}): {status}{progress}"
 
 
 class ReplicaPage(BaseModel):
@@ -191,9 +243,17 @@ class ReplicaPage(BaseModel):
 
 
 class CreatedReplica(BaseModel):
-    """The answer to ``POST /v2/replicas``: the new id and its first status."""
+    """The answer to ``POST /v2/replicas``: the new id and its first status.
+
+    ``face_id`` is read as ``replica_id`` (the face vocabulary), as on :class:`Replica`.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     replica_id: str
     status: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _faces(cls, data: Any) -> Any:
+        return _from_face_vocabulary(data)

@@ -4,6 +4,12 @@ Both consumers use it: the ``get_replica`` family of Prefect tasks (through Pref
 task retries, see ``tasks/_retry.py``) and the wait engine, which treats a transient
 failure as an outage to sit out within a time budget. Keeping the numbers here means a
 one-off call and an hours-long wait back off the same way.
+
+Retrying is for idempotent requests only (reads, renames, deletes). A create
+(``POST /v2/replicas``) is never retried: not by the client (it sends each request once),
+not by the ``create_replica`` tasks (``retries=0``), and not by this policy's users, who ask
+:meth:`RetryPolicy.may_resend` with ``idempotent=False``. A second create trains and bills
+a second replica.
 """
 
 from __future__ import annotations
@@ -46,8 +52,24 @@ class RetryPolicy:
 
     @staticmethod
     def is_retryable(error: BaseException) -> bool:
-        """Only transient faults are retried; auth, not-found and bad requests never are."""
+        """Only transient faults are retried; auth, not-found and bad requests never are.
+
+        For idempotent requests; see :meth:`may_resend` for a create.
+        """
         return isinstance(error, TavusTransientError)
+
+    def may_resend(self, error: BaseException, *, idempotent: bool) -> bool:
+        """Whether sending the failed request again is both useful and harmless.
+
+        For an idempotent request that is :meth:`is_retryable`. A create is not idempotent:
+        sending it again is harmless only when ``error`` proves the first one was not
+        carried out (it never left this machine, or Tavus refused it with a 429). After a
+        read timeout, a reset, a 5xx or a garbled answer, a replica may be training already;
+        look for it (``TavusClient.find_replicas``) instead.
+        """
+        if not self.is_retryable(error):
+            return False
+        return idempotent or not getattr(error, "may_have_taken_effect", True)
 
     def nominal_delay(self, retry_number: int) -> float:
         """Delay before retry ``retry_number`` (1-based), before jitter."""

@@ -62,15 +62,36 @@ def validate_replica_ids(values: object) -> list[str]:
     return [validate_replica_id(item, name=f"replica_ids[{index}]") for index, item in enumerate(items)]
 
 
+#: The one loopback network of IPv4, and the one loopback address of IPv6.
+_LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.IPv6Address("::1")
+
+
 def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (bracketed or not), and nothing else.
+
+    Plain http is allowed only where this says yes, and the API key (or a callback token)
+    then crosses in clear text, so it must be sure the bytes never leave the machine. A
+    name is not: ``foo.localhost`` is loopback by RFC 6761 only if every resolver on the
+    way honours that, and many hand it to DNS, which may answer anything. ``localhost.``
+    (the absolute name, trailing dot) is refused for the same reason: resolvers may skip
+    the hosts file for absolute names. Zoned (``::1%lo``) and IPv4-mapped
+    (``::ffff:127.0.0.1``) spellings are refused too: nobody needs them for a local
+    simulator, and each extra spelling is one more to get wrong.
+    """
+    if not isinstance(host, str):
+        return False
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in _LOOPBACK_V4
+    return address == _LOOPBACK_V6  # a zone id (``::1%lo``) makes it unequal
 
 
 def validate_base_url(value: object, *, name: str = "base_url") -> str:
@@ -98,6 +119,6 @@ def validate_base_url(value: object, *, name: str = "base_url") -> str:
     if scheme == "http" and not is_loopback_host(parts.hostname):
         raise InsecureTransportError(
             f"{name} {value!r} uses plain http to a non-loopback host, which would send the "
-            "API key unencrypted; use https (plain http is allowed only for 127.0.0.1/localhost)."
+            "API key unencrypted; use https (plain http is allowed only for localhost, 127.0.0.0/8 and [::1])."
         )
     return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")

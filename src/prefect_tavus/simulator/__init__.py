@@ -4,7 +4,9 @@ The project's demo, tests and benchmark run where there is no network and no Tav
 and where nobody can wait hours for a replica to train. This package serves the same HTTP
 contract (``/v2/replicas``: get, list, create, rename, delete; ``x-api-key`` auth; Tavus's
 error shapes) on loopback, with training compressed to seconds and with scriptable faults
-(429/5xx with ``Retry-After``, dropped connections, slow and malformed answers).
+(429/5xx with ``Retry-After``, dropped connections, slow and malformed answers, and answers
+lost after the request took effect), per replica, per route or for every request. It can
+answer in Tavus's newer face vocabulary, and list newest first.
 
 It deliberately imports nothing from the project's client: it is a second, independent
 reading of the API contract, so tests written against it are not circular.
@@ -20,21 +22,40 @@ Example::
         ...  # point a client at sim.url with x-api-key: sim-key
 """
 
+from prefect_tavus.simulator.api import (
+    ROUTE_CREATE,
+    ROUTE_DELETE,
+    ROUTE_GET,
+    ROUTE_LIST,
+    ROUTE_RENAME,
+    ROUTES,
+)
 from prefect_tavus.simulator.faults import FAULT_KINDS, Fault, FaultKind
 from prefect_tavus.simulator.simulator import TavusSimulator
 from prefect_tavus.simulator.spec import DEFAULT_ERROR_MESSAGE, InvalidReplicaSpec, ReplicaSpec
-from prefect_tavus.simulator.state import MAX_PAGE_SIZE
+from prefect_tavus.simulator.state import LIST_ORDERS, MAX_PAGE_SIZE, ListOrder
 from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
+from prefect_tavus.simulator.vocabulary import VOCABULARIES, Vocabulary
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
     "FAULT_KINDS",
+    "LIST_ORDERS",
     "MAX_PAGE_SIZE",
+    "ROUTES",
+    "ROUTE_CREATE",
+    "ROUTE_DELETE",
+    "ROUTE_GET",
+    "ROUTE_LIST",
+    "ROUTE_RENAME",
+    "VOCABULARIES",
     "Fault",
     "FaultKind",
     "InvalidReplicaSpec",
+    "ListOrder",
     "ReplicaSpec",
     "TavusSimulator",
     "Timeline",
+    "Vocabulary",
     "iso_timestamp",
 ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from prefect_tavus.simulator.spec import ReplicaSpec
-from prefect_tavus.simulator.state import ANY_REQUEST, MAX_PAGE_SIZE, SimulatorState
+from prefect_tavus.simulator.state import ANY_REQUEST, SimulatorState
+from prefect_tavus.simulator.vocabulary import in_vocabulary
 from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
 API_PREFIX = "/v2"
@@ -23,6 +24,9 @@ ROUTE_GET = "GET /v2/replicas/{id}"
 ROUTE_DELETE = "DELETE /v2/replicas/{id}"
 ROUTE_RENAME = "PATCH /v2/replicas/{id}/name"
 ROUTE_UNMATCHED = "UNMATCHED /v2"
+
+#: The API's routes, as fault targets and :meth:`TavusSimulator.stats` name them.
+ROUTES: tuple[str, ...] = (ROUTE_LIST, ROUTE_CREATE, ROUTE_GET, ROUTE_DELETE, ROUTE_RENAME)
 
 INVALID_REPLICA_ID = "Invalid replica_id"
 
@@ -80,12 +84,14 @@ def requested_replica_ids(request: Request) -> list[str] | None:
 
 
 def fault_targets(route: Route, request: Request) -> list[str]:
-    """Fault scripts a request may consume from, most specific first."""
+    """Fault scripts a request may consume from, most specific first: the replica (a GET,
+    or a list filtered by ``replica_ids``), then the route (e.g. ``"POST /v2/replicas"``),
+    then ``"*"``."""
     if route.name == ROUTE_GET and route.replica_id is not None:
-        return [route.replica_id, ANY_REQUEST]
+        return [route.replica_id, route.name, ANY_REQUEST]
     if route.name == ROUTE_LIST:
-        return [*(requested_replica_ids(request) or []), ANY_REQUEST]
-    return [ANY_REQUEST]
+        return [*(requested_replica_ids(request) or []), route.name, ANY_REQUEST]
+    return [route.name, ANY_REQUEST]
 
 
 def unauthorized() -> Response:
@@ -133,7 +139,7 @@ class ReplicaApi:
         return Response.json(200, payload)
 
     def _list(self, request: Request, api_key: str | None) -> Response:
-        limit = _positive_int(request.param("limit"), "limit", default=MAX_PAGE_SIZE)
+        limit = _positive_int(request.param("limit"), "limit", default=self.state.max_page_size)
         page = _positive_int(request.param("page"), "page", default=1)
         items, total = self.state.list_page(
             api_key=api_key,
@@ -156,6 +162,10 @@ class ReplicaApi:
             raise BadRequest("voice_name is required when training from train_image_url")
         for name in ("consent_video_url", "callback_url", "replica_name", "model_name"):
             _optional_str(body, name)
+        callback_url = _optional_str(body, "callback_url")
+        if callback_url and not _is_http_url(callback_url):
+            # Quoted back, as APIs do: a client must keep the token in it out of its errors.
+            raise BadRequest(f"Invalid callback_url: {callback_url!r} is not a valid http(s) URL")
         if "properties" in body and body["properties"] is not None and not isinstance(body["properties"], dict):
             raise BadRequest("properties must be an object")
         fails = "fail" in (video or image or "").lower()
@@ -166,12 +176,13 @@ class ReplicaApi:
                 outcome="error" if fails else "completed",
                 error_message=SIMULATED_TRAINING_ERROR if fails else None,
                 owner_key=api_key,
-                callback_url=_optional_str(body, "callback_url") or None,
+                callback_url=callback_url or None,
             )
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         replica_id = self.state.add_replica(spec)
-        return Response.json(200, {"replica_id": replica_id, "status": "started"})
+        answer = {"replica_id": replica_id, "status": "started"}
+        return Response.json(200, in_vocabulary(answer, self.state.vocabulary))
 
     def _delete(self, route: Route, request: Request, api_key: str | None) -> Response:
         request.flag("hard")  # accepted; soft and hard deletes look the same from the API
@@ -202,6 +213,16 @@ def _positive_int(raw: str | None, name: str, *, default: int) -> int:
     if value < 1:
         raise BadRequest(f"{name} must be a positive integer")
     return value
+
+
+def _is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and, if any, a valid port: what Tavus can call."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)
 
 
 def _optional_str(body: dict[str, Any], name: str) -> str | None:

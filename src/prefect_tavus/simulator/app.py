@@ -54,6 +54,14 @@ class SimulatorApp:
             if wait(fault.seconds):
                 return None
             return serve()
+        if fault.kind == "lost_answer":
+            serve()  # it takes effect; the answer is never sent
+            return None
+        if fault.kind == "late_answer":
+            response = serve()  # it takes effect now; the answer follows later (or never)
+            if wait(fault.seconds):
+                return None
+            return response
         if fault.kind == "garbage":
             serve()
             return Response(status=200, body=GARBAGE_BODY, content_type="application/json")

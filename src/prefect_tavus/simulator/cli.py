@@ -20,6 +20,8 @@ from types import FrameType
 
 from prefect_tavus.simulator.simulator import TavusSimulator
 from prefect_tavus.simulator.spec import MAX_SECONDS
+from prefect_tavus.simulator.state import LIST_ORDERS
+from prefect_tavus.simulator.vocabulary import VOCABULARIES
 
 DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "sim-key"
@@ -68,6 +70,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drop-callbacks", action="store_true", help="lose every training-finished callback (never POST them)"
     )
+    parser.add_argument(
+        "--vocabulary",
+        choices=VOCABULARIES,
+        default="replicas",
+        help="field names of answers: replica_id/replica_name/replica_type, or face_id/face_name/face_type "
+        "as Tavus's newest docs (default: replicas)",
+    )
+    parser.add_argument(
+        "--list-order",
+        choices=LIST_ORDERS,
+        default="oldest_first",
+        help="order of list pages (Tavus documents none; default: oldest_first)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
 
@@ -103,6 +118,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         api_keys=api_keys,
         default_training_seconds=args.training_seconds,
         drop_callbacks=args.drop_callbacks,
+        vocabulary=args.vocabulary,
+        list_order=args.list_order,
         verbose=args.verbose,
     )
     try:

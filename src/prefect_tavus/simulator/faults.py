@@ -1,10 +1,12 @@
 """Scripted misbehaviour for the simulated Tavus API.
 
 A real integration has to survive rate limits, gateway errors, dropped connections, slow
-answers and bodies that are not what the headers promise. None of that can be provoked on
-demand against the real service, so tests and benchmarks queue :class:`Fault` values on the
-simulator and each matching request consumes one of them (first in, first out) before normal
-service resumes.
+answers and bodies that are not what the headers promise, and answers lost after the request
+took effect (a create that trains a replica the client never hears of). None of that can be
+provoked on demand against the real service, so tests and benchmarks queue :class:`Fault`
+values on the simulator, for a replica id, a route (``"POST /v2/replicas"``) or every
+request (``"*"``), and each matching request consumes one of them (first in, first out)
+before normal service resumes.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
 
-FaultKind = Literal["status", "drop", "delay", "garbage", "truncated"]
+FaultKind = Literal["status", "drop", "delay", "garbage", "truncated", "lost_answer", "late_answer"]
 
 #: Every kind a :class:`Fault` can have, in the spelling the control API uses.
-FAULT_KINDS: tuple[FaultKind, ...] = ("status", "drop", "delay", "garbage", "truncated")
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "status", "drop", "delay", "garbage", "truncated", "lost_answer", "late_answer"
+)
 
 #: Longest ``delay`` fault: far beyond any client timeout, and a valid timer timeout.
 MAX_DELAY_SECONDS = 24 * 3600.0
@@ -51,7 +55,7 @@ class Fault:
     """One scripted misbehaviour, consumed by one matching request.
 
     Build them with the constructors (:meth:`status`, :meth:`drop`, :meth:`delay`,
-    :meth:`garbage`, :meth:`truncated`) rather than by hand: they validate their arguments and
+    :meth:`garbage`, :meth:`truncated`, :meth:`lost_answer`, :meth:`late_answer`) rather than by hand: they validate their arguments and
     fill in Tavus-shaped defaults. The class is frozen (and hashable) so a script can be shared
     between tests without one of them mutating it.
 
@@ -61,7 +65,7 @@ class Fault:
         retry_after: verbatim ``Retry-After`` header of a ``status`` fault (seconds or an
             HTTP-date), or ``None`` for no header.
         body: response body of a ``status`` fault (JSON text).
-        seconds: how long a ``delay`` fault holds the answer back.
+        seconds: how long a ``delay`` or ``late_answer`` fault holds the answer back.
     """
 
     kind: FaultKind
@@ -109,15 +113,20 @@ class Fault:
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Wait ``seconds`` (real time), then serve the request normally."""
-        number = None
-        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-            try:
-                number = float(seconds)
-            except OverflowError:  # an integer too large for a float
-                number = None
-        if number is None or not math.isfinite(number) or not 0 <= number <= MAX_DELAY_SECONDS:
-            raise ValueError(f"delay seconds must be a number in 0..{MAX_DELAY_SECONDS:.0f}, got {seconds!r}")
-        return cls(kind="delay", seconds=number)
+        return cls(kind="delay", seconds=_delay_seconds(seconds))
+
+    @classmethod
+    def lost_answer(cls) -> Fault:
+        """Serve the request (it takes effect: a create trains a replica), then close the
+        connection without answering: the client cannot tell what happened."""
+        return cls(kind="lost_answer")
+
+    @classmethod
+    def late_answer(cls, seconds: float) -> Fault:
+        """Serve the request at once (it takes effect), and hold the answer back ``seconds``
+        (real time): past a shorter client timeout, the answer is lost. Unlike :meth:`delay`,
+        which waits before serving, the effect is visible during the wait."""
+        return cls(kind="late_answer", seconds=_delay_seconds(seconds))
 
     @classmethod
     def garbage(cls) -> Fault:
@@ -134,7 +143,7 @@ class Fault:
         data: dict[str, Any] = {"kind": self.kind}
         if self.kind == "status":
             data.update(code=self.code, retry_after=self.retry_after, body=self.body)
-        elif self.kind == "delay":
+        elif self.kind in ("delay", "late_answer"):
             data["seconds"] = self.seconds
         return data
 
@@ -154,6 +163,10 @@ class Fault:
             return cls.status(data["code"], data.get("retry_after"), data.get("body"))
         if kind == "delay":
             return cls.delay(data.get("seconds", 0.0))
+        if kind == "late_answer":
+            return cls.late_answer(data.get("seconds", 0.0))
+        if kind == "lost_answer":
+            return cls.lost_answer()
         if kind == "drop":
             return cls.drop()
         if kind == "garbage":
@@ -161,3 +174,16 @@ class Fault:
         if kind == "truncated":
             return cls.truncated()
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+
+
+def _delay_seconds(seconds: Any) -> float:
+    """``seconds`` as a float in 0..MAX_DELAY_SECONDS, or ValueError naming what was given."""
+    number = None
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+        try:
+            number = float(seconds)
+        except OverflowError:  # an integer too large for a float
+            number = None
+    if number is None or not math.isfinite(number) or not 0 <= number <= MAX_DELAY_SECONDS:
+        raise ValueError(f"delay seconds must be a number in 0..{MAX_DELAY_SECONDS:.0f}, got {seconds!r}")
+    return number

@@ -19,7 +19,8 @@ from prefect_tavus.simulator.app import SimulatorApp
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
 from prefect_tavus.simulator.spec import ReplicaSpec, build_spec
-from prefect_tavus.simulator.state import SimulatorState
+from prefect_tavus.simulator.state import LIST_ORDERS, MAX_PAGE_SIZE, ListOrder, SimulatorState
+from prefect_tavus.simulator.vocabulary import Vocabulary, validate_vocabulary
 
 #: Seconds serve_forever() waits between checks for a shutdown request.
 _POLL_INTERVAL = 0.05
@@ -37,6 +38,15 @@ class TavusSimulator:
         delete_status: status of a successful DELETE: 200 (documented) or 204 (seen).
         drop_callbacks: lose every training-finished callback (a receiver that never hears
             from Tavus); per replica, ``ReplicaSpec.drop_callback`` does the same.
+        vocabulary: the field names of answers and callbacks: ``"replicas"`` (``replica_id``,
+            ``replica_name``, ``replica_type``, as the seed's docs) or ``"faces"``
+            (``face_id``, ``face_name``, ``face_type``, as Tavus's newest docs). Routes and
+            request bodies stay those of ``/v2/replicas`` either way.
+        list_order: order of list pages: ``"oldest_first"`` (creation order) or
+            ``"newest_first"``. Tavus documents none; a client must not depend on it.
+        max_page_size: largest page a list answers with (a larger ``limit`` is clamped
+            silently). Tavus documents no maximum; a smaller one shows whether a client
+            follows pages by ``total_count`` rather than by the page size it asked for.
         verbose: log each request to stderr.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -51,14 +61,24 @@ class TavusSimulator:
         *,
         delete_status: int = 200,
         drop_callbacks: bool = False,
+        vocabulary: Vocabulary = "replicas",
+        list_order: ListOrder = "oldest_first",
+        max_page_size: int = MAX_PAGE_SIZE,
         verbose: bool = False,
     ) -> None:
+        if isinstance(max_page_size, bool) or not isinstance(max_page_size, int) or max_page_size < 1:
+            raise ValueError(f"max_page_size must be a positive integer, got {max_page_size!r}")
+        if list_order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, got {list_order!r}")
         if isinstance(api_keys, str):
             api_keys = (api_keys,)
         self.host = host
         self._requested_port = port
         self.state = SimulatorState(api_keys, default_training_seconds)
         self.state.drop_callbacks = drop_callbacks
+        self.state.vocabulary = validate_vocabulary(vocabulary)
+        self.state.list_order = list_order
+        self.state.max_page_size = max_page_size
         self._app = SimulatorApp(self.state, delete_status=delete_status)
         self._verbose = verbose
         self._server: SimulatorHTTPServer | None = None
@@ -182,9 +202,11 @@ class TavusSimulator:
     def inject_faults(self, rid_or_star: str, faults: Iterable[Fault]) -> None:
         """Queue ``faults``, consumed one per matching request in order.
 
-        ``"*"`` matches every ``/v2`` request; a replica id matches ``GET
-        /v2/replicas/{id}`` and list requests whose ``replica_ids`` include it. A request
-        consumes at most one fault, from the replica's script before the ``"*"`` script.
+        ``"*"`` matches every ``/v2`` request; a route name (``ROUTE_CREATE``, i.e.
+        ``"POST /v2/replicas"``, and the others of :data:`ROUTES`, as :meth:`stats` names
+        them) every request on that route; a replica id matches ``GET /v2/replicas/{id}``
+        and list requests whose ``replica_ids`` include it. A request consumes at most one
+        fault: from the replica's script, else the route's, else the ``"*"`` script.
         """
         self.state.inject_faults(rid_or_star, faults)
 

@@ -14,12 +14,17 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.spec import ReplicaSpec
 from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
+from prefect_tavus.simulator.vocabulary import Vocabulary, in_vocabulary
+
+#: The orders a list can come in (Tavus documents none).
+ListOrder = Literal["oldest_first", "newest_first"]
+LIST_ORDERS: tuple[ListOrder, ...] = ("oldest_first", "newest_first")
 
 #: Fault-script target that matches every API request.
 ANY_REQUEST = "*"
@@ -76,12 +81,15 @@ class Replica:
             return self.spec.initial_status
         return "error" if self.timeline.outcome == "error" else self.spec.final_status
 
-    def payload(self, now: float, *, verbose: bool = False, list_item: bool = False) -> dict[str, Any]:
+    def payload(
+        self, now: float, *, verbose: bool = False, list_item: bool = False, vocabulary: Vocabulary = "replicas"
+    ) -> dict[str, Any]:
         """The JSON object Tavus would return for this replica at ``now``.
 
         Single-replica payloads carry ``updated_at`` and ``error_message`` (and
         ``replica_type`` only when verbose); list items carry ``replica_type`` but neither of
-        the other two. ``extra_fields`` are merged last, so they can also make a payload messy.
+        the other two. Field names are in ``vocabulary``. ``extra_fields`` are merged last,
+        as given, so they can also make a payload messy (or carry both vocabularies).
         """
         spec = self.spec
         timeline = self.timeline
@@ -106,6 +114,7 @@ class Replica:
             data["model_name"] = spec.model_name
             if verbose:
                 data["replica_type"] = spec.replica_type
+        data = in_vocabulary(data, vocabulary)
         if spec.extra_fields:
             data.update(spec.extra_fields)
         return data
@@ -137,6 +146,13 @@ class SimulatorState:
         self._callbacks = CallbackDispatcher(self._callback_due, self._record_callback)
         #: Lose every callback (as well as those of replicas whose spec says so).
         self.drop_callbacks = False
+        #: The field names of every answer and callback: ``replicas`` or ``faces``.
+        self.vocabulary: Vocabulary = "replicas"
+        #: Largest page a list answers with; a larger ``limit`` is clamped to it.
+        self.max_page_size = MAX_PAGE_SIZE
+        #: The order of list pages: ``oldest_first`` (creation order) or ``newest_first``.
+        #: Tavus documents none, so clients must work with either.
+        self.list_order: ListOrder = "oldest_first"
         self._reset_stats_locked()
 
     # -- replicas -----------------------------------------------------------------------
@@ -185,7 +201,9 @@ class SimulatorState:
         """GET payload of ``replica_id`` as ``api_key`` sees it, or ``None`` if it cannot see it."""
         with self._lock:
             replica = self._get(replica_id, api_key)
-            return None if replica is None else replica.payload(self._clock(), verbose=verbose)
+            if replica is None:
+                return None
+            return replica.payload(self._clock(), verbose=verbose, vocabulary=self.vocabulary)
 
     def finished_at(self, replica_id: str) -> float | None:
         """``time.time()`` at which the replica reached its final status, ``None`` before that.
@@ -210,12 +228,12 @@ class SimulatorState:
         model_name: str | None = None,
         replica_ids: Sequence[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of list items (creation order) and the count of all matching replicas.
+        """One page of list items (in ``list_order``) and the count of all matching replicas.
 
         Without filters this costs O(page); ``replica_ids`` costs O(len(replica_ids)); a
         ``replica_type`` or ``model_name`` filter alone scans the store once.
         """
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        limit = max(1, min(limit, self.max_page_size))
         start = (max(page, 1) - 1) * limit
         with self._lock:
             now = self._clock()
@@ -229,10 +247,17 @@ class SimulatorState:
                 candidates = None
             else:
                 candidates = [r for r in (self._replicas[rid] for rid in self._active) if r.visible_to(api_key)]
+            newest_first = self.list_order == "newest_first"
             if candidates is None:
                 total = len(self._active)
-                chosen = [self._replicas[rid] for rid in self._active[start : start + limit]]
+                if newest_first:
+                    window = self._active[max(0, total - start - limit) : max(0, total - start)][::-1]
+                else:
+                    window = self._active[start : start + limit]
+                chosen = [self._replicas[rid] for rid in window]
             else:
+                if newest_first:
+                    candidates.reverse()
                 matching = [
                     r
                     for r in candidates
@@ -241,7 +266,7 @@ class SimulatorState:
                 ]
                 total = len(matching)
                 chosen = matching[start : start + limit]
-            return [r.payload(now, list_item=True) for r in chosen], total
+            return [r.payload(now, list_item=True, vocabulary=self.vocabulary) for r in chosen], total
 
     def _all_visible(self, api_key: str | None) -> bool:
         # Fast path for the common case: no replica is restricted to a particular key.
@@ -408,4 +433,4 @@ class SimulatorState:
                 }
             else:
                 body = {"replica_id": replica_id, "status": "ready"}
-            return replica.spec.callback_url, body
+            return replica.spec.callback_url, in_vocabulary(body, self.vocabulary)
