@@ -1,13 +1,19 @@
 """``create_replica_and_wait``: train a replica and wait for it, without ever training twice.
 
 Creating a replica is not idempotent: a second POST trains (and bills) a second one. So
-the create step is a task whose result Prefect persists under a key made from the flow
-run's id, before the wait starts. When the run is retried, or a worker starts it again
-after a crash, the task finds that result and returns the same replica id without a
-request, and the wait re-attaches to it.
+the created id is written on the flow run itself (label ``tavus.create.replica_id``) the
+moment Tavus answers, and every life of the run reads it back before it would create:
+a retry, a restart, a resumed suspended run on a fresh container or another worker
+machine all re-attach to the same replica. Nothing depends on local result storage.
 
-The result lives in Prefect's result storage (local files by default, so the same
-machine); with workers on several machines, set a shared default result storage.
+Before the POST goes out, the run records that it is about to send one
+(``tavus.create.attempted_at``). A create whose answer is lost (a timeout or a reset
+after sending, or a process killed between the POST and the record) is then never sent
+again blindly: the run looks for the replica that request may have made (same
+``replica_name``, created since the attempt, through the list endpoint) and re-attaches
+to it, or fails with ``ReplicaCreateOutcomeUnknownError`` saying how to check. A create
+that certainly never reached Tavus (connection refused, 429) is sent again, within the
+wait's outage budget.
 
 With ``release_worker=True`` and a block that knows the callback receiver
 (``callback_base_url``), the replica is created with that receiver's URL as its
@@ -17,25 +23,40 @@ the block itself: it is never a flow or task parameter, and never logged.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import math
+import time
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, task
-from prefect.cache_policies import CacheKeyFnPolicy
+from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
+
 from prefect_tavus._run_names import create_and_wait_run_name, create_replica_task_run_name
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
-from prefect_tavus.flows.wait import _wait_for_replica
-from prefect_tavus.core import CreatedReplica, Replica
+from prefect_tavus.core import (
+    DEFAULT_RETRY_POLICY,
+    CreatedReplica,
+    Replica,
+    ReplicaCreateOutcomeUnknownError,
+    TavusAPIUnavailableError,
+    TavusClient,
+    TavusTransientError,
+    validate_replica_id,
+)
 from prefect_tavus.core.waiting import WaitSettings
+from prefect_tavus.flows._prefect_api import with_prefect_api
+from prefect_tavus.flows._suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED
+from prefect_tavus.flows.wait import _wait_for_replica
 
 __all__ = ["create_replica_and_wait", "acreate_replica_and_wait"]
 
-
-def _once_per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    return f"tavus-create-replica-{context.task_run.flow_run_id}"
+#: Looks for the replica of a create whose answer was lost: how many, how far apart.
+#: Tavus lists a replica as soon as it answers its create; the spacing covers a slow list.
+_LOOKUPS, _LOOKUP_SPACING_SECONDS = 3, 5.0
 
 
 def _create_once_run_name(parameters: dict[str, Any]) -> str:
@@ -43,27 +64,130 @@ def _create_once_run_name(parameters: dict[str, Any]) -> str:
     return create_replica_task_run_name(parameters.get("body") or {})
 
 
-@task(
-    name="create_replica",
-    task_run_name=_create_once_run_name,
-    cache_policy=CacheKeyFnPolicy(cache_key_fn=_once_per_flow_run),
-    persist_result=True,
-    cache_expiration=timedelta(days=7),
-    retries=0,
-)
+def _epoch(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class _RunRecord:
+    """The create's record on this flow run's labels, read and written through the
+    Prefect API within the wait's outage budget."""
+
+    def __init__(self, flow_run_id: UUID, budget_seconds: float, logger: Any) -> None:
+        self.flow_run_id = flow_run_id
+        self.budget_seconds = budget_seconds
+        self.logger = logger
+
+    async def read(self) -> dict[str, Any]:
+        async def call(prefect: Any) -> dict[str, Any]:
+            return dict((await prefect.read_flow_run(self.flow_run_id)).labels or {})
+
+        return await with_prefect_api(call, what="read the run's create record",
+                                      budget_seconds=self.budget_seconds, logger=self.logger)
+
+    async def write(self, labels: dict[str, Any], what: str) -> None:
+        async def call(prefect: Any) -> None:
+            await prefect.update_flow_run_labels(self.flow_run_id, labels)
+
+        await with_prefect_api(call, what=what, budget_seconds=self.budget_seconds, logger=self.logger)
+
+
+async def _find_lost_create(
+    client: TavusClient, body: dict[str, Any], attempted_at: float, cause: BaseException | None,
+    budget_seconds: float,
+) -> Replica:
+    """The replica a create whose answer was lost made, looked up by name and time.
+
+    Raises:
+        ReplicaCreateOutcomeUnknownError: no name to look for, none found, or several.
+    """
+    name = body.get("replica_name")
+    if not name:
+        raise ReplicaCreateOutcomeUnknownError(replica_name=None, attempted_at=attempted_at, cause=cause)
+    started = time.monotonic()
+    found: list[Replica] = []
+    for lookup in range(_LOOKUPS):
+        if lookup:
+            await asyncio.sleep(_LOOKUP_SPACING_SECONDS)
+        while True:
+            try:
+                found = await client.find_replicas(replica_name=name, created_since=attempted_at)
+                break
+            except TavusTransientError as error:
+                if time.monotonic() - started >= budget_seconds:
+                    raise ReplicaCreateOutcomeUnknownError(
+                        replica_name=name, attempted_at=attempted_at, cause=error,
+                    ) from error
+                await asyncio.sleep(DEFAULT_RETRY_POLICY.delay(1, error))
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            break
+    raise ReplicaCreateOutcomeUnknownError(
+        replica_name=name, attempted_at=attempted_at, found=[r.replica_id for r in found], cause=cause,
+    )
+
+
+@task(name="create_replica", task_run_name=_create_once_run_name, cache_policy=NO_CACHE, retries=0)
 async def _create_once(
-    tavus_credentials: TavusCredentials, body: dict[str, Any], callback_from_block: bool = False
+    tavus_credentials: TavusCredentials, body: dict[str, Any], callback_from_block: bool = False,
+    outage_budget_seconds: float = 1800.0,
 ) -> CreatedReplica:
-    """``POST /v2/replicas`` once per flow run (never retried: a second POST trains twice).
+    """``POST /v2/replicas`` at most once per flow run, whatever lives it has.
 
     ``callback_from_block``: send the block's callback receiver URL as ``callback_url``;
     it is read here, so the token in it never becomes a task input.
     """
+    logger = get_run_logger()
+    context = TaskRunContext.get()
+    assert context is not None and context.task_run.flow_run_id is not None, "runs inside a flow run"
+    record = _RunRecord(context.task_run.flow_run_id, outage_budget_seconds, logger)
+    client = tavus_credentials.get_client()
+
+    labels = await record.read()
+    if labels.get(LABEL_CREATED):
+        replica_id = validate_replica_id(str(labels[LABEL_CREATED]), name=f"label {LABEL_CREATED}")
+        logger.info("Replica %s was created by an earlier life of this run; waiting on it.", replica_id)
+        return CreatedReplica(replica_id=replica_id, status=None)
+    attempted = _epoch(labels.get(LABEL_CREATE_ATTEMPTED))
+    if attempted is not None:
+        logger.warning("An earlier life of this run sent the create and never recorded Tavus's answer; "
+                       "looking for the replica it made instead of training another.")
+        replica = await _find_lost_create(client, body, attempted, None, outage_budget_seconds)
+        await record.write({LABEL_CREATED: replica.replica_id}, "record the created replica")
+        logger.info("Found replica %s, created by that earlier attempt; waiting on it.", replica.replica_id)
+        return CreatedReplica(replica_id=replica.replica_id, status=replica.status)
+
     if callback_from_block:
         url = tavus_credentials.callback_url()
         if url is not None:
             body = {**body, "callback_url": url.get_secret_value()}
-    return await tavus_credentials.get_client().create_replica(**body)
+    TavusClient.replica_create_body(**body)  # bad input fails here, before anything is recorded or sent
+    attempted = time.time()
+    await record.write({LABEL_CREATE_ATTEMPTED: attempted}, "record the create attempt")
+    started, retries = time.monotonic(), 0
+    while True:
+        try:
+            created = await client.create_replica(**body)
+            break
+        except TavusTransientError as error:
+            if not DEFAULT_RETRY_POLICY.may_resend(error, idempotent=False):
+                replica = await _find_lost_create(client, body, attempted, error, outage_budget_seconds)
+                created = CreatedReplica(replica_id=replica.replica_id, status=replica.status)
+                break
+            retries += 1
+            if time.monotonic() - started >= outage_budget_seconds:
+                raise TavusAPIUnavailableError(
+                    outage_seconds=time.monotonic() - started, budget_seconds=outage_budget_seconds,
+                    last_error=error,
+                ) from error
+            await asyncio.sleep(DEFAULT_RETRY_POLICY.delay(retries, error))
+    # The moment Tavus answered: every later life reads this back before it would create.
+    await record.write({LABEL_CREATED: created.replica_id}, "record the created replica")
+    return created
 
 
 async def _create_and_wait(
@@ -77,9 +201,11 @@ async def _create_and_wait(
     from_block = release_worker and not body.get("callback_url") and credentials.callback_base_url is not None
     if from_block:
         credentials.callback_url()  # no token: fail before anything is created
-    created: CreatedReplica = await _create_once(credentials, body, callback_from_block=from_block)
+    created: CreatedReplica = await _create_once(
+        credentials, body, callback_from_block=from_block, outage_budget_seconds=settings.max_outage_seconds
+    )
     get_run_logger().info(
-        "Replica %s is training (created once for this flow run; a retry or restart reuses it)%s.",
+        "Replica %s is training (recorded on this flow run: a retry, restart or resume reuses it)%s.",
         created.replica_id,
         "; Tavus will call the callback receiver when it finishes" if from_block else "",
     )

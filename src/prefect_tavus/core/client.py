@@ -241,6 +241,45 @@ class TavusClient:
                     break
                 page += 1
 
+    @staticmethod
+    def replica_create_body(
+        *,
+        train_video_url: str | None = None,
+        train_image_url: str | None = None,
+        voice_name: str | None = None,
+        consent_video_url: str | None = None,
+        callback_url: str | None = None,
+        replica_name: str | None = None,
+        model_name: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body of ``POST /v2/replicas``, checked: I/O-free, so a caller that must
+        record something before the request (``create_replica_and_wait`` records the
+        attempt on its flow run) refuses bad input before anything happens.
+
+        Raises:
+            ValueError: neither or both of ``train_video_url`` and ``train_image_url``, or an
+                image without ``voice_name``.
+        """
+        if bool(train_video_url) == bool(train_image_url):
+            raise ValueError("Pass exactly one of train_video_url or train_image_url.")
+        if train_image_url and not voice_name:
+            raise ValueError("Image training needs voice_name as well as train_image_url.")
+        return {
+            key: value
+            for key, value in {
+                "train_video_url": train_video_url,
+                "train_image_url": train_image_url,
+                "voice_name": voice_name,
+                "consent_video_url": consent_video_url,
+                "callback_url": callback_url,
+                "replica_name": replica_name,
+                "model_name": model_name,
+                "properties": properties,
+            }.items()
+            if value is not None
+        }
+
     async def create_replica(
         self,
         *,
@@ -263,24 +302,11 @@ class TavusClient:
         :meth:`find_replicas`, or raise
         :class:`~prefect_tavus.core.errors.ReplicaCreateOutcomeUnknownError`.
         """
-        if bool(train_video_url) == bool(train_image_url):
-            raise ValueError("Pass exactly one of train_video_url or train_image_url.")
-        if train_image_url and not voice_name:
-            raise ValueError("Image training needs voice_name as well as train_image_url.")
-        body: dict[str, Any] = {
-            key: value
-            for key, value in {
-                "train_video_url": train_video_url,
-                "train_image_url": train_image_url,
-                "voice_name": voice_name,
-                "consent_video_url": consent_video_url,
-                "callback_url": callback_url,
-                "replica_name": replica_name,
-                "model_name": model_name,
-                "properties": properties,
-            }.items()
-            if value is not None
-        }
+        body = self.replica_create_body(
+            train_video_url=train_video_url, train_image_url=train_image_url, voice_name=voice_name,
+            consent_video_url=consent_video_url, callback_url=callback_url, replica_name=replica_name,
+            model_name=model_name, properties=properties,
+        )
         response = await self._send("POST", "/v2/replicas", operation="create replica", json=body)
         return self._parse(CreatedReplica, self._json(response, "create replica"), "create replica")
 

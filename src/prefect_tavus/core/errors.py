@@ -23,7 +23,7 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -226,10 +226,12 @@ class ReplicaCreateOutcomeUnknownError(TavusError):
         replica_name: the name the create asked for (None if it gave none).
         attempted_at: when the create was sent (UTC).
         cause: the error that lost the answer (also ``__cause__``).
+        found: the ids of the matching replicas, when more than one matched.
     """
 
     def __init__(
-        self, *, replica_name: str | None, attempted_at: datetime | float, cause: BaseException | None = None
+        self, *, replica_name: str | None, attempted_at: datetime | float, cause: BaseException | None = None,
+        found: Sequence[str] = (),
     ) -> None:
         when = _utc(attempted_at)
         shown = format_time(when)
@@ -238,6 +240,9 @@ class ReplicaCreateOutcomeUnknownError(TavusError):
         else:
             what, which = "a replica (no replica_name given)", "the replicas"
         said = f" Cause: {cause}" if cause is not None else ""
+        if len(found) > 1:
+            said = (f" {len(found)} replicas match ({', '.join(found[:10])}), so which one this run made "
+                    f"cannot be told.{said}")
         super().__init__(
             f"The outcome of creating {what} is unknown: the request was sent at {shown} but its answer "
             "was lost. Tavus may be training it now, so sending the create again could train and bill a "
@@ -250,6 +255,7 @@ class ReplicaCreateOutcomeUnknownError(TavusError):
         self.replica_name = replica_name
         self.attempted_at = when
         self.cause = cause
+        self.found = list(found)
         self.__cause__ = cause
 
 
