@@ -30,14 +30,16 @@ logger = logging.getLogger("prefect_tavus.callbacks")
 _UNLIMITED_SOFT = 1 << 16
 
 
-def protocol_class(timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's own HTTP protocol class, closing connections that send no request head
-    within ``timeout`` seconds (pass it as ``uvicorn.Config(http=...)``)."""
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+def protocol_class(timeout: float, base: type[asyncio.Protocol] | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's own HTTP protocol class (or ``base``, for tests), closing connections that
+    send no request head within ``timeout`` seconds (pass it as ``uvicorn.Config(http=...)``)."""
+    if base is None:
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-    base: Any = AutoHTTPProtocol  # H11Protocol or HttpToolsProtocol: same attributes used here
+        base = AutoHTTPProtocol
+    parent: Any = base  # H11Protocol or HttpToolsProtocol: both have what is used here
 
-    class RequestStartTimeout(base):  # type: ignore[misc, valid-type]
+    class RequestStartTimeout(parent):  # type: ignore[misc, valid-type]
         """Both of uvicorn's implementations keep the request being served in
         ``self.cycle`` (replaced when a new request head is parsed), call
         ``on_response_complete`` after each response and ``connection_lost`` at the end."""
@@ -81,7 +83,7 @@ def protocol_class(timeout: float) -> type[asyncio.Protocol]:
             if not self._serving() and not self.transport.is_closing():
                 self.transport.close()
 
-    RequestStartTimeout.__name__ = RequestStartTimeout.__qualname__ = f"RequestStartTimeout{base.__name__}"
+    RequestStartTimeout.__name__ = RequestStartTimeout.__qualname__ = f"RequestStartTimeout{parent.__name__}"
     return RequestStartTimeout
 
 

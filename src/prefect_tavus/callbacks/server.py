@@ -215,6 +215,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "(POST /tavus/callbacks/<token>, GET /healthz)",
         flush=True,
     )
+    http = protocol_class(args.request_timeout_seconds)
+    logger.info(
+        "HTTP protocol %s; connections that send no request within %g s are closed.",
+        http.__mro__[1].__name__,
+        args.request_timeout_seconds,
+    )
     config = uvicorn.Config(
         app,
         access_log=False,  # it would print the path, and the path holds the token
@@ -225,7 +231,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         # No limit_concurrency: it counts idle connections too, so a thousand of them would get a
         # real callback a 503. Idle ones are closed after request_timeout_seconds instead.
         limit_concurrency=None,
-        http=protocol_class(args.request_timeout_seconds),
+        http=http,
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
     # handlers it found installed; make those no-ops so a requested stop exits with 0.
