@@ -295,3 +295,19 @@ def test_unusable_tokens_are_refused_without_echo(token):
 def test_the_token_is_checked_when_the_app_is_made():
     with pytest.raises(ValueError):
         create_app("short", make_resumer())
+
+
+async def test_a_body_sent_too_slowly_is_408_and_stores_nothing():
+    resumer = make_resumer()
+    app = create_app(TOKEN, resumer, run_resumer=False, body_timeout=0.2)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"replica_id": "r783537ef5", '
+        await asyncio.sleep(1.0)
+        yield b'"status": "ready"}'
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver") as client:
+        started = time.perf_counter()
+        response = await client.post(URL, content=trickle())
+        assert response.status_code == 408 and time.perf_counter() - started < 1.0
+    assert len(resumer.store) == 0
