@@ -21,7 +21,10 @@ replica's callback with that status (compared without regard to case), by any re
 came after the wait's ``checked_at``: a replay or a case-varied repeat never makes it news
 again. "Every replica" because a wait resumed with replicas still training would only
 re-check Tavus and suspend again: a batch wait costs one resume, when its last replica
-reports. ``(flow_run_id, checked_at)`` pairs already resumed are remembered, but only to
+reports. (One window stays open: a replay reaching another receiver within the server's
+flush interval of the original's receipt, around a re-check, can count as news once; the
+resumed wait re-checks Tavus and suspends again.) ``(flow_run_id, checked_at)`` pairs
+already resumed are remembered, but only to
 save requests: the re-read in ``resume_if_still_waiting`` and the server (which resumes
 a suspended run once) are what make a resume happen once.
 
