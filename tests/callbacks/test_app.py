@@ -134,7 +134,7 @@ async def test_body_just_under_the_cap_is_accepted(receiver):
     assert len(body) == MAX_BODY_BYTES
     response = await client.post(URL, content=body)
     assert response.status_code == 202
-    assert resumer.store.get("r123abc") is not None
+    assert resumer.store.get("r123abc", "ready") is not None
 
 
 @pytest.mark.parametrize(
@@ -197,13 +197,17 @@ async def test_deeply_nested_json_is_400_not_a_crash(receiver):
             ("r783537ef5", "error", None),
         ),
         ({"replica_id": "r783537ef5", "status": 7, "model_name": "phoenix-4"}, ("r783537ef5", None, None)),
+        # The newest docs call a replica a face: same ids, another name.
+        ({"face_id": "r783537ef5", "status": "ready"}, ("r783537ef5", "ready", None)),
+        ({"event_type": "x", "data": {"face_id": "r783537ef5", "status": "error"}}, ("r783537ef5", "error", None)),
+        ({"replica_id": "r783537ef5", "face_id": "rOTHER", "status": "ready"}, ("r783537ef5", "ready", None)),
     ],
 )
 async def test_both_callback_shapes_are_accepted_and_stored(receiver, payload, expected):
     client, resumer = receiver
     response = await client.post(URL, json=payload)
     assert response.status_code == 202
-    stored = resumer.store.get(expected[0])
+    stored = resumer.store.get(expected[0], expected[1])
     assert stored is not None
     assert (stored.replica_id, stored.status, stored.error_message) == expected
 
@@ -218,15 +222,20 @@ async def test_video_callbacks_are_acknowledged_and_ignored(receiver):
 
 
 async def test_a_repeated_callback_keeps_its_first_receipt_time(receiver):
+    """A repeat, also in another case, is not stored (nor written to Prefect) again; a
+    callback with another status is a callback of its own."""
     client, resumer = receiver
     await client.post(URL, json={"replica_id": "r783537ef5", "status": "ready"})
-    first = resumer.store.get("r783537ef5")
+    first = resumer.store.get("r783537ef5", "ready")
+    assert first is not None
     await asyncio.sleep(0.01)
-    await client.post(URL, json={"replica_id": "r783537ef5", "status": "ready"})
-    assert resumer.store.get("r783537ef5") == first
+    for status in ("ready", "Ready", "READY"):
+        await client.post(URL, json={"face_id": "r783537ef5", "status": status})
+    assert resumer.store.get("r783537ef5", "READY") is first and len(resumer.store) == 1
+    assert resumer.store.pending_count == 1 and resumer.store.received == 4
     await client.post(URL, json={"replica_id": "r783537ef5", "status": "error"})
-    changed = resumer.store.get("r783537ef5")
-    assert changed is not None and changed.status == "error" and changed.received_at > first.received_at
+    changed = resumer.store.get("r783537ef5", "error")
+    assert changed is not None and changed.received_at > first.received_at and len(resumer.store) == 2
 
 
 async def test_healthz(receiver):
@@ -286,3 +295,19 @@ def test_unusable_tokens_are_refused_without_echo(token):
 def test_the_token_is_checked_when_the_app_is_made():
     with pytest.raises(ValueError):
         create_app("short", make_resumer())
+
+
+async def test_a_body_sent_too_slowly_is_408_and_stores_nothing():
+    resumer = make_resumer()
+    app = create_app(TOKEN, resumer, run_resumer=False, body_timeout=0.2)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"replica_id": "r783537ef5", '
+        await asyncio.sleep(1.0)
+        yield b'"status": "ready"}'
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver") as client:
+        started = time.perf_counter()
+        response = await client.post(URL, content=trickle())
+        assert response.status_code == 408 and time.perf_counter() - started < 1.0
+    assert len(resumer.store) == 0

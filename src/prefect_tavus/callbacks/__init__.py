@@ -2,11 +2,13 @@
 
 Tavus POSTs to a replica's ``callback_url`` when training ends. The receiver accepts those
 POSTs on ``/tavus/callbacks/<token>`` and resumes the suspended Prefect runs waiting on
-that replica (see ``prefect_tavus.flows._suspension``). A callback is only a hint: the
-resumed wait confirms with Tavus before anything acts on it, which is why the receiver
-holds no Tavus API key. Modules: :mod:`.app` (HTTP), :mod:`.payload` (parsing),
-:mod:`.store` (what is remembered), :mod:`.resumer` (talking to Prefect), :mod:`.server`
-(the command).
+that replica (see ``prefect_tavus.flows._suspension``). Callbacks are recorded as
+Prefect events, so every receiver, restart and sweep sees the same ones. A callback is
+only a hint: the resumed wait confirms with Tavus before anything acts on it, which is why
+the receiver holds no Tavus API key. Modules: :mod:`.app` (HTTP), :mod:`.payload`
+(parsing), :mod:`.store` (what one process holds until Prefect has it), :mod:`.events`
+(the record in Prefect), :mod:`.resumer` (passes: write, read, resume),
+:mod:`.connections` (idle-connection timeout), :mod:`.server` (the command).
 """
 
 from prefect_tavus.callbacks.app import MAX_BODY_BYTES, MIN_TOKEN_LENGTH, create_app, validate_token

@@ -9,11 +9,13 @@ The order of checks is the contract:
    wrong or missing token is the same bare 404 as an unknown path, and nothing else is
    looked at, so a scanner learns nothing;
 2. the size: a ``Content-Length`` over 64 KiB is refused before reading, and a body sent
-   without one (chunked) is read only up to the cap: 413;
-3. the content: not a JSON object, no ``replica_id``, or an id that fails validation: 400
-   with a short generic reason that never echoes the input;
+   without one (chunked) is read only up to the cap: 413; a body not complete within
+   ``body_timeout`` seconds: 408 (a slow sender must not hold a connection for long);
+3. the content: not a JSON object, no ``replica_id`` / ``face_id``, or an id that fails
+   validation: 400 with a short generic reason that never echoes the input;
 4. store it, wake the resumer, answer 202. No Prefect call happens before the answer,
-   so the answer is fast even when the Prefect API is slow or down.
+   so the answer is fast even when the Prefect API is slow or down; the resumer writes
+   it to Prefect in its next pass (and on SIGTERM, see :func:`stop_resumer`).
 
 The token is never logged, echoed or put in an exception: handler errors are answered
 with a bare 500 and logged by type only.
@@ -85,9 +87,10 @@ def _error(status: int, reason: str) -> Response:
 class _CallbackEndpoint:
     """``POST /tavus/callbacks/{token}``."""
 
-    def __init__(self, token: str, resumer: Resumer) -> None:
+    def __init__(self, token: str, resumer: Resumer, body_timeout: float) -> None:
         self._token_digest = _digest(token)
         self._resumer = resumer
+        self._body_timeout = body_timeout
 
     async def endpoint(self, request: Request) -> Response:
         """The route's endpoint (a bound method: Starlette treats a callable object as raw ASGI)."""
@@ -95,6 +98,8 @@ class _CallbackEndpoint:
             return await self._handle(request)
         except ClientDisconnect:
             return _error(400, "incomplete body")
+        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
+            return _error(408, "body too slow")
         except Exception as exc:  # noqa: BLE001 - never crash on what is sent; never echo it
             logger.error("Internal error handling a callback: %s", type(exc).__name__)
             return PlainTextResponse("Internal Server Error", status_code=500)
@@ -110,24 +115,35 @@ class _CallbackEndpoint:
                     return _error(413, "body too large")
             except ValueError:
                 return _error(400, "bad content-length")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return _error(413, "body too large")
+        body = await asyncio.wait_for(_read_capped(request), self._body_timeout)
+        if body is None:
+            return _error(413, "body too large")
         try:
-            callback = parse_callback(bytes(body))
+            callback = parse_callback(body)
         except BadCallback as exc:
             return _error(400, str(exc))
         if callback.replica_id is None:
             return JSONResponse({"status": "ignored"}, status_code=202)
-        if self._resumer.store.record(callback.replica_id, callback.status, callback.error_message):
-            self._resumer.notify()
+        stored = self._resumer.store.record(callback.replica_id, callback.status, callback.error_message)
+        if stored is not None:
+            self._resumer.received(stored)
         return JSONResponse({"status": "accepted"}, status_code=202)
 
 
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None as soon as it exceeds :data:`MAX_BODY_BYTES` (the rest is not read)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
 async def stop_resumer(resumer: Resumer, task: asyncio.Task[None], timeout: float = 5.0) -> None:
-    """Stop the resumer's loop: ask it, give a pass under way ``timeout`` seconds, then cancel.
+    """Stop the resumer's loop: ask it, give a pass under way ``timeout`` seconds, then
+    cancel; then make one last attempt (``timeout`` seconds at most) to write the
+    callbacks not yet in Prefect, so a graceful stop loses none while Prefect answers.
 
     Never waits unboundedly, so SIGTERM always ends the process promptly.
     """
@@ -136,9 +152,16 @@ async def stop_resumer(resumer: Resumer, task: asyncio.Task[None], timeout: floa
     if pending:
         task.cancel()
         await asyncio.wait({task}, timeout=1.0)
+    flush = asyncio.ensure_future(resumer.flush())
+    _, pending = await asyncio.wait({flush}, timeout=timeout)
+    if pending:
+        flush.cancel()
+        logger.warning(
+            "Gave up writing %d callbacks to Prefect at shutdown after %g s.", resumer.store.pending_count, timeout
+        )
 
 
-def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True) -> Starlette:
+def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True, body_timeout: float = 10.0) -> Starlette:
     """The receiver app.
 
     Args:
@@ -146,6 +169,7 @@ def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True) -> Sta
         resumer: holds the callback store and resumes waits in the background.
         run_resumer: start ``resumer.run_forever`` for the app's lifetime (its lifespan).
             Tests of the HTTP contract alone may turn it off.
+        body_timeout: seconds a sender has to deliver the whole body (then 408).
     """
     validate_token(token)
 
@@ -167,7 +191,7 @@ def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True) -> Sta
 
     app = Starlette(
         routes=[
-            Route("/tavus/callbacks/{token}", _CallbackEndpoint(token, resumer).endpoint, methods=["POST"]),
+            Route("/tavus/callbacks/{token}", _CallbackEndpoint(token, resumer, body_timeout).endpoint, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={404: not_found},

@@ -1,9 +1,12 @@
 """Reading a Tavus training callback: lenient about its shape, strict about the id.
 
 Tavus documents ``{"replica_id": "r...", "status": "ready"}`` and ``{"replica_id": "r...",
-"status": "error", "error_message": "..."}``; one docs page branches on an ``event_type``
-field instead, so the id (and status) are also looked for under ``data`` or
-``properties``. Extra fields are ignored. The id goes through ``validate_replica_id``
+"status": "error", "error_message": "..."}``; its newest docs call a replica a *face* and
+the id ``face_id`` (same ``r...`` ids), so either name is read (``replica_id`` first). One
+docs page branches on an ``event_type`` field instead, so the id (and status) are also
+looked for under ``data`` or ``properties``. Extra fields are ignored. The status and
+error message are cut to 64 and 1,000 characters: they are stored, written to Prefect and
+logged, and an outsider chooses them. The id goes through ``validate_replica_id``
 (the same check as every id the integration sends in a URL): a callback is only a hint,
 but a hint naming ``../x`` is refused, not stored.
 
@@ -26,6 +29,8 @@ _MAX_STATUS = 64
 _MAX_ERROR_MESSAGE = 1000
 _NESTED = ("data", "properties")
 _NOT_TRAINING = ("video_id", "conversation_id")
+#: The id's names, in order of preference: Tavus's documented one, then the newest docs' one.
+_ID_KEYS = ("replica_id", "face_id")
 
 
 class BadCallback(ValueError):
@@ -45,7 +50,7 @@ def parse_callback(body: bytes) -> ParsedCallback:
     """Parse a callback body.
 
     Raises:
-        BadCallback: not a JSON object, or no valid ``replica_id``.
+        BadCallback: not a JSON object, or no valid ``replica_id`` / ``face_id``.
     """
     try:
         data = json.loads(body)
@@ -55,11 +60,12 @@ def parse_callback(body: bytes) -> ParsedCallback:
         raise BadCallback("body is not a JSON object")
     if any(key in data for key in _NOT_TRAINING):
         return ParsedCallback(None)
-    source = _holder_of_replica_id(data)
-    if source is None:
+    found = _replica_id_and_holder(data)
+    if found is None:
         raise BadCallback("no replica_id")
+    raw_id, source = found
     try:
-        replica_id = validate_replica_id(source["replica_id"])
+        replica_id = validate_replica_id(raw_id)
     except InvalidReplicaIdError:
         raise BadCallback("invalid replica_id") from None
     status = _short_text(source.get("status", data.get("status")), _MAX_STATUS)
@@ -69,14 +75,14 @@ def parse_callback(body: bytes) -> ParsedCallback:
     return ParsedCallback(replica_id, status, message)
 
 
-def _holder_of_replica_id(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The object that carries ``replica_id``: the body itself, or its data/properties."""
-    if "replica_id" in data:
-        return data
-    for key in _NESTED:
-        nested = data.get(key)
-        if isinstance(nested, dict) and "replica_id" in nested:
-            return nested
+def _replica_id_and_holder(data: dict[str, Any]) -> tuple[object, dict[str, Any]] | None:
+    """The raw id and the object that carries it: the body itself, or its data/properties;
+    ``replica_id`` before ``face_id`` at each level."""
+    holders = [data] + [nested for key in _NESTED if isinstance(nested := data.get(key), dict)]
+    for holder in holders:
+        for key in _ID_KEYS:
+            if key in holder:
+                return holder[key], holder
     return None
 
 

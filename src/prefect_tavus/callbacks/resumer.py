@@ -1,30 +1,52 @@
-"""The receiver's background half: turn stored callbacks into resumed runs.
+"""The receiver's background half: record callbacks in Prefect, and resume the waits they
+complete.
 
 The HTTP handler only stores a callback and calls :meth:`Resumer.notify`; everything
-that talks to Prefect happens here, after the answer was sent. One *pass* reads every
-suspended wait once (``find_suspended_waits``) and resumes each wait for which every
-replica it waits on has a stored callback that is news to it (``SuspendedWait.is_news``).
-"Every" because a wait resumed with replicas still training would only re-check Tavus
-and suspend again: a batch wait costs one resume when its last replica reports, and a
-single-replica wait one resume when its replica does.
+that talks to Prefect happens here, after the answer was sent. One *pass*:
 
-Why passes and not one resume per request:
+1. writes the callbacks not yet recorded as ``tavus.replica.callback`` events, one
+   request for all of them (:mod:`.events`); if Prefect does not take them they stay
+   pending and are sent again, with backoff;
+2. reads every suspended wait (``find_suspended_waits``) and, for the replicas they wait
+   on, the recorded callbacks *from Prefect*, merged with this process's own callbacks
+   that the server may not serve yet (its event persister flushes every few seconds);
+3. resumes each wait for which every replica it waits on has a callback that is news
+   to it, through ``resume_if_still_waiting`` (read, compare ``checked_at``, resume).
 
-* a flood (the same callback 1,000 times, or 1,000 ids) is debounced into one pass, so
-  it costs one Prefect query, not 1,000;
-* a wait is resumed at most once per suspension: ``(flow_run_id, checked_at)`` pairs
-  already resumed are remembered, and the server refuses to resume a run that is not
-  suspended any more;
-* a callback can arrive before its run suspends, so passes repeat every ``interval``
-  seconds for ``recheck_seconds`` after the newest callback;
-* a failed pass (Prefect API down or slow) is retried with exponential backoff, logged
-  once per outage, and never ends the loop; the sweep flow is the backstop.
+Nothing that decides a resume lives only in this process: callbacks split over two
+receivers, or over a restart, or hours apart, are all in Prefect, so whichever receiver
+makes a pass after the last one resumes the wait, and two receivers agree without
+talking to each other. A callback is news to a wait when the *earliest* receipt of that
+replica's callback with that status (compared without regard to case), by any receiver,
+came after the wait's ``checked_at``: a replay or a case-varied repeat never makes it news
+again. "Every replica" because a wait resumed with replicas still training would only
+re-check Tavus and suspend again: a batch wait costs one resume, when its last replica
+reports. (One window stays open: a replay reaching another receiver within the server's
+flush interval of the original's receipt, around a re-check, can count as news once; the
+resumed wait re-checks Tavus and suspends again.) ``(flow_run_id, checked_at)`` pairs
+already resumed are remembered, but only to
+save requests: the re-read in ``resume_if_still_waiting`` and the server (which resumes
+a suspended run once) are what make a resume happen once.
+
+When passes run: at startup (a new or restarted receiver picks up what others recorded),
+then after callbacks, debounced (a flood is one pass), and every ``interval`` for
+``recheck_seconds`` after the newest callback (a callback may arrive before its run
+suspends, or before another receiver's event is readable). A failed pass (Prefect API
+down or slow) is retried with exponential backoff, logged once per outage, and never
+ends the loop; the sweep flow is the backstop.
+
+What a crash can lose: on SIGTERM the app makes one last attempt to write what is
+pending (:meth:`Resumer.flush`), so nothing accepted is lost while Prefect is reachable.
+A ``kill -9`` loses the callbacks received but not yet written: normally those of the
+last debounce and pass (well under a second), during a Prefect outage all of them since
+it began. Tavus does not retry; the sweep finds those waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,7 +55,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from prefect_tavus.callbacks.store import CallbackStore, StoredCallback
+import httpx
+
+from prefect_tavus.callbacks.events import WRITE_BATCH, read_first_receipts, write_events
+from prefect_tavus.callbacks.store import CallbackStore, StoredCallback, status_key
+from prefect_tavus.core.text import plural, printable
 
 __all__ = ["Resumer", "ResumerSettings"]
 
@@ -41,8 +67,6 @@ logger = logging.getLogger("prefect_tavus.callbacks")
 
 #: Opens a Prefect client (``prefect.get_client``); a parameter so tests can point it elsewhere.
 ClientFactory = Callable[[], AbstractAsyncContextManager[Any]]
-#: Announces one stored callback (a Prefect event); must not block or raise.
-Announcer = Callable[[StoredCallback], None]
 
 #: How many resumed (flow run, checked_at) pairs are remembered.
 _RESUMED_MEMORY = 10_000
@@ -55,56 +79,61 @@ class ResumerSettings:
     Attributes:
         debounce_seconds: after a callback wakes the resumer, wait this long for more
             before the pass, so a burst becomes one pass.
-        interval_seconds: how often to repeat passes while callbacks are recent.
+        interval_seconds: how often to repeat passes while callbacks are recent, and the
+            first retry delay when the Prefect API fails.
         recheck_seconds: keep repeating passes this long after the newest callback (a run
-            that was about to suspend when its callback came in).
+            that was about to suspend when its callback came in, or another receiver's
+            event the server did not serve yet).
         max_backoff_seconds: longest pause between retries while the Prefect API fails.
-        events_per_second: sustained rate of ``tavus.replica.callback`` events (bursts up
-            to ten times that); beyond it events are dropped, resumes are not.
     """
 
     debounce_seconds: float = 0.3
     interval_seconds: float = 5.0
     recheck_seconds: float = 300.0
     max_backoff_seconds: float = 60.0
-    events_per_second: float = 10.0
 
 
 class Resumer:
-    """Resumes suspended waits that stored callbacks make news; see the module docstring."""
+    """Records callbacks in Prefect and resumes the waits they complete; see the module docstring."""
 
     def __init__(
-        self,
-        store: CallbackStore,
-        client_factory: ClientFactory,
-        settings: ResumerSettings | None = None,
-        announce: Announcer | None = None,
+        self, store: CallbackStore, client_factory: ClientFactory, settings: ResumerSettings | None = None
     ) -> None:
         self.store = store
         self.settings = settings or ResumerSettings()
         self._client_factory = client_factory
-        self._announce = announce
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._resumed: OrderedDict[tuple[UUID, float | None], None] = OrderedDict()
+        self._unlogged: list[StoredCallback] = []
+        self._unlogged_count = 0
         self._failures = 0
-        self._event_tokens = self._event_capacity
-        self._event_refilled = time.monotonic()
-        self._events_dropping = False
-        #: Resumes the server accepted, passes completed and failed (for logs and /healthz).
+        self._write_failures = 0
+        self._write_not_before = 0.0
+        #: Resumes the server accepted, passes completed and failed, events written.
         self.resumes = 0
         self.passes = 0
         self.failed_passes = 0
+        self.events_written = 0
+        self.write_requests = 0
 
     @property
     def healthy(self) -> bool | None:
         """Whether the last pass reached Prefect (None before the first pass)."""
-        if self._failures:
+        if self._failures or self._write_failures:
             return False
         return True if self.passes else None
 
+    def received(self, callback: StoredCallback) -> None:
+        """A new callback was stored: log it at the next pass and run one soon. Cheap;
+        called by the HTTP handler."""
+        self._unlogged_count += 1
+        if len(self._unlogged) < 5:
+            self._unlogged.append(callback)
+        self._wake.set()
+
     def notify(self) -> None:
-        """A new callback was stored: run a pass soon. Cheap; called by the HTTP handler."""
+        """Run a pass soon."""
         self._wake.set()
 
     def stop(self) -> None:
@@ -123,15 +152,19 @@ class Resumer:
     async def run_forever(self) -> None:
         """Run passes until :meth:`stop` (or cancellation); no other exception escapes.
 
-        Stopping is cooperative because cancelling a pass in the middle of a Prefect
-        client call was seen to leave the cancelled task's awaiters hanging; the app's
-        shutdown stops, then waits a bounded time, then cancels as a last resort.
+        The first pass runs at once. Stopping is cooperative because cancelling a pass in
+        the middle of a Prefect client call was seen to leave the cancelled task's awaiters
+        hanging; the app's shutdown stops, then waits a bounded time, then cancels as a
+        last resort, then calls :meth:`flush`.
         """
         not_before = 0.0
+        first = True
         while not self._stopping.is_set():
-            await self._wait_for(self._wake, self._idle_timeout())
-            if self._wake.is_set():
-                await self._wait_for(self._stopping, self.settings.debounce_seconds)
+            if not first:
+                await self._wait_for(self._wake, self._idle_timeout())
+                if self._wake.is_set():
+                    await self._wait_for(self._stopping, self.settings.debounce_seconds)
+            first = False
             # During an outage, new callbacks wait for the backoff like everything else.
             delay = not_before - time.monotonic()
             if delay > 0:
@@ -146,109 +179,165 @@ class Resumer:
             except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
                 self._failures += 1
                 self.failed_passes += 1
-                backoff = min(self.settings.interval_seconds * 2 ** (self._failures - 1), self.settings.max_backoff_seconds)
-                not_before = time.monotonic() + backoff
+                not_before = time.monotonic() + self._backoff(self._failures)
                 if self._failures == 1:
                     logger.warning(
                         "Could not resume waits through the Prefect API (%s: %s); retrying with backoff "
                         "(up to every %g s); the sweep flow covers waits meanwhile.",
                         type(exc).__name__,
-                        str(exc)[:200],
+                        printable(exc, 200),
                         self.settings.max_backoff_seconds,
                     )
             else:
                 if self._failures:
-                    logger.warning("Prefect API reachable again after %d failed passes.", self._failures)
+                    logger.warning("Prefect API reachable again after %s.", plural(self._failures, "failed pass", "failed passes"))
                 self._failures = 0
                 not_before = 0.0
+
+    def _backoff(self, failures: int) -> float:
+        return min(self.settings.interval_seconds * 2 ** (failures - 1), self.settings.max_backoff_seconds)
 
     def _idle_timeout(self) -> float | None:
         """Seconds until the next unprompted pass, or None to sleep until a callback."""
         if self._failures:
             return self.settings.interval_seconds  # backoff is applied after waking
+        timeouts = []
+        if self.store.pending_count:
+            timeouts.append(max(0.0, self._write_not_before - time.monotonic()))
         newest = self.store.newest
         if newest is not None and time.time() - newest < self.settings.recheck_seconds:
-            return self.settings.interval_seconds
-        return None
+            timeouts.append(self.settings.interval_seconds)
+        return min(timeouts) if timeouts else None
 
     async def run_pass(self) -> int:
-        """One pass: announce new callbacks, then resume every wait they complete.
+        """One pass: write pending callbacks, then resume every wait they complete.
 
-        Returns how many runs were resumed. Raises what the Prefect client raises; waits
-        resumed before the failure stay remembered, the rest are retried next pass.
+        Returns how many runs were resumed. Raises what the Prefect client raises when it
+        cannot read waits or callbacks; a failed write alone does not fail the pass (the
+        local callbacks still count, and the write is retried with backoff).
         """
         # Imported here so that importing the app (and ``prefect-tavus --help``) stays light.
-        from prefect_tavus.flows._suspension import find_suspended_waits, resume_wait
+        from prefect_tavus.flows._suspension import find_suspended_waits, resume_if_still_waiting
 
         now = time.time()
         self.store.prune(now)
-        self._announce_new()
-        if not len(self.store):
-            self.passes += 1
-            return 0
+        self._log_received()
         resumed = 0
         async with self._client_factory() as client:
-            waits = await find_suspended_waits(client)
-            for wait in waits:
-                key = (wait.flow_run_id, wait.checked_at)
-                if key in self._resumed or not wait.replica_ids:
-                    continue
-                if not all(self._is_news(wait, replica_id, now) for replica_id in wait.replica_ids):
-                    continue
-                accepted = await resume_wait(client, wait.flow_run_id)
-                self._remember(key)
-                if accepted:
-                    resumed += 1
-                    self.resumes += 1
-                    logger.info(
-                        "Resumed flow run %s (%s): callbacks arrived for %s.",
-                        wait.flow_run_name,
-                        wait.flow_run_id,
-                        ", ".join(sorted(wait.replica_ids)[:5]) + (" ..." if len(wait.replica_ids) > 5 else ""),
-                    )
+            await self._write_pending(client)
+            waits = [
+                wait
+                for wait in await find_suspended_waits(client)
+                if wait.replica_ids and (wait.flow_run_id, wait.checked_at) not in self._resumed
+            ]
+            if waits:
+                latest = await self._latest_first_receipts(client, set().union(*(w.replica_ids for w in waits)), now)
+                for wait in waits:
+                    if not all(r in latest and wait.is_news(r, latest[r]) for r in wait.replica_ids):
+                        continue
+                    accepted = await resume_if_still_waiting(client, wait)
+                    self._remember((wait.flow_run_id, wait.checked_at))
+                    if accepted:
+                        resumed += 1
+                        self.resumes += 1
+                        shown = ", ".join(sorted(wait.replica_ids)[:5]) + (" ..." if len(wait.replica_ids) > 5 else "")
+                        logger.info(
+                            "Resumed flow run %s (%s): callbacks arrived for %s.",
+                            printable(wait.flow_run_name, 100),
+                            wait.flow_run_id,
+                            printable(shown, 300),
+                        )
         self.passes += 1
         return resumed
 
-    def _is_news(self, wait: Any, replica_id: str, now: float) -> bool:
-        stored = self.store.get(replica_id, now)
-        return stored is not None and bool(wait.is_news(replica_id, stored.received_at))
+    async def _latest_first_receipts(self, client: Any, replica_ids: set[str], now: float) -> dict[str, float]:
+        """Per replica, the latest of its callbacks' earliest receipts (one per status):
+        the wait's ``checked_at`` must be before it for some status to be news."""
+        first = await read_first_receipts(client, replica_ids, now)
+        for callback in self.store.callbacks():
+            if callback.replica_id in replica_ids:
+                key = (callback.replica_id, status_key(callback.status))
+                first[key] = min(first.get(key, math.inf), callback.received_at)
+        latest: dict[str, float] = {}
+        for (replica_id, _), received_at in first.items():
+            latest[replica_id] = max(latest.get(replica_id, -math.inf), received_at)
+        return latest
+
+    async def _write_pending(self, client: Any, *, force: bool = False) -> None:
+        """Write pending callbacks as events, in batches; never raises but cancellation.
+
+        Not before the write backoff has passed, unless ``force``. A refusal that
+        retrying cannot fix (a 4xx other than 408/429) is logged and the batch kept in
+        memory only, so that one bad batch never blocks the ones after it.
+        """
+        if not self.store.pending_count or (not force and time.monotonic() < self._write_not_before):
+            return
+        while batch := self.store.pending(WRITE_BATCH):
+            try:
+                self.write_requests += 1
+                await write_events(client, batch)
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                if 400 <= status < 500 and status not in (408, 429):
+                    logger.error(
+                        "The Prefect API refused %s (HTTP %d: %s); kept in memory only.",
+                        plural(len(batch), "tavus.replica.callback event"),
+                        status,
+                        printable(exc.response.text, 200),
+                    )
+                    self.store.mark_written(batch)
+                    continue
+                self._write_failed(exc)
+                return
+            except httpx.HTTPError as exc:
+                self._write_failed(exc)
+                return
+            self.store.mark_written(batch)
+            self.events_written += len(batch)
+        if self._write_failures:
+            logger.warning("Callbacks written to Prefect again after %s.", plural(self._write_failures, "failed attempt"))
+        self._write_failures = 0
+        self._write_not_before = 0.0
+
+    def _write_failed(self, exc: Exception) -> None:
+        self._write_failures += 1
+        self._write_not_before = time.monotonic() + self._backoff(self._write_failures)
+        if self._write_failures == 1:
+            logger.warning(
+                "Could not write %s to the Prefect API (%s: %s); kept in memory and retried with backoff.",
+                plural(self.store.pending_count, "callback"),
+                type(exc).__name__,
+                printable(exc, 200),
+            )
+
+    async def flush(self) -> int:
+        """One last attempt to write what is pending (graceful shutdown); returns how many
+        callbacks are still unwritten. Never raises but cancellation."""
+        if self.store.pending_count:
+            try:
+                async with self._client_factory() as client:
+                    await self._write_pending(client, force=True)
+            except Exception as exc:  # noqa: BLE001 - opening the client failed
+                logger.warning("Could not open a Prefect client to write pending callbacks: %s", type(exc).__name__)
+        left = self.store.pending_count
+        if left:
+            logger.warning(
+                "Stopping with %s not written to Prefect; the sweep will find the waits they concerned.",
+                plural(left, "callback"),
+            )
+        return left
+
+    def _log_received(self) -> None:
+        fresh, count = self._unlogged, self._unlogged_count
+        self._unlogged, self._unlogged_count = [], 0
+        if not fresh:
+            return
+        shown = ", ".join(f"{callback.replica_id} ({callback.status or '?'})" for callback in fresh)
+        logger.info(
+            "New callbacks: %s: %s%s", plural(count, "callback"), printable(shown, 400), " ..." if count > len(fresh) else ""
+        )
 
     def _remember(self, key: tuple[UUID, float | None]) -> None:
         self._resumed[key] = None
         while len(self._resumed) > _RESUMED_MEMORY:
             self._resumed.popitem(last=False)
-
-    @property
-    def _event_capacity(self) -> float:
-        return max(self.settings.events_per_second * 10, 1.0)
-
-    def _announce_new(self) -> None:
-        """Emit one event per new callback, within the event budget; never raises."""
-        fresh = self.store.take_unannounced()
-        if not fresh:
-            return
-        shown = ", ".join(f"{callback.replica_id} ({callback.status or '?'})" for callback in fresh[:5])
-        logger.info("Callbacks for %d replica(s): %s%s", len(fresh), shown, " ..." if len(fresh) > 5 else "")
-        if self._announce is None:
-            return
-        now = time.monotonic()
-        self._event_tokens = min(
-            self._event_capacity, self._event_tokens + (now - self._event_refilled) * self.settings.events_per_second
-        )
-        self._event_refilled = now
-        for callback in fresh:
-            if self._event_tokens < 1:
-                if not self._events_dropping:
-                    self._events_dropping = True
-                    logger.warning(
-                        "More callbacks than %.0f events/s: not emitting tavus.replica.callback events "
-                        "for some of them (their waits are still resumed).",
-                        self.settings.events_per_second,
-                    )
-                return
-            self._event_tokens -= 1
-            try:
-                self._announce(callback)
-            except Exception as exc:  # noqa: BLE001 - an event is a nicety, resuming is the job
-                logger.warning("Could not emit a tavus.replica.callback event: %s", type(exc).__name__)
-        self._events_dropping = False

@@ -11,19 +11,24 @@ It refuses to start without a usable token (``TAVUS_CALLBACK_TOKEN`` or
 a private, in-process server, and resuming runs there would wake nothing.
 
 uvicorn's access log is off: it prints request paths, and the path holds the token.
+
+Facing the internet, it closes connections that send no request head within
+``--request-timeout-seconds`` (uvicorn itself would keep them for ever, see
+:mod:`.connections`), serves without uvicorn's connection limit (idle connections there
+would get a real callback a 503), and raises its open-files limit to the hard limit.
+SIGTERM and SIGINT stop it gracefully: connections are closed, then the callbacks not yet
+written to Prefect are written (one attempt, at most 5 s).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import logging
 import math
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from types import FrameType
 
 from prefect_tavus.core.validation import is_loopback_host
@@ -57,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"read the token from this Prefect Secret block instead of {TOKEN_ENV_VAR}",
     )
     parser.add_argument(
-        "--ttl-seconds", type=_positive, default=3600.0,
-        help="how long a callback counts for waits that suspend after it arrived (default: 3600)",
+        "--ttl-seconds", type=_positive, default=600.0,
+        help="how long a callback already written to Prefect is also kept in memory, to bridge the "
+        "server's delay in serving new events (default: 600)",
     )
     parser.add_argument(
         "--interval-seconds", type=_positive, default=5.0,
@@ -75,10 +81,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-callbacks", type=int, default=100_000,
-        help="most replicas remembered at once; the oldest are dropped beyond it (default: 100000)",
+        help="most callbacks held in memory (written ones are dropped first, then the oldest "
+        "unwritten; default: 100000)",
     )
     parser.add_argument(
-        "--no-events", action="store_true", help="do not emit tavus.replica.callback Prefect events"
+        "--request-timeout-seconds", type=_positive, default=10.0,
+        help="close a connection that sends no request head within this many seconds of opening "
+        "(or of the previous response), and answer 408 to a body not complete within it (default: 10)",
+    )
+    parser.add_argument(
+        "--no-events", action="store_true",
+        help="ignored: tavus.replica.callback events are the receiver's record of callbacks now",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
@@ -109,30 +122,6 @@ def _load_token(block_name: str | None) -> str:
     return os.environ.get(TOKEN_ENV_VAR, "")
 
 
-def _prefect_announcer() -> Callable[..., None]:
-    """Emit ``tavus.replica.callback`` for a stored callback (the token is never in it)."""
-    from prefect.events import emit_event
-
-    from prefect_tavus.callbacks.store import StoredCallback
-
-    def announce(callback: StoredCallback) -> None:
-        emit_event(
-            event="tavus.replica.callback",
-            resource={
-                "prefect.resource.id": f"tavus.replica.{callback.replica_id}",
-                "prefect.resource.name": callback.replica_id,
-            },
-            occurred=datetime.datetime.fromtimestamp(callback.received_at, tz=datetime.timezone.utc),
-            payload={
-                "replica_id": callback.replica_id,
-                "status": callback.status,
-                "error_message": callback.error_message,
-            },
-        )
-
-    return announce
-
-
 def _ignore_signal(signum: int, frame: FrameType | None) -> None:
     """Installed around uvicorn's run: the stop it asked for has already happened."""
 
@@ -145,7 +134,7 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
-        sock.listen(1024)
+        sock.listen(4096)
     except OSError:
         sock.close()
         raise
@@ -191,17 +180,23 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     import uvicorn
 
+    from prefect_tavus.callbacks.connections import protocol_class, raise_open_files_limit
     from prefect_tavus.callbacks.resumer import Resumer, ResumerSettings
     from prefect_tavus.callbacks.store import CallbackStore
 
-    store = CallbackStore(ttl_seconds=args.ttl_seconds, max_entries=args.max_callbacks)
+    if args.no_events:
+        logger.warning("--no-events is ignored: the receiver records callbacks as Prefect events.")
+    limits = raise_open_files_limit()
+    if limits is not None and limits[0] != limits[1]:
+        logger.info("Raised the open-files limit from %d to %d.", *limits)
+    store = CallbackStore(hold_seconds=args.ttl_seconds, max_entries=args.max_callbacks)
     settings = ResumerSettings(
         debounce_seconds=args.debounce_seconds,
         interval_seconds=args.interval_seconds,
         recheck_seconds=args.recheck_seconds,
     )
-    resumer = Resumer(store, get_client, settings, announce=None if args.no_events else _prefect_announcer())
-    app = create_app(token, resumer)
+    resumer = Resumer(store, get_client, settings)
+    app = create_app(token, resumer, body_timeout=args.request_timeout_seconds)
     del token
 
     try:
@@ -220,6 +215,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "(POST /tavus/callbacks/<token>, GET /healthz)",
         flush=True,
     )
+    http = protocol_class(args.request_timeout_seconds)
+    logger.info(
+        "HTTP protocol %s; connections that send no request within %g s are closed.",
+        http.__mro__[1].__name__,
+        args.request_timeout_seconds,
+    )
     config = uvicorn.Config(
         app,
         access_log=False,  # it would print the path, and the path holds the token
@@ -227,7 +228,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         lifespan="on",
         server_header=False,
         timeout_keep_alive=5,
-        limit_concurrency=1000,
+        # No limit_concurrency: it counts idle connections too, so a thousand of them would get a
+        # real callback a 503. Idle ones are closed after request_timeout_seconds instead.
+        limit_concurrency=None,
+        http=http,
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
     # handlers it found installed; make those no-ops so a requested stop exits with 0.
