@@ -46,7 +46,7 @@ from prefect_tavus.flows._prefect_api import await_prefect_api
 from prefect_tavus.flows._prefect_ui import WaitUI
 from prefect_tavus.flows._release import WorkerRelease, already_reported
 from prefect_tavus.flows._reporting import WaitReporter
-from prefect_tavus.tasks.polling import poll_replicas
+from prefect_tavus.tasks.polling import confirm_replica, poll_replicas
 from prefect_tavus.core import (
     DEFAULT_RETRY_POLICY,
     Replica,
@@ -283,7 +283,7 @@ class _Confirmer:
     """
 
     def __init__(self, credentials: TavusCredentials, deadline: float, watch: CancellationWatch) -> None:
-        self._client = credentials.get_client()
+        self._credentials = credentials
         self._deadline = deadline
         self._watch = watch
         self.failed: TavusTransientError | None = None
@@ -298,11 +298,13 @@ class _Confirmer:
         await self._watch.sleep(0)  # raises WaitCancelled once the run is cancelled
         if self.failed is not None or time.time() >= self._deadline:
             return None  # one failure per round is enough to know; the deadline ends the wait
-        try:
-            return await self._client.get_replica(replica_id, verbose=True)
-        except TavusTransientError as error:
-            self.failed = error  # the engine counts it against the outage budget
+        answer = await confirm_replica(replica_id, self._credentials)
+        if answer.failed is not None:
+            self.failed = answer.failed  # the engine counts it against the outage budget
             return None
+        if replica_id in answer.missing:
+            raise answer.missing[replica_id] or TavusNotFoundError(f"Tavus has no replica {replica_id!r}.")
+        return answer.found[replica_id]
 
 
 async def _absorb_round(

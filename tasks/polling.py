@@ -23,7 +23,9 @@ from prefect_tavus.blocks import TavusCredentials
 from prefect_tavus.core import DEFAULT_PAGE_SIZE, Replica, TavusNotFoundError, TavusTransientError
 from prefect_tavus.core.waiting import PollRound
 
-__all__ = ["poll_replicas"]
+__all__ = ["confirm_replica", "poll_replicas"]
+
+_QUIET_TASKS = frozenset({"poll_replicas", "confirm_replica"})
 
 
 class _QuietPollRounds(logging.Filter):
@@ -34,7 +36,7 @@ class _QuietPollRounds(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno <= logging.INFO and getattr(record, "task_name", None) == "poll_replicas")
+        return not (record.levelno <= logging.INFO and getattr(record, "task_name", None) in _QUIET_TASKS)
 
 
 if not any(isinstance(f, _QuietPollRounds) for f in logging.getLogger("prefect.task_runs").filters):
@@ -72,3 +74,21 @@ async def poll_replicas(
         )
     except TavusTransientError as error:
         return PollRound.failure(error)
+
+
+@task(name="confirm_replica", task_run_name="get-replica-{replica_id}", cache_policy=NO_CACHE, retries=0)
+async def confirm_replica(replica_id: str, tavus_credentials: TavusCredentials) -> PollRound:
+    """One confirming GET of a poll round (a failed replica's ``error_message``, or an id
+    a list left out), as its own task run so the UI shows it.
+
+    Not retried, unlike ``get_replica``: the wait that asks decides, within its outage
+    budget, deadline and cancellation. So nothing is raised for Tavus's answers: found,
+    not found (400/404) and transient failures all come back as a :class:`PollRound`.
+    """
+    try:
+        replica = await tavus_credentials.get_client().get_replica(replica_id, verbose=True)
+    except TavusNotFoundError as error:
+        return PollRound(missing={replica_id: error}, received_at={replica_id: time.time()})
+    except TavusTransientError as error:
+        return PollRound.failure(error)
+    return PollRound(found={replica_id: replica}, received_at={replica_id: time.time()})

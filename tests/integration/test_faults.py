@@ -20,7 +20,7 @@ from prefect_tavus.core import (
     TavusAPIUnavailableError,
     TavusAuthenticationError,
 )
-from prefect_tavus.simulator import Fault
+from prefect_tavus.simulator import ROUTE_GET, Fault
 from tests.conftest import SIM_KEY
 from tests.integration.conftest import FAULT_TABLE, fast
 
@@ -123,3 +123,37 @@ def test_a_scripted_401_is_permanent(simulator, credentials):
     error, _ = _run(simulator, credentials, "401 on the first poll", replica_id=rid)
     assert isinstance(error, TavusAuthenticationError)
     assert simulator.stats()["requests"] == 1
+
+
+# --- one budget for every request of a round ------------------------------------------
+
+
+def test_confirming_gets_obey_the_outage_budget(simulator, credentials):
+    """A replica the list leaves out is confirmed with a GET; in a 503 storm of that GET
+    alone, the wait fails when max_outage_seconds runs out, not after each GET's own
+    retries (four of them, up to 300 s of Retry-After each)."""
+    from prefect_tavus.flows import wait_for_replicas
+
+    training = simulator.add_replica(training_seconds=3600)
+    gone = simulator.add_replica(training_seconds=3600)
+    simulator.delete_replica(gone)  # lists leave it out; only a GET can say what it is
+    simulator.inject_faults(ROUTE_GET, [Fault.status(503, retry_after=300)] * 200)
+    started = time.monotonic()
+    with pytest.raises(TavusAPIUnavailableError):
+        wait_for_replicas([training, gone], credentials, **fast(max_outage_seconds=1.5))
+    assert time.monotonic() - started < 30
+    assert simulator.stats()["by_route"][ROUTE_GET] <= 8  # one a round, no retries of its own
+
+
+def test_confirming_gets_stop_at_the_deadline(simulator, credentials):
+    from prefect_tavus.flows import wait_for_replicas
+
+    done = simulator.add_replica(training_seconds=0)
+    failed = simulator.add_replica(training_seconds=0, outcome="error", error_message="No face")
+    simulator.inject_faults(ROUTE_GET, [Fault.status(429, retry_after=300)] * 200)
+    started = time.monotonic()
+    result = wait_for_replicas([done, failed], credentials, raise_on_failure=False,
+                               **fast(timeout_seconds=2.0, max_outage_seconds=600))
+    assert time.monotonic() - started < 20
+    outcomes = {r.replica_id: r.outcome.value for r in result.results}
+    assert outcomes == {done: "completed", failed: "failed"}  # the list's view stands without its message
