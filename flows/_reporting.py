@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 from prefect.logging import get_run_logger
 
-from prefect_tavus.core import Replica, TavusError
+from prefect_tavus.core import PrefectAPITransientError, Replica, TavusError
 from prefect_tavus.core.text import format_duration as _fmt_seconds
-from prefect_tavus.core.text import plural
+from prefect_tavus.core.text import plural, printable
 from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
 
 __all__ = ["WaitReporter"]
@@ -55,9 +55,10 @@ class WaitReporter:
             return
         parts = []
         if previous.status != replica.status:
-            parts.append(f"status {previous.status} -> {replica.status}")
+            parts.append(f"status {printable(previous.status, 40)} -> {printable(replica.status, 40)}")
         if previous.training_progress != replica.training_progress:
-            parts.append(f"progress {previous.training_progress} -> {replica.training_progress}")
+            parts.append(f"progress {printable(previous.training_progress, 20)} -> "
+                         f"{printable(replica.training_progress, 20)}")
         self._info("Replica %s: %s", replica.replica_id, ", ".join(parts))
 
     def round_summary(self, pending: Iterable[Replica | None], finished: list[ReplicaOutcome]) -> None:
@@ -84,9 +85,9 @@ class WaitReporter:
         if outcome.outcome is Outcome.COMPLETED:
             self._info("Replica %s completed training.", outcome.replica_id)
         elif outcome.outcome is Outcome.FAILED:
-            self.logger.error("Replica %s failed training: %s", outcome.replica_id, outcome.error_message)
+            self.logger.error("Replica %s failed training: %s", outcome.replica_id, printable(outcome.error_message, 500))
         elif outcome.outcome is Outcome.NOT_FOUND:
-            self.logger.error("Replica %s not found: %s", outcome.replica_id, outcome.error_message)
+            self.logger.error("Replica %s not found: %s", outcome.replica_id, printable(outcome.error_message, 500))
         else:
             self.logger.warning("Replica %s still training at the deadline (%s).", outcome.replica_id,
                                 outcome.replica.describe() if outcome.replica else "never seen")
@@ -103,13 +104,14 @@ class WaitReporter:
     # --- outages ---------------------------------------------------------------------
 
     def outage_started(self, error: TavusError, retry_in: float, budget: float) -> None:
+        where = "Prefect API" if isinstance(error, PrefectAPITransientError) else "Tavus API"
         self.logger.warning(
-            "Tavus API unavailable: %s Retrying in %s; the wait survives up to %s of this.",
-            error, _fmt_seconds(retry_in), _fmt_seconds(budget),
+            "%s unavailable: %s Retrying in %s; the wait survives up to %s of this.",
+            where, printable(error, 500), _fmt_seconds(retry_in), _fmt_seconds(budget),
         )
 
     def outage_ended(self, duration: float, failures: int) -> None:
-        self._info("Tavus API reachable again after %s (%s).", _fmt_seconds(duration), plural(failures, "failed poll"))
+        self._info("API reachable again after %s (%s).", _fmt_seconds(duration), plural(failures, "failed poll"))
 
     def done(self, result: WaitResult) -> None:
         self._info("Wait finished: %s.", result.summary())
