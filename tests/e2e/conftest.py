@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -284,7 +285,7 @@ class Stack:
     #: The directory behind RESULTS_BLOCK (None: the workers have only their local storage).
     shared_results: Path | None = None
     #: Makes a new empty directory for the stack (tmp_path_factory.mktemp).
-    new_dir: Callable[[str], Path] = field(default=Path, repr=False)
+    new_dir: Callable[[str], Path] = field(default=lambda name: Path(tempfile.mkdtemp(prefix=name)), repr=False)
     #: Every PREFECT_HOME of the stack: processes with one of them are killed on teardown.
     homes: list[str] = field(default_factory=list)
 
