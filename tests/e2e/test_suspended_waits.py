@@ -11,10 +11,10 @@ The sweep deployment's 10-minute schedule is switched off here; tests run it wit
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from prefect_tavus.blocks import TavusCredentials
-from tests.e2e.conftest import SIM_KEY, Service, Stack, _LIVE, _processes_with_env, free_port, start_service
+from tests.e2e.conftest import DATABASES, SIM_KEY, Service, Stack, _processes_with_env, free_port
 from tests.e2e.test_deployments import (
     completed_events,
     deployment_by_name,
@@ -41,6 +41,14 @@ TOKEN = "e2e-callback-token-6c1f0a9b2d"
 FAST_WAIT = '{"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}'
 SWEEP = "resume-replica-waits/resume-replica-waits"
 HAS_RECEIVER = importlib.util.find_spec("prefect_tavus.callbacks") is not None
+#: Callback receivers, each its own process and port (as behind a load balancer).
+RECEIVERS = ("receiver-1", "receiver-2")
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    """This module runs twice: on a server on SQLite, then on one on PostgreSQL."""
+    return str(request.param)
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -205,7 +213,8 @@ def test_a_failed_training_fails_the_resumed_run(stack: Stack, swept: dict[str, 
     assert run["state_type"] == "FAILED", run["state"]
     message = run["state"].get("message") or ""
     assert "Face not visible" in message, message
-    assert "ReplicaTrainingFailedError" in run_logs(stack, swept["runs"]["failing"]) or "failed" in message
+    if "failed" not in message:
+        logged(stack, swept["runs"]["failing"], "ReplicaTrainingFailedError")
 
 
 def test_a_deadline_passing_while_suspended_ends_as_a_timeout(stack: Stack, swept: dict[str, Any]) -> None:
@@ -214,7 +223,18 @@ def test_a_deadline_passing_while_suspended_ends_as_a_timeout(stack: Stack, swep
     message = run["state"].get("message") or ""
     assert "started" in message and "/100" in message, message  # the last status seen, not a pause timeout
     assert "never resumed" not in message
-    assert "ReplicaWaitTimeoutError" in run_logs(stack, swept["runs"]["endless"]) or "deadline" in message
+    if "deadline" not in message:
+        logged(stack, swept["runs"]["endless"], "ReplicaWaitTimeoutError")
+
+
+def logged(stack: Stack, run_id: str, text: str) -> None:
+    """``text`` is in the run's logs, once they arrive: a run's process sends its last logs
+    after its final state, so they can reach the server a moment after the test sees it."""
+
+    def check() -> None:
+        assert text in run_logs(stack, run_id), f"no {text!r} in the logs of run {run_id}"
+
+    eventually(check, f"{text!r} in the logs of run {run_id}", timeout=30)
 
 
 # --- forged callbacks, cancelling ----------------------------------------------------
@@ -235,7 +255,7 @@ def test_a_forged_ready_costs_one_request_and_the_run_suspends_again(stack: Stac
 
 
 def forge_ready(stack: Stack, replica_id: str, run_id: str) -> None:
-    if HAS_RECEIVER and "receiver" in stack.services:
+    if HAS_RECEIVER and getattr(stack, "receiver_url", None):
         response = httpx.post(stack.receiver_url, json={"replica_id": replica_id, "status": "ready"}, timeout=10)
         assert response.status_code < 300, response.text
     else:  # until the receiver is merged: the resume it would make, through the same contract
@@ -263,32 +283,77 @@ def test_cancelling_a_suspended_run_cancels_it_for_good(stack: Stack) -> None:
 # --- the callback receiver (a real process) -----------------------------------------
 
 
+@dataclass
+class Receiver:
+    """One ``prefect-tavus callbacks`` process (a service of the stack), on a fixed port."""
+
+    service: Service
+    #: ``http://127.0.0.1:<port>``: what a ``callback_base_url`` names.
+    base: str
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def url(self) -> str:
+        """The callback URL Tavus is given (it holds the token)."""
+        return f"{self.base}/tavus/callbacks/{TOKEN}"
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        def healthy() -> None:
+            assert self.service.running, f"{self.name} exited:\n{self.service.tail()}"
+            try:
+                response = httpx.get(f"{self.base}/healthz", timeout=2)
+            except httpx.TransportError as exc:
+                raise AssertionError(str(exc)) from None
+            assert response.status_code == 200, response.text
+
+        eventually(healthy, f"{self.name} to answer GET /healthz", timeout=timeout)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def start(self) -> None:
+        """Start it again on the same port; return once it is healthy."""
+        self.service.start()
+        self.wait_healthy()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture(scope="module")
-def receiver(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def receivers(stack: Stack) -> Iterator[list[Receiver]]:
+    """Two callback receivers, each its own process, port and Prefect home. The
+    ``tavus-callbacks`` block sends Tavus to the first (``stack.receiver_url``)."""
     if not HAS_RECEIVER:
         pytest.skip("the callback receiver (prefect_tavus.callbacks, branch issue-receiver) is not merged yet")
-    port = free_port()
-    env = {**stack.env, "TAVUS_CALLBACK_TOKEN": TOKEN}
     script = Path(sys.executable).with_name("prefect-tavus")
-    service: Service = start_service("receiver", [str(script), "callbacks", "--host", "127.0.0.1", "--port", str(port)],
-                                     env, tmp_path_factory.mktemp("receiver-logs"))
-    stack.services["receiver"] = service
-    base = f"http://127.0.0.1:{port}"
-    stack.receiver_url = f"{base}/tavus/callbacks/{TOKEN}"  # type: ignore[attr-defined]
+    found = []
+    try:
+        for name in RECEIVERS:
+            port = free_port()
+            service = stack.start_process(name, [str(script), "callbacks", "--host", "127.0.0.1", "--port", str(port)],
+                                          {"TAVUS_CALLBACK_TOKEN": TOKEN})
+            found.append(Receiver(service, f"http://127.0.0.1:{port}"))
+        for one in found:
+            one.wait_healthy()
+        _save_callback_block(stack, found[0].base)
+        stack.receiver_url = found[0].url  # type: ignore[attr-defined]
+        yield found
+    finally:
+        stack.__dict__.pop("receiver_url", None)
+        for one in found:
+            one.stop()
+            stack.services.pop(one.name, None)
 
-    def listening() -> None:
-        assert service.proc.poll() is None, service.tail()
-        try:
-            httpx.get(base, timeout=1)
-        except httpx.TransportError as exc:
-            raise AssertionError(str(exc)) from None
 
-    eventually(listening, "the receiver to listen", timeout=60)
-    _save_callback_block(stack, base)
-    yield base
-    service.stop()
-    _LIVE.remove(service)
-    del stack.services["receiver"]
+@pytest.fixture(scope="module")
+def receiver(receivers: list[Receiver]) -> str:
+    """The base URL of the receiver Tavus calls back (the first of ``receivers``)."""
+    return receivers[0].base
 
 
 def _save_callback_block(stack: Stack, base: str) -> None:
@@ -325,3 +390,22 @@ def _epoch(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+# --- the stack's own restarts (what outage tests build on) ---------------------------
+
+
+def test_the_stack_comes_back_after_restarts(stack: Stack, receivers: list[Receiver]) -> None:
+    """The server down and back on the same port and database, a worker and a receiver
+    restarted: the deployments are still there and a run still completes."""
+    deployments = {d["name"] for d in stack.post("/deployments/filter", {})}
+    with stack.server_down(seconds=3):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{stack.api_url}/health", timeout=2)
+    assert {d["name"] for d in stack.post("/deployments/filter", {})} == deployments
+    stack.restart_worker("worker-2")
+    receivers[1].restart()
+    replica_id = stack.simulator.add_replica(training_seconds=1)
+    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
+                            f"wait_settings={FAST_WAIT}")
+    wait_until_completed(stack, run_id, f"wait-for-replica run {run_id} after the restarts")
