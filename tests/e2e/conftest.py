@@ -260,8 +260,6 @@ def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = CLI_TIMEO
 DATABASES = ("sqlite", "postgres")
 #: Process workers on ``POOL``: each as if on a machine of its own (own PREFECT_HOME, TMPDIR).
 WORKERS = ("worker-1", "worker-2")
-#: The result storage the workers share (a LocalFileSystem block standing in for a bucket).
-RESULTS_BLOCK = "e2e-shared-results"
 
 
 @dataclass
@@ -282,8 +280,6 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
     #: The PostgreSQL server the Prefect server uses (None on SQLite).
     postgres: PostgreSQL | None = None
-    #: The directory behind RESULTS_BLOCK (None: the workers have only their local storage).
-    shared_results: Path | None = None
     #: Makes a new empty directory for the stack (tmp_path_factory.mktemp).
     new_dir: Callable[[str], Path] = field(default=lambda name: Path(tempfile.mkdtemp(prefix=name)), repr=False)
     #: Every PREFECT_HOME of the stack: processes with one of them are killed on teardown.
@@ -431,8 +427,7 @@ def _wait_for_health(server: Service, api_url: str) -> None:
     pytest.fail(f"Prefect server not healthy after {SERVER_START_TIMEOUT:.0f} s ({last_error!r}):\n{server.tail()}")
 
 
-def _save_blocks(api_url: str, simulator: TavusSimulator, shared_results: Path | None) -> None:
-    from prefect.filesystems import LocalFileSystem
+def _save_blocks(api_url: str, simulator: TavusSimulator) -> None:
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
 
     from prefect_tavus.blocks import TavusCredentials
@@ -442,8 +437,6 @@ def _save_blocks(api_url: str, simulator: TavusSimulator, shared_results: Path |
         TavusCredentials(
             api_key=SIM_KEY, base_url=simulator.url, request_timeout_seconds=5, min_poll_spacing_seconds=0.01
         ).save(BLOCK_NAME, overwrite=True)
-        if shared_results is not None:
-            LocalFileSystem(basepath=str(shared_results)).save(RESULTS_BLOCK, overwrite=True)
 
 
 def _raise_on_sigterm() -> Any:
@@ -469,22 +462,13 @@ def database() -> str:
 
 
 @pytest.fixture(scope="module")
-def shared_results() -> bool:
-    """Whether the workers share a result storage (the README's advice for workers on several
-    machines). A module overrides this fixture with False to see what breaks without one."""
-    return True
-
-
-@pytest.fixture(scope="module")
-def stack(database: str, shared_results: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Server (on ``database``), simulator, blocks, work pool, ``prefect deploy --all``,
     and the process workers ``WORKERS``, each as if on a machine of its own.
 
-    The workers share no PREFECT_HOME or TMPDIR (no local result storage): as on several
-    machines, what must survive a move between them goes through the server, or through the
-    shared result storage the README asks for with workers on several machines (here the
-    ``local-file-system/e2e-shared-results`` block, set as the workers' default result
-    storage; ``Stack.shared_results`` is its directory)."""
+    The workers share no PREFECT_HOME, TMPDIR or result storage: as on several machines (or
+    a fresh container per flow-run life), whatever a wait needs from one life to the next
+    must go through the Prefect server."""
     assert database in DATABASES, f"unknown database {database!r}; one of {DATABASES}"
     home = tmp_path_factory.mktemp("prefect-home")
     logs = tmp_path_factory.mktemp("logs")
@@ -500,7 +484,6 @@ def stack(database: str, shared_results: bool, tmp_path_factory: pytest.TempPath
     simulator = TavusSimulator(api_keys=(SIM_KEY,), default_training_seconds=3.0)
     api = httpx.Client(base_url=api_url, timeout=10)
     stack = Stack(api_url, client_env, simulator, api, database, services,
-                  shared_results=tmp_path_factory.mktemp("shared-results") if shared_results else None,
                   new_dir=lambda name: tmp_path_factory.mktemp(name), homes=[str(home)])
     mark = time.monotonic()
 
@@ -529,19 +512,17 @@ def stack(database: str, shared_results: bool, tmp_path_factory: pytest.TempPath
         _wait_for_health(services["server"], api_url)
         timed("server healthy")
         simulator.start()
-        _save_blocks(api_url, simulator, stack.shared_results)
+        _save_blocks(api_url, simulator)
         timed("blocks saved")
         stack.prefect("work-pool", "create", POOL, "--type", "process")
         timed("work pool created")
         stack.deploy_output = stack.prefect("--no-prompt", "deploy", "--all")
         timed("prefect deploy --all")
-        results = {"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"local-file-system/{RESULTS_BLOCK}"}
         for name in WORKERS:
             stack.start_process(
                 name,
                 [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", "4",
                  "--name", f"e2e-{name}"],
-                results if stack.shared_results is not None else {},
             )
         print(f"e2e setup on {database} (s): {stack.timings}")
         yield stack

@@ -1,0 +1,249 @@
+"""Waits that release their worker, on the infrastructure they exist for: nothing that
+matters lives in one process's memory or on one machine's disk.
+
+The stack (``conftest.py``) is a real ``prefect server start`` on SQLite and on PostgreSQL,
+two process workers that share no Prefect home (no local result storage in common: two
+machines, or a fresh container per life), two callback receivers as real processes
+(``test_suspended_waits.receivers``), and the Tavus simulator. Processes are stopped,
+wiped and restarted mid-scenario; the Prefect server itself goes down for minutes.
+
+The sweep's schedule and the example next step's trigger are off (as in
+``test_suspended_waits``), so that nothing but what a test does resumes a run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prefect_tavus.blocks import TavusCredentials
+from tests.e2e.conftest import DATABASES, SIM_KEY, Stack
+from tests.e2e.test_deployments import (
+    completed_events,
+    eventually,
+    flow_run,
+    run_deployment,
+    run_logs,
+    wait_until_completed,
+    wait_until_final,
+)
+from tests.e2e.test_suspended_waits import (  # noqa: F401 - fixtures, used by name
+    CALLBACK_BLOCK,
+    FAST_WAIT,
+    SWEEP,
+    Receiver,
+    next_step_trigger_off,
+    receiver,
+    receivers,
+    states,
+    sweep_schedule_off,
+    wait_until_suspended,
+)
+
+# The longest test keeps the Prefect server down for 4 minutes.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+CREATE_ROUTE = "POST /v2/replicas"
+REFUSED_BLOCK = "tavus-refused-key"
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _labels(stack: Stack, run_id: str) -> dict[str, Any]:
+    return flow_run(stack, run_id)["labels"]
+
+
+def _fresh_machines(stack: Stack) -> None:
+    """Every worker stopped, its Prefect home emptied (local results, profiles, caches),
+    and started again: the next life of any run starts on a machine that never saw it."""
+    for name in stack.worker_names:
+        stack.stop_worker(name)
+        home = Path(stack.worker(name).env["PREFECT_HOME"])
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        stack.start_worker(name)
+
+
+def _one_completed_event(stack: Stack, replica_id: str) -> dict[str, Any]:
+    found = completed_events(stack, resource={"id": [f"tavus.replica.{replica_id}"]})
+    assert len(found) == 1, f"{len(found)} tavus.replica.completed events for {replica_id}"
+    return found[0]
+
+
+# --- 1. never train twice ------------------------------------------------------------
+
+
+def test_a_create_and_wait_whose_next_life_finds_local_storage_wiped_trains_once(
+    stack: Stack, receiver: str
+) -> None:
+    sim = stack.simulator
+    creates = sim.stats()["by_route"].get(CREATE_ROUTE, 0)
+    sim.state.default_training_seconds = 25.0  # long enough to suspend and wipe the machines
+    try:
+        run_id = run_deployment(
+            stack, "create-replica-and-wait/create-replica-and-wait",
+            "train_video_url=https://example.com/e2e-durable-create.mp4",
+            f"replica_name=E2E durable create {stack.database}", f"tavus_credentials={CALLBACK_BLOCK}",
+            "release_worker=true", f"wait_settings={FAST_WAIT}",
+        )
+        wait_until_suspended(stack, run_id)
+    finally:
+        sim.state.default_training_seconds = 3.0
+    labels = _labels(stack, run_id)
+    replica_id = labels["tavus.create.replica_id"]
+    assert labels["tavus.wait.replicas"] == replica_id
+    _fresh_machines(stack)
+
+    run = wait_until_completed(stack, run_id, f"create-and-wait run {run_id}")
+
+    assert sim.stats()["by_route"].get(CREATE_ROUTE, 0) == creates + 1  # trained (and billed) once
+    assert states(stack, run_id).count("Suspended") == 1
+    assert "created by an earlier life of this run" in run_logs(stack, run_id)
+    assert run["state"]["type"] == "COMPLETED"
+    eventually(lambda: _one_completed_event(stack, replica_id), f"one completed event for {replica_id}")
+    time.sleep(2)  # a late duplicate would have arrived by now (events persist within 0.5 s)
+    _one_completed_event(stack, replica_id)
+
+
+# --- 2. receivers hold nothing that matters ------------------------------------------
+
+
+def test_a_batch_whose_callbacks_go_to_two_receivers_one_restarted_completes_without_a_sweep(
+    stack: Stack, receivers: list[Receiver]
+) -> None:
+    first, second = receivers
+    sim = stack.simulator
+    # A load balancer's spread: two callbacks to the first receiver, one to the second.
+    batch = [
+        sim.add_replica(training_seconds=12, callback_url=first.url),
+        sim.add_replica(training_seconds=20, callback_url=second.url),
+        sim.add_replica(training_seconds=30, callback_url=first.url),
+    ]
+    run_id = run_deployment(stack, "wait-for-replicas/wait-for-replicas",
+                            f"replica_ids={batch}".replace("'", '"'), "release_worker=true",
+                            f"wait_settings={FAST_WAIT}")
+    wait_until_suspended(stack, run_id)
+    eventually(lambda: _called_back(stack, batch[0]), "the first callback", timeout=60)
+    first.restart()  # between its two callbacks: whatever it held in memory is gone
+    eventually(lambda: _called_back(stack, batch[1]), "the second callback", timeout=60)
+
+    run = wait_until_completed(stack, run_id, f"batch run {run_id}")
+
+    assert sim.stats()["callbacks"]["delivered"] >= 3
+    assert all(sim.finished_at(r) is not None for r in batch)
+    history = states(stack, run_id)
+    assert history.count("Suspended") == 1 and history.count("Running") == 2, history  # resumed exactly once
+    assert run["end_time"]
+
+
+def _called_back(stack: Stack, replica_id: str) -> None:
+    finished = stack.simulator.finished_at(replica_id)
+    assert finished is not None and time.time() > finished + 1.0
+
+
+# --- 3. Prefect's own outage ---------------------------------------------------------
+
+
+def test_the_prefect_server_down_for_4_minutes_is_survived_by_polling_and_releasing_waits(
+    stack: Stack, receivers: list[Receiver]
+) -> None:
+    """One outage, two waits: a polling wait whose replica completes while the server is
+    down, and a release_worker wait whose first check came just before the outage (it
+    cannot record itself or suspend until the API is back). The first ends Completed when
+    the server is back; the second suspends then, and its callback resumes it."""
+    sim = stack.simulator
+    outage = 240.0
+    polled = sim.add_replica(training_seconds=60)
+    released = sim.add_replica(training_seconds=outage + 60, callback_url=receivers[1].url)
+    polling_run = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={polled}",
+                                 'wait_settings={"poll_interval_seconds": 2, "max_poll_interval_seconds": 5}')
+    releasing_run = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={released}",
+                                   "release_worker=true", 'wait_settings={"poll_interval_seconds": 2, '
+                                   '"max_poll_interval_seconds": 5}')
+    # From the releasing wait's first check of Tavus (and once the polling wait is polling).
+    eventually(lambda: _asked_about(stack, [polled, released]), "both waits to check Tavus", timeout=120)
+    with stack.server_down(outage):
+        down_at = time.time()
+    back_at = time.time()
+
+    assert sim.finished_at(polled) is not None and down_at < sim.finished_at(polled) < back_at
+    run = wait_until_final(stack, polling_run, "the polling run")
+    assert run["state_type"] == "COMPLETED", (run["state"], run_logs(stack, polling_run))
+
+    wait_until_suspended(stack, releasing_run)
+    suspended_at = _epoch(_state_times(stack, releasing_run, "Suspended")[0])
+    assert suspended_at > back_at  # it could not suspend while the API was down, and did once it was back
+    run = wait_until_final(stack, releasing_run, "the releasing run")
+    assert run["state_type"] == "COMPLETED", (run["state"], run_logs(stack, releasing_run))
+    assert states(stack, releasing_run).count("Suspended") == 1
+    for run_id in (polling_run, releasing_run):
+        assert not {"CRASHED", "FAILED"} & {s["type"] for s in stack.get(f"/flow_run_states/?flow_run_id={run_id}")}
+
+
+def _asked_about(stack: Stack, replica_ids: list[str]) -> None:
+    by_replica = stack.simulator.stats()["by_replica"]
+    assert all(by_replica.get(r, 0) >= 1 for r in replica_ids), by_replica
+
+
+def _state_times(stack: Stack, run_id: str, name: str) -> list[str]:
+    found = stack.get(f"/flow_run_states/?flow_run_id={run_id}")
+    return sorted(s["timestamp"] for s in found if s["name"] == name)
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+# --- 4. the sweep ends what must end -------------------------------------------------
+
+
+def test_a_sweep_facing_a_refused_key_and_an_unreadable_record_still_ends_a_deadline_passed_wait(
+    stack: Stack,
+) -> None:
+    sim = stack.simulator
+    lost = {"drop_callback": True, "callback_url": "http://127.0.0.1:9/never-called"}
+    endless = sim.add_replica(training_seconds=3600, **lost)
+    other = sim.add_replica(training_seconds=3600, **lost)
+    late = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={endless}",
+                          "release_worker=true", 'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 30}')
+    broken = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={other}",
+                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    for run_id in (late, broken):
+        wait_until_suspended(stack, run_id)
+    # Someone edited a record by hand: an id that no longer validates.
+    response = stack.api.patch(f"/flow_runs/{broken}/labels", json={"tavus.wait.replicas": "r-edited/by hand"})
+    assert response.status_code < 300, response.text
+    _save_refused_block(stack)
+    time.sleep(max(0.0, float(_labels(stack, late)["tavus.wait.deadline"]) - time.time()) + 0.5)
+
+    sweep_run = run_deployment(stack, SWEEP, f"tavus_credentials={REFUSED_BLOCK}")
+    swept = wait_until_final(stack, sweep_run, "the sweep run")
+
+    assert swept["state_type"] == "FAILED", swept["state"]
+    assert "TavusAuthenticationError" in run_logs(stack, sweep_run) or "refused" in (swept["state"]["message"] or "")
+    logs = run_logs(stack, sweep_run)
+    assert broken in logs and "tavus.wait.replicas" in logs  # the unreadable record, named
+    timed_out = wait_until_final(stack, late, "the deadline-passed run")
+    assert timed_out["state_type"] == "FAILED" and "deadline" in run_logs(stack, late).lower() + (
+        timed_out["state"]["message"] or "").lower(), timed_out["state"]
+    assert flow_run(stack, broken)["state_name"] == "Suspended"  # never acted on
+    stack.prefect("flow-run", "cancel", broken)
+
+
+def _save_refused_block(stack: Stack) -> None:
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: stack.api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
+        TavusCredentials(
+            api_key=f"{SIM_KEY}-revoked", base_url=stack.simulator.url, request_timeout_seconds=5,
+            min_poll_spacing_seconds=0.01,
+        ).save(REFUSED_BLOCK, overwrite=True)
