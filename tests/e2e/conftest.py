@@ -387,6 +387,21 @@ class Stack:
         return response.json()
 
 
+class _BusyRetryTransport(httpx.HTTPTransport):
+    """The tests' own REST calls, tried again while the server answers 503 (a SQLite
+    server under load answers so when its database stays locked), as Prefect's client
+    does; anything else is the test's to judge."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(6):
+            response = super().handle_request(request)
+            if response.status_code != 503 or attempt == 5:
+                return response
+            response.close()
+            time.sleep(0.5 * 2**attempt)
+        return response
+
+
 def _hermetic_env(home: Path, tmp: Path) -> dict[str, str]:
     """This process's environment without any PREFECT_* (profiles, API keys, a developer's
     server), plus a private home and temp dir, no telemetry, and short service loops."""
@@ -482,7 +497,7 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     # A SIGTERM to pytest (a cancelled CI job) unwinds like Ctrl-C, so teardown still runs.
     previous_sigterm = _raise_on_sigterm()
     simulator = TavusSimulator(api_keys=(SIM_KEY,), default_training_seconds=3.0)
-    api = httpx.Client(base_url=api_url, timeout=10)
+    api = httpx.Client(base_url=api_url, timeout=10, transport=_BusyRetryTransport())
     stack = Stack(api_url, client_env, simulator, api, database, services,
                   new_dir=lambda name: tmp_path_factory.mktemp(name), homes=[str(home)])
     mark = time.monotonic()
