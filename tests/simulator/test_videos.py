@@ -461,8 +461,9 @@ def test_a_video_deleted_while_queued_never_starts_or_finishes(sim: TavusSimulat
     replica_id = sim.add_replica(training_seconds=0.2)
     video_id = sim.add_video(replica_id=replica_id, script="x", generation_seconds=0.1)
     sim.delete_video(video_id)
+    deleted = sim.video_payload(video_id)
     time.sleep(0.4)
-    assert sim.video_payload(video_id)["status"] == "deleted"
+    assert sim.video_payload(video_id) == deleted  # status "deleted", updated_at the deletion's
     assert (sim.video_started_at(video_id), sim.video_finished_at(video_id)) == (None, None)
 
 

@@ -269,20 +269,11 @@ class TavusApi:
         body = request.json_object()
         spec = video_spec_from_create_body(body, api_key)
         try:
-            video_id = self.state.add_video(spec, request=body, scripted=True)
+            answer = self.state.create_video(spec, request=body, scripted=True)
         except UnknownReplicaError:
             return Response.error(400, INVALID_REPLICA_ID)
         except ValueError as exc:  # a scripted video_id already in use
             raise BadRequest(str(exc)) from None
-        payload = self.state.video_payload(video_id)
-        assert payload is not None  # just stored, and seen without a key
-        answer = {
-            "video_id": video_id,
-            "video_name": payload["video_name"],
-            "status": "queued",
-            "hosted_url": payload["hosted_url"],
-            "created_at": payload["created_at"],
-        }
         return Response.json(200, answer)
 
     def _delete_video(self, route: Route, request: Request, api_key: str | None) -> Response:

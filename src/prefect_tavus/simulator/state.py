@@ -223,7 +223,8 @@ class Video:
             details = VIDEO_STATUS_DETAILS["waiting"]
         else:
             details = VIDEO_STATUS_DETAILS[status]
-        updated = self.timeline.last_change_at(now)
+        # A deleted video's timeline stops at the deletion.
+        updated = self.timeline.last_change_at(now if self.deleted_at is None else min(now, self.deleted_at))
         for moment in (self.renamed_at, self.deleted_at):
             if moment is not None:
                 updated = max(updated, moment)
@@ -449,6 +450,16 @@ class SimulatorState:
     def add_video(self, spec: VideoSpec, *, request: dict[str, Any] | None = None, scripted: bool = False) -> str:
         """Store a video made from ``spec``, created now; return its id.
 
+        See :meth:`create_video`, which this is but for what it returns.
+        """
+        return self.create_video(spec, request=request, scripted=scripted)["video_id"]
+
+    def create_video(
+        self, spec: VideoSpec, *, request: dict[str, Any] | None = None, scripted: bool = False
+    ) -> dict[str, Any]:
+        """Store a video made from ``spec``, created now; return Tavus's create answer
+        (``video_id``, ``video_name``, ``status: "queued"``, ``hosted_url``, ``created_at``).
+
         Its replica (``spec.replica_id``, as ``spec.owner_key`` sees it) fixes when it may
         start and whether it fails. With ``scripted`` (the simulated ``POST /v2/videos``),
         the first spec queued by :meth:`script_created_videos` is taken as the base and
@@ -488,13 +499,14 @@ class SimulatorState:
                     raise ValueError(f"video {video_id!r} already exists")
             if from_script:
                 self._next_videos.popleft()
-            self._videos[video_id] = Video(
+            video = Video(
                 video_id=video_id,
                 spec=spec,
                 timeline=timeline,
                 sequence=self._video_sequence,
                 request=None if request is None else dict(request),
             )
+            self._videos[video_id] = video
             self._video_sequence += 1
             self._video_order.append(video_id)
             if spec.owner_key is not None:
@@ -504,7 +516,14 @@ class SimulatorState:
                 self._callbacks.schedule(("video", video_id), timeline.finished_at)
             else:
                 self._record_callback("skipped")
-        return video_id
+        # The create answers "queued" whatever the video's state (even if its replica had failed).
+        return {
+            "video_id": video_id,
+            "video_name": video.video_name,
+            "status": "queued",
+            "hosted_url": _HOSTED_URL.format(video_id=video_id),
+            "created_at": video.created_at_iso,
+        }
 
     def script_created_videos(self, specs: Iterable[VideoSpec]) -> int:
         """Queue specs for the next videos created through ``POST /v2/videos``, one each, in
