@@ -158,7 +158,13 @@ def test_fixtures_are_documented_in_pytest_fixtures(pytester: pytest.Pytester) -
     result = run_suite(pytester, "--fixtures")
     assert result.ret == 0
     output = result.stdout.str()
-    for name in ("tavus_simulator", "tavus_credentials", "tavus_simulator_key", "tavus_simulator_training_seconds"):
+    for name in (
+        "tavus_simulator",
+        "tavus_credentials",
+        "tavus_simulator_key",
+        "tavus_simulator_training_seconds",
+        "tavus_simulator_generation_seconds",
+    ):
         assert name in output
     result.stdout.fnmatch_lines(["*tavus_simulator*", "*local Tavus API simulator*"])
 
@@ -186,3 +192,80 @@ def test_the_simulator_fixture_needs_no_prefect(pytester: pytest.Pytester, monke
     result = run_suite(pytester)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*no prefect here*"])
+
+
+#: A user suite that tests a video step against the fixture (raw httpx: the project's
+#: client has no video calls).
+VIDEO_SUITE = '''
+    import time
+
+    import httpx
+    import pytest
+
+    from prefect_tavus.simulator import ROUTE_VIDEO_CREATE, Fault
+
+
+    def generate(simulator, key, replica_id, **body):
+        return httpx.post(
+            f"{simulator.url}/v2/videos",
+            json={"replica_id": replica_id, "script": "Hello", **body},
+            headers={"x-api-key": key},
+        )
+
+
+    def test_a_created_video_waits_for_training_then_generates(tavus_simulator, tavus_simulator_key):
+        replica_id = tavus_simulator.add_replica(training_seconds=0.3)
+        video_id = generate(tavus_simulator, tavus_simulator_key, replica_id).json()["video_id"]
+        assert tavus_simulator.video_payload(video_id)["status"] == "queued"
+        time.sleep(0.5)  # trained at 0.3 s; generation takes the overridden 0.8 s
+        assert tavus_simulator.video_payload(video_id)["status"] == "generating"
+        time.sleep(0.8)
+        assert tavus_simulator.video_payload(video_id)["status"] == "ready"
+        assert tavus_simulator.stats()["by_route"] == {"POST /v2/videos": 1}
+
+
+    def test_scripted_outcomes_and_faults(tavus_simulator, tavus_simulator_key):
+        replica_id = tavus_simulator.add_replica(training_seconds=0)
+        tavus_simulator.script_created_videos(video_id="vmine000001", outcome="error", error_reason="bad_audio",
+                                              generation_seconds=0)
+        tavus_simulator.inject_faults(ROUTE_VIDEO_CREATE, [Fault.status(429, retry_after="1")])
+        assert generate(tavus_simulator, tavus_simulator_key, replica_id).status_code == 429
+        created = generate(tavus_simulator, tavus_simulator_key, replica_id, video_name="Mine")
+        assert created.json()["video_id"] == "vmine000001"
+        video = tavus_simulator.video_payload("vmine000001")
+        assert (video["status"], video["status_details"], video["video_name"]) == ("error", "bad_audio", "Mine")
+        assert tavus_simulator.video_request("vmine000001")["video_name"] == "Mine"
+
+
+    def test_added_videos_and_a_replica_in_error(tavus_simulator):
+        failed = tavus_simulator.add_replica(training_seconds=0, outcome="error")
+        doomed = tavus_simulator.add_video(replica_id=failed, script="x")
+        assert tavus_simulator.video_payload(doomed)["status_details"] == "replica_in_error_state"
+        quick = tavus_simulator.add_video(script="x", generation_seconds=0)
+        assert tavus_simulator.video_finished_at(quick) is not None
+'''
+
+
+def test_a_user_suite_scripts_videos_with_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def tavus_simulator_generation_seconds():
+            return 0.8
+        """
+    )
+    pytester.makepyfile(test_user_videos=textwrap.dedent(VIDEO_SUITE))
+    run_suite(pytester).assert_outcomes(passed=3)
+
+
+def test_generation_seconds_fixture_defaults_to_one_second(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_default(tavus_simulator, tavus_simulator_generation_seconds):
+            assert tavus_simulator_generation_seconds == 1.0
+            assert tavus_simulator.state.default_generation_seconds == 1.0
+        """
+    )
+    run_suite(pytester).assert_outcomes(passed=1)

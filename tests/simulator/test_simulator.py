@@ -375,9 +375,9 @@ def test_delete_can_answer_204() -> None:
 
 
 def test_unknown_routes(sim: TavusSimulator, client: httpx.Client) -> None:
-    for response in (client.get("/v2/videos"), client.put("/v2/replicas/rabc"), client.get("/v2")):
+    for response in (client.get("/v2/conversations"), client.put("/v2/replicas/rabc"), client.get("/v2")):
         assert (response.status_code, response.json()) == (404, {"error": "Not found"})
-    assert client.get("/v2/videos", headers={"x-api-key": "bad"}).status_code == 401  # auth first
+    assert client.get("/v2/conversations", headers={"x-api-key": "bad"}).status_code == 401  # auth first
     assert client.get("/elsewhere").status_code == 404
 
 

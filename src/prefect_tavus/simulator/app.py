@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prefect_tavus.simulator.api import ROUTE_GET, ReplicaApi, fault_targets, is_api_path, match_route
+from prefect_tavus.simulator.api import ROUTE_GET, ROUTE_VIDEO_GET, TavusApi, fault_targets, is_api_path, match_route
 from prefect_tavus.simulator.control import ControlApi, is_control_path
 from prefect_tavus.simulator.faults import GARBAGE_BODY, Fault
 from prefect_tavus.simulator.state import SimulatorState
@@ -28,7 +28,7 @@ class SimulatorApp:
 
     def __init__(self, state: SimulatorState, delete_status: int = 200) -> None:
         self.state = state
-        self.api = ReplicaApi(state, delete_status=delete_status)
+        self.api = TavusApi(state, delete_status=delete_status)
         self.control = ControlApi(state)
 
     def handle(self, request: Request, wait: Waiter) -> Response | None:
@@ -38,7 +38,11 @@ class SimulatorApp:
         if not is_api_path(request.path):
             return Response.error(404, "Not found")
         route = match_route(request.method, request.path)
-        self.state.record_request(route.name, route.replica_id if route.name == ROUTE_GET else None)
+        self.state.record_request(
+            route.name,
+            route.replica_id if route.name == ROUTE_GET else None,
+            route.video_id if route.name == ROUTE_VIDEO_GET else None,
+        )
         fault = self.state.take_fault(fault_targets(route, request))
         if fault is None:
             return self.api.handle(route, request)

@@ -1,7 +1,8 @@
-"""Training-finished callbacks, as Tavus sends them to a replica's ``callback_url``.
+"""Training-finished and video callbacks, as Tavus sends them to a ``callback_url``.
 
 Tavus POSTs ``{"replica_id": ..., "status": "ready"}`` (or ``"error"`` with an
-``error_message``) when training ends. The simulator does the same from one background
+``error_message``) when training ends, and the whole video object (with
+``generation_progress``) when a video is ready or fails. The simulator does the same from one background
 thread that sleeps until the next callback is due. Deliveries are best effort (5 s timeout,
 no retry) and only ever go to loopback addresses: a simulator must not be usable to make a
 test machine POST to arbitrary hosts.
@@ -48,13 +49,16 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-# Resolves a replica id to (callback URL, JSON payload) when its callback is due, or None
-# when it should not be sent any more (deleted replica, simulator reset).
-Resolver = Callable[[str], tuple[str, dict[str, Any]] | None]
+#: What a scheduled callback is about: a replica id, or ``("video", video_id)``.
+CallbackKey = str | tuple[str, str]
+
+# Resolves a key to (callback URL, JSON payload) when its callback is due, or None when it
+# should not be sent any more (deleted replica or video, simulator reset).
+Resolver = Callable[[CallbackKey], tuple[str, dict[str, Any]] | None]
 
 
 class CallbackDispatcher:
-    """Sends each scheduled callback when its replica's training ends.
+    """Sends each scheduled callback when its replica's training (or its video) ends.
 
     One scheduler thread (started on first use) waits on a heap of due times; each delivery
     runs on its own short-lived daemon thread so a slow receiver cannot delay the others.
@@ -64,7 +68,7 @@ class CallbackDispatcher:
         self._resolver = resolver
         self._on_result = on_result
         self._condition = threading.Condition()
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, CallbackKey]] = []
         self._sequence = 0
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -72,8 +76,9 @@ class CallbackDispatcher:
         # Never route loopback callbacks through an HTTP proxy from the environment.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-    def schedule(self, replica_id: str, due: float) -> None:
-        """Send ``replica_id``'s callback at ``due`` (a ``time.time()`` value)."""
+    def schedule(self, replica_id: CallbackKey, due: float) -> None:
+        """Send the callback of ``replica_id`` (or of a ``("video", id)`` key) at ``due``
+        (a ``time.time()`` value)."""
         with self._condition:
             if self._stopped:
                 return

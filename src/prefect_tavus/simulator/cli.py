@@ -27,7 +27,7 @@ DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "sim-key"
 
 #: What the simulator command does, for ``--help``.
-DESCRIPTION = "Serve a local fake of the Tavus Replicas API until interrupted."
+DESCRIPTION = "Serve a local fake of the Tavus Replicas API (and of its Videos API) until interrupted."
 
 
 def is_loopback_host(host: str) -> bool:
@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=20.0,
         help="seconds a replica takes to train (default: 20)",
     )
+    parser.add_argument(
+        "--generation-seconds",
+        type=float,
+        default=10.0,
+        help="seconds a video takes to generate once its replica is trained (default: 10)",
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="start with N replicas training")
     parser.add_argument(
         "--allow-external", action="store_true", help="allow binding an address other than loopback"
@@ -82,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=LIST_ORDERS,
         default="oldest_first",
         help="order of list pages (Tavus documents none; default: oldest_first)",
+    )
+    parser.add_argument(
+        "--video-list-order",
+        choices=LIST_ORDERS,
+        default="oldest_first",
+        help="order of video list pages (Tavus documents none; default: oldest_first)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
@@ -104,6 +116,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"refusing to bind non-loopback host {args.host!r}; pass --allow-external to do it anyway")
     if not math.isfinite(args.training_seconds) or not 0 <= args.training_seconds <= MAX_SECONDS:
         parser.error(f"--training-seconds must be in 0..{MAX_SECONDS:.0f}")
+    if not math.isfinite(args.generation_seconds) or not 0 <= args.generation_seconds <= MAX_SECONDS:
+        parser.error(f"--generation-seconds must be in 0..{MAX_SECONDS:.0f}")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
     if not 0 <= args.port <= 65535:
@@ -120,6 +134,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         drop_callbacks=args.drop_callbacks,
         vocabulary=args.vocabulary,
         list_order=args.list_order,
+        default_generation_seconds=args.generation_seconds,
+        video_list_order=args.video_list_order,
         verbose=args.verbose,
     )
     try:

@@ -2,8 +2,9 @@
 
 There is no network and no Tavus account where this project is tested, demonstrated and
 benchmarked, and replicas take hours to train for real. :class:`TavusSimulator` serves the
-replica API over real HTTP on ``127.0.0.1`` with training compressed to seconds, and lets the
-caller add replicas with chosen outcomes, script faults, revoke keys and read request counts.
+replica and video APIs over real HTTP on ``127.0.0.1`` with training and generation
+compressed to seconds, and lets the caller add replicas and videos with chosen outcomes,
+script faults, revoke keys and read request counts.
 It is an independent implementation of the API contract (it shares no code with the
 project's client), so tests against it are not circular.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from prefect_tavus.simulator.app import SimulatorApp
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
-from prefect_tavus.simulator.spec import ReplicaSpec, build_spec
+from prefect_tavus.simulator.spec import MAX_SECONDS, ReplicaSpec, VideoSpec, build_spec, build_video_spec
 from prefect_tavus.simulator.state import LIST_ORDERS, MAX_PAGE_SIZE, ListOrder, SimulatorState
 from prefect_tavus.simulator.vocabulary import Vocabulary, validate_vocabulary
 
@@ -27,7 +28,7 @@ _POLL_INTERVAL = 0.05
 
 
 class TavusSimulator:
-    """A local fake of the Tavus Replicas API, served over HTTP on a daemon thread.
+    """A local fake of the Tavus Replicas and Videos APIs, served over HTTP on a daemon thread.
 
     Args:
         host: address to bind (loopback unless you know why not).
@@ -47,6 +48,14 @@ class TavusSimulator:
         max_page_size: largest page a list answers with (a larger ``limit`` is clamped
             silently). Tavus documents no maximum; a smaller one shows whether a client
             follows pages by ``total_count`` rather than by the page size it asked for.
+        default_generation_seconds: generation time of videos created with
+            ``POST /v2/videos`` (and of :meth:`add_video` calls that leave
+            ``generation_seconds`` out).
+        video_list_order: order of ``GET /v2/videos`` pages, as ``list_order`` for replicas
+            (Tavus documents none for videos either).
+        video_max_page_size: largest page ``GET /v2/videos`` answers with (a larger
+            ``limit`` is clamped silently; without ``limit`` a page has 10 items, or fewer
+            if this is smaller). Tavus documents no maximum.
         verbose: log each request to stderr.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -64,21 +73,38 @@ class TavusSimulator:
         vocabulary: Vocabulary = "replicas",
         list_order: ListOrder = "oldest_first",
         max_page_size: int = MAX_PAGE_SIZE,
+        default_generation_seconds: float = 10.0,
+        video_list_order: ListOrder = "oldest_first",
+        video_max_page_size: int = MAX_PAGE_SIZE,
         verbose: bool = False,
     ) -> None:
-        if isinstance(max_page_size, bool) or not isinstance(max_page_size, int) or max_page_size < 1:
-            raise ValueError(f"max_page_size must be a positive integer, got {max_page_size!r}")
-        if list_order not in LIST_ORDERS:
-            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, got {list_order!r}")
+        for name, size in (("max_page_size", max_page_size), ("video_max_page_size", video_max_page_size)):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        for name, order in (("list_order", list_order), ("video_list_order", video_list_order)):
+            if order not in LIST_ORDERS:
+                raise ValueError(f"{name} must be one of {', '.join(LIST_ORDERS)}, got {order!r}")
+        if (
+            isinstance(default_generation_seconds, bool)
+            or not isinstance(default_generation_seconds, (int, float))
+            or not 0 <= default_generation_seconds <= MAX_SECONDS
+        ):
+            raise ValueError(
+                f"default_generation_seconds must be a number in 0..{MAX_SECONDS:.0f}, got {default_generation_seconds!r}"
+            )
         if isinstance(api_keys, str):
             api_keys = (api_keys,)
         self.host = host
         self._requested_port = port
-        self.state = SimulatorState(api_keys, default_training_seconds)
+        self.state = SimulatorState(
+            api_keys, default_training_seconds, default_generation_seconds=default_generation_seconds
+        )
         self.state.drop_callbacks = drop_callbacks
         self.state.vocabulary = validate_vocabulary(vocabulary)
         self.state.list_order = list_order
         self.state.max_page_size = max_page_size
+        self.state.video_list_order = video_list_order
+        self.state.video_max_page_size = video_max_page_size
         self._app = SimulatorApp(self.state, delete_status=delete_status)
         self._verbose = verbose
         self._server: SimulatorHTTPServer | None = None
@@ -203,10 +229,12 @@ class TavusSimulator:
         """Queue ``faults``, consumed one per matching request in order.
 
         ``"*"`` matches every ``/v2`` request; a route name (``ROUTE_CREATE``, i.e.
-        ``"POST /v2/replicas"``, and the others of :data:`ROUTES`, as :meth:`stats` names
-        them) every request on that route; a replica id matches ``GET /v2/replicas/{id}``
-        and list requests whose ``replica_ids`` include it. A request consumes at most one
-        fault: from the replica's script, else the route's, else the ``"*"`` script.
+        ``"POST /v2/replicas"``, and the others of :data:`ROUTES` and :data:`VIDEO_ROUTES`,
+        e.g. ``"POST /v2/videos"``, as :meth:`stats` names them) every request on that
+        route; a replica id matches ``GET /v2/replicas/{id}`` and list requests whose
+        ``replica_ids`` include it; a video id matches ``GET /v2/videos/{id}``. A request
+        consumes at most one fault: from the replica's or video's script, else the route's,
+        else the ``"*"`` script.
         """
         self.state.inject_faults(rid_or_star, faults)
 
@@ -228,10 +256,12 @@ class TavusSimulator:
     def stats(self) -> dict[str, Any]:
         """Request counts since the last reset.
 
-        Keys: ``requests`` (API requests), ``by_route`` (e.g. ``"GET /v2/replicas/{id}"``),
-        ``by_replica`` (single-replica GETs per id), ``unauthorized`` (401s from the key check),
+        Keys: ``requests`` (API requests), ``by_route`` (e.g. ``"GET /v2/replicas/{id}"``,
+        ``"GET /v2/videos"``), ``by_replica`` (single-replica GETs per id), ``by_video``
+        (single-video GETs per id), ``unauthorized`` (401s from the key check),
         ``faults_served``, ``connections`` (TCP connections accepted) and ``callbacks``
-        (``delivered``/``failed``/``skipped``/``dropped``). Control-API requests are not counted.
+        (``delivered``/``failed``/``skipped``/``dropped``, replica and video callbacks
+        together). Control-API requests are not counted.
         """
         return self.state.stats()
 
@@ -240,5 +270,98 @@ class TavusSimulator:
         self.state.reset_stats()
 
     def reset(self) -> None:
-        """Drop all replicas, faults, revocations, pending callbacks and statistics."""
+        """Drop all replicas, videos, scripted videos, faults, revocations, pending callbacks
+        and statistics."""
         self.state.reset()
+
+    # -- videos ---------------------------------------------------------------------------------
+
+    def add_video(self, spec: VideoSpec | None = None, /, **fields: Any) -> str:
+        """Add a video, created now; return its id.
+
+        Pass a :class:`VideoSpec`, or its fields as keyword arguments, or both::
+
+            rid = sim.add_replica(training_seconds=1.0)
+            vid = sim.add_video(replica_id=rid, script="Hi", generation_seconds=0.5)
+            # queued while rid trains (1 s), then generating (0.5 s), then ready
+            bad = sim.add_video(replica_id=rid, outcome="error", error_reason="audio_too_short")
+
+        ``replica_id`` must name a replica of this simulator (its training decides when the
+        video starts and whether it fails with ``replica_in_error_state``), or be left out
+        for a video that starts at once. ``generation_seconds`` left out means this
+        simulator's ``default_generation_seconds``.
+
+        Raises:
+            TypeError: ``spec`` is not a ``VideoSpec``, or a keyword is not one of its fields.
+            ValueError: an invalid value (:class:`~prefect_tavus.simulator.spec.InvalidVideoSpec`),
+                a ``replica_id`` this simulator does not have, or a ``video_id`` already in use.
+        """
+        return self.state.add_video(build_video_spec(spec, fields))
+
+    def script_created_videos(self, *specs: VideoSpec, **fields: Any) -> int:
+        """Script the next videos created through ``POST /v2/videos``: one spec each, in order.
+
+        For a video your code under test creates, whose id you cannot know in advance::
+
+            sim.script_created_videos(outcome="error", error_reason="audio_too_short")
+            sim.script_created_videos(VideoSpec(video_id="vfixed00001", generation_seconds=3))
+
+        Keywords alone script one video. The request's ``replica_id``, ``script``,
+        ``audio_url``, key and (when sent) ``video_name`` and ``callback_url`` override the
+        spec; ``video_id``, ``outcome``, ``error_reason``, ``generation_seconds``,
+        ``queued_seconds``, ``extra_fields`` and ``drop_callback`` come from it. A create
+        without a scripted spec gets the defaults (ready after ``default_generation_seconds``).
+        Returns how many scripted specs are waiting.
+        """
+        if fields:
+            specs = (*specs, build_video_spec(None, fields))
+        return self.state.script_created_videos(specs)
+
+    def video_payload(self, video_id: str, verbose: bool = False) -> dict[str, Any]:
+        """What ``GET /v2/videos/{video_id}`` would return right now.
+
+        Raises:
+            KeyError: unknown or hard-deleted video.
+        """
+        payload = self.state.video_payload(video_id, verbose=verbose)
+        if payload is None:
+            raise KeyError(video_id)
+        return payload
+
+    def video_started_at(self, video_id: str) -> float | None:
+        """``time.time()`` at which the video started generating; ``None`` if not (yet).
+
+        Never for a video whose replica failed, nor one deleted while queued.
+
+        Raises:
+            KeyError: unknown or hard-deleted video.
+        """
+        return self.state.video_times(video_id)["started_at"]
+
+    def video_finished_at(self, video_id: str) -> float | None:
+        """``time.time()`` at which the video became ``ready`` or ``error``; ``None`` if not yet
+        (or deleted before). Computed from its timeline, not from when anyone polled.
+
+        Raises:
+            KeyError: unknown or hard-deleted video.
+        """
+        return self.state.video_times(video_id)["finished_at"]
+
+    def video_request(self, video_id: str) -> dict[str, Any] | None:
+        """The ``POST /v2/videos`` body that created the video, as received (``None`` for a
+        video added from Python): what a test reads to check the body its client sent.
+
+        Raises:
+            KeyError: unknown or hard-deleted video.
+        """
+        return self.state.video_times(video_id)["request"]
+
+    def delete_video(self, video_id: str, hard: bool = False) -> None:
+        """Delete a video: soft, it stays with status ``deleted``; hard, it is gone (GET
+        answers 400 ``Invalid video_id``, lists omit it). No callback is sent after either.
+
+        Raises:
+            KeyError: unknown or hard-deleted video.
+        """
+        if not self.state.delete_video(video_id, hard=hard):
+            raise KeyError(video_id)

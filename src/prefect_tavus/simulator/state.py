@@ -1,13 +1,17 @@
-"""Everything the simulator remembers: replicas, fault scripts, keys and request counts.
+"""Everything the simulator remembers: replicas, videos, fault scripts, keys and request counts.
 
 All of it sits behind one lock, taken only for short, bounded work (a dictionary lookup, a
 page of payloads), so the HTTP threads never wait on each other for long. Replica status is
 not stored but derived from each replica's :class:`~prefect_tavus.simulator.timeline.Timeline` at the
 moment it is read, which is what lets a thousand replicas "train" with no timers at all.
+Videos work the same way: a video's :class:`~prefect_tavus.simulator.timeline.VideoTimeline` is
+fixed when it is created (its replica's training timeline is known by then), so the video
+waits ``queued`` for training, generates and ends without any timer either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -16,10 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackResult, is_loopback_url
+from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackKey, CallbackResult, is_loopback_url
 from prefect_tavus.simulator.faults import Fault
-from prefect_tavus.simulator.spec import ReplicaSpec
-from prefect_tavus.simulator.timeline import Timeline, iso_timestamp
+from prefect_tavus.simulator.spec import ReplicaSpec, VideoSpec
+from prefect_tavus.simulator.timeline import REPLICA_IN_ERROR_STATE, Timeline, VideoTimeline, iso_timestamp
 from prefect_tavus.simulator.vocabulary import Vocabulary, in_vocabulary
 
 #: The orders a list can come in (Tavus documents none).
@@ -32,12 +36,50 @@ ANY_REQUEST = "*"
 #: Largest page a list request may ask for; larger limits are clamped to it.
 MAX_PAGE_SIZE = 100
 
+#: Page size of a video list request without ``limit`` (Tavus documents 10).
+DEFAULT_VIDEO_PAGE_SIZE = 10
+
 _THUMBNAIL_URL = "https://thumbnails.tavus-simulator.invalid/{replica_id}.mp4"
+
+# Where a video can be watched and fetched. Tavus's own examples disagree on the hosted page's
+# host (tavus.video/... and videos.tavus.io/video/...); the simulator's hosts never resolve.
+_HOSTED_URL = "https://videos.tavus-simulator.invalid/video/{video_id}"
+_DOWNLOAD_URL = "https://downloads.tavus-simulator.invalid/{video_id}.mp4"
+_STREAM_URL = "https://stream.tavus-simulator.invalid/{video_id}.m3u8"
+_STILL_THUMBNAIL_URL = "https://thumbnails.tavus-simulator.invalid/{video_id}.jpg"
+_GIF_THUMBNAIL_URL = "https://thumbnails.tavus-simulator.invalid/{video_id}.gif"
+
+#: ``status_details`` of a video in each status but ``error`` (which carries its reason).
+VIDEO_STATUS_DETAILS = {
+    "queued": "Your video is queued for generation.",
+    "waiting": "Your video is queued until its replica finishes training.",
+    "generating": "Your video is being generated.",
+    "ready": "Your video has been generated successfully.",
+    "deleted": "Your video has been deleted.",
+}
 
 
 def new_replica_id() -> str:
     """Return an id shaped like Tavus's: ``r`` and ten hex digits (``rf4e9d9790f0``)."""
     return "r" + secrets.token_hex(5)
+
+
+def new_video_id() -> str:
+    """Return a video id: ``v`` and ten hex digits (``v3b1f09a2c4``).
+
+    Tavus documents no shape for video ids; this mirrors its replica ids (a letter, then
+    lower-case hex), with another letter so the two are easy to tell apart in a test's
+    output. Clients must treat ids as opaque: :class:`VideoSpec` takes any non-empty id.
+    """
+    return "v" + secrets.token_hex(5)
+
+
+class UnknownReplicaError(ValueError):
+    """A video names a replica that does not exist (or that its key cannot see)."""
+
+    def __init__(self, replica_id: str) -> None:
+        super().__init__(f"replica {replica_id!r} does not exist")
+        self.replica_id = replica_id
 
 
 @dataclass
@@ -120,11 +162,108 @@ class Replica:
         return data
 
 
+@dataclass
+class Video:
+    """One stored video: its spec and timeline, plus what a rename or a delete changes.
+
+    Status is computed from ``timeline`` on every read, except once soft-deleted
+    (``deleted_at``): then it is ``deleted``. A hard delete sets ``removed``: the video is gone.
+    """
+
+    video_id: str
+    spec: VideoSpec
+    timeline: VideoTimeline
+    sequence: int = 0
+    request: dict[str, Any] | None = None  # the POST /v2/videos body, as received
+    video_name: str = field(init=False)
+    renamed_at: float | None = None
+    deleted_at: float | None = None
+    removed: bool = False
+    created_at_iso: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.video_name = self.spec.video_name
+        self.created_at_iso = iso_timestamp(self.timeline.created_at)
+
+    def visible_to(self, api_key: str | None) -> bool:
+        """Whether ``api_key`` may see this video (``None`` means the simulator's owner)."""
+        if self.removed:
+            return False
+        owner = self.spec.owner_key
+        return api_key is None or owner is None or owner == api_key
+
+    def status_at(self, now: float) -> str:
+        """``queued``, ``generating``, ``ready``, ``error`` or ``deleted`` at ``now``."""
+        if self.deleted_at is not None:
+            return "deleted"
+        return self.timeline.status_at(now)
+
+    def finished_at(self) -> float | None:
+        """When it became ``ready`` or ``error``; ``None`` if deleted before that."""
+        finished = self.timeline.finished_at
+        if self.deleted_at is not None and self.deleted_at < finished:
+            return None
+        return finished
+
+    def payload(self, now: float, *, verbose: bool = False, list_item: bool = False) -> dict[str, Any]:
+        """The JSON object Tavus would return for this video at ``now``.
+
+        ``download_url`` and ``stream_url`` are null until ``ready``; ``hosted_url`` (a page
+        that shows the video once ready) is given from the create on, and null once
+        deleted. Verbose payloads add the thumbnails (null until ready); list items add
+        ``error_details`` (the reason of an ``error``, else null). ``extra_fields`` are
+        merged last, as given.
+        """
+        status = self.status_at(now)
+        ready = status == "ready"
+        ids = {"video_id": self.video_id}
+        if status == "error":
+            details: str = self.error_reason
+        elif status == "queued" and self.timeline.replica_ready_at is not None and now < self.timeline.replica_ready_at:
+            details = VIDEO_STATUS_DETAILS["waiting"]
+        else:
+            details = VIDEO_STATUS_DETAILS[status]
+        # A deleted video's timeline stops at the deletion.
+        updated = self.timeline.last_change_at(now if self.deleted_at is None else min(now, self.deleted_at))
+        for moment in (self.renamed_at, self.deleted_at):
+            if moment is not None:
+                updated = max(updated, moment)
+        data: dict[str, Any] = {
+            "video_id": self.video_id,
+            "video_name": self.video_name,
+            "status": status,
+            "data": {"script": self.spec.script},
+            "download_url": _DOWNLOAD_URL.format(**ids) if ready else None,
+            "stream_url": _STREAM_URL.format(**ids) if ready else None,
+            "hosted_url": None if status == "deleted" else _HOSTED_URL.format(**ids),
+            "status_details": details,
+            "created_at": self.created_at_iso,
+            "updated_at": iso_timestamp(updated),
+            "replica_id": self.spec.replica_id,
+        }
+        if verbose:
+            data["still_image_thumbnail_url"] = _STILL_THUMBNAIL_URL.format(**ids) if ready else None
+            data["gif_thumbnail_url"] = _GIF_THUMBNAIL_URL.format(**ids) if ready else None
+        if list_item:
+            data["error_details"] = self.error_reason if status == "error" else None
+        if self.spec.extra_fields:
+            data.update(self.spec.extra_fields)
+        return data
+
+    @property
+    def error_reason(self) -> str:
+        """``status_details`` once failed: the replica's failure or the scripted reason."""
+        if self.timeline.replica_failed:
+            return REPLICA_IN_ERROR_STATE
+        return self.spec.effective_error_reason
+
+
 class SimulatorState:
     """The simulator's store, guarded by one lock.
 
-    Holds the replicas (in creation order), per-target fault scripts, accepted and revoked
-    API keys, request statistics, and the dispatcher of training-finished callbacks.
+    Holds the replicas and the videos (in creation order), the specs scripted for videos
+    created through the API, per-target fault scripts, accepted and revoked API keys,
+    request statistics, and the dispatcher of training-finished and video callbacks.
     """
 
     def __init__(
@@ -132,10 +271,18 @@ class SimulatorState:
         api_keys: Iterable[str],
         default_training_seconds: float,
         clock: Callable[[], float] = time.time,
+        default_generation_seconds: float = 10.0,
     ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self.default_training_seconds = float(default_training_seconds)
+        #: Generation time of videos whose spec leaves ``generation_seconds`` out.
+        self.default_generation_seconds = float(default_generation_seconds)
+        self._videos: dict[str, Video] = {}
+        self._video_order: list[str] = []  # ids of videos not hard-deleted, creation order
+        self._owned_videos = 0  # of those, videos restricted to one key
+        self._video_sequence = 0
+        self._next_videos: deque[VideoSpec] = deque()
         self._api_keys = frozenset(api_keys)
         self._revoked: set[str] = set()
         self._replicas: dict[str, Replica] = {}
@@ -153,6 +300,10 @@ class SimulatorState:
         #: The order of list pages: ``oldest_first`` (creation order) or ``newest_first``.
         #: Tavus documents none, so clients must work with either.
         self.list_order: ListOrder = "oldest_first"
+        #: The order of video list pages (its own, so either list can be tested in either).
+        self.video_list_order: ListOrder = "oldest_first"
+        #: Largest page a video list answers with; a larger ``limit`` is clamped to it.
+        self.video_max_page_size = MAX_PAGE_SIZE
         self._reset_stats_locked()
 
     # -- replicas -----------------------------------------------------------------------
@@ -294,10 +445,203 @@ class SimulatorState:
                 self._owned_count -= 1
             return True
 
+    # -- videos -----------------------------------------------------------------------------
+
+    def add_video(self, spec: VideoSpec, *, request: dict[str, Any] | None = None, scripted: bool = False) -> str:
+        """Store a video made from ``spec``, created now; return its id.
+
+        See :meth:`create_video`, which this is but for what it returns.
+        """
+        return self.create_video(spec, request=request, scripted=scripted)["video_id"]
+
+    def create_video(
+        self, spec: VideoSpec, *, request: dict[str, Any] | None = None, scripted: bool = False
+    ) -> dict[str, Any]:
+        """Store a video made from ``spec``, created now; return Tavus's create answer
+        (``video_id``, ``video_name``, ``status: "queued"``, ``hosted_url``, ``created_at``).
+
+        Its replica (``spec.replica_id``, as ``spec.owner_key`` sees it) fixes when it may
+        start and whether it fails. With ``scripted`` (the simulated ``POST /v2/videos``),
+        the first spec queued by :meth:`script_created_videos` is taken as the base and
+        ``spec``'s request fields override it; it is consumed only if the video is stored.
+
+        Raises:
+            TypeError: ``spec`` is not a :class:`VideoSpec`.
+            UnknownReplicaError: ``spec.replica_id`` names no replica that key can see.
+            ValueError: the video id is already in use.
+        """
+        if not isinstance(spec, VideoSpec):
+            raise TypeError(f"add_video takes a VideoSpec, got {type(spec).__name__}")
+        with self._lock:
+            now = self._clock()
+            from_script = scripted and bool(self._next_videos)
+            if from_script:
+                spec = _merge_scripted(self._next_videos[0], spec, request or {})
+            ready_at: float | None = None
+            failed = False
+            if spec.replica_id is not None:
+                replica = self._get(spec.replica_id, spec.owner_key)
+                if replica is None:
+                    raise UnknownReplicaError(spec.replica_id)
+                ready_at = replica.timeline.finished_at
+                failed = replica.timeline.outcome == "error"
+            timeline = spec.timeline(
+                now, self.default_generation_seconds, replica_ready_at=ready_at, replica_failed=failed
+            )
+            video_id = spec.video_id
+            if video_id is None:
+                video_id = new_video_id()
+                while video_id in self._videos:
+                    video_id = new_video_id()
+            else:
+                existing = self._videos.get(video_id)
+                if existing is not None and not existing.removed:
+                    raise ValueError(f"video {video_id!r} already exists")
+            if from_script:
+                self._next_videos.popleft()
+            video = Video(
+                video_id=video_id,
+                spec=spec,
+                timeline=timeline,
+                sequence=self._video_sequence,
+                request=None if request is None else dict(request),
+            )
+            self._videos[video_id] = video
+            self._video_sequence += 1
+            self._video_order.append(video_id)
+            if spec.owner_key is not None:
+                self._owned_videos += 1
+        if spec.callback_url:
+            if is_loopback_url(spec.callback_url):
+                self._callbacks.schedule(("video", video_id), timeline.finished_at)
+            else:
+                self._record_callback("skipped")
+        # The create answers "queued" whatever the video's state (even if its replica had failed).
+        return {
+            "video_id": video_id,
+            "video_name": video.video_name,
+            "status": "queued",
+            "hosted_url": _HOSTED_URL.format(video_id=video_id),
+            "created_at": video.created_at_iso,
+        }
+
+    def script_created_videos(self, specs: Iterable[VideoSpec]) -> int:
+        """Queue specs for the next videos created through ``POST /v2/videos``, one each, in
+        order; return how many are queued. What the request says (``replica_id``, ``script``,
+        ``audio_url``, ``video_name``, ``callback_url``, the key) overrides the spec; the
+        rest (``video_id``, ``outcome``, ``error_reason``, ``generation_seconds``,
+        ``queued_seconds``, ``extra_fields``, ``drop_callback``) comes from it.
+        """
+        items = list(specs)
+        for item in items:
+            if not isinstance(item, VideoSpec):
+                raise TypeError(f"expected VideoSpec values, got {item!r}")
+        with self._lock:
+            self._next_videos.extend(items)
+            return len(self._next_videos)
+
+    def scripted_videos_pending(self) -> int:
+        """How many scripted specs wait for a ``POST /v2/videos``."""
+        with self._lock:
+            return len(self._next_videos)
+
+    def _get_video(self, video_id: str, api_key: str | None) -> Video | None:
+        video = self._videos.get(video_id)
+        if video is None or not video.visible_to(api_key):
+            return None
+        return video
+
+    def video_payload(self, video_id: str, *, verbose: bool = False, api_key: str | None = None) -> dict[str, Any] | None:
+        """GET payload of ``video_id`` as ``api_key`` sees it, or ``None`` if it cannot see it."""
+        with self._lock:
+            video = self._get_video(video_id, api_key)
+            if video is None:
+                return None
+            return video.payload(self._clock(), verbose=verbose)
+
+    def video_times(self, video_id: str) -> dict[str, Any]:
+        """``started_at`` / ``finished_at`` (``time.time()``, ``None`` until reached) and the
+        create ``request`` body (``None`` for a video added from Python) of a video.
+
+        ``finished_at`` is when it became ``ready`` or ``error``; a video deleted before
+        that never finishes. ``started_at`` is when generation started; never, for a video
+        whose replica failed.
+
+        Raises:
+            KeyError: unknown or hard-deleted video.
+        """
+        with self._lock:
+            video = self._get_video(video_id, None)
+            if video is None:
+                raise KeyError(video_id)
+            now = self._clock()
+            started = video.timeline.started_at
+            if started is not None and (now < started or (video.deleted_at is not None and video.deleted_at < started)):
+                started = None
+            finished = video.finished_at()
+            if finished is not None and now < finished:
+                finished = None
+            return {
+                "started_at": started,
+                "finished_at": finished,
+                "request": None if video.request is None else dict(video.request),
+            }
+
+    def video_list_page(self, *, api_key: str | None, limit: int, page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of video list items (in ``video_list_order``) and the count of all.
+
+        Soft-deleted videos are listed (status ``deleted``); hard-deleted ones are not.
+        """
+        limit = max(1, min(limit, self.video_max_page_size))
+        start = (max(page, 1) - 1) * limit
+        with self._lock:
+            now = self._clock()
+            if api_key is None or not self._owned_videos:
+                ids = self._video_order
+            else:
+                ids = [vid for vid in self._video_order if self._videos[vid].visible_to(api_key)]
+            total = len(ids)
+            if self.video_list_order == "newest_first":
+                window = ids[max(0, total - start - limit) : max(0, total - start)][::-1]
+            else:
+                window = ids[start : start + limit]
+            return [self._videos[vid].payload(now, list_item=True) for vid in window], total
+
+    def rename_video(self, video_id: str, video_name: str, *, api_key: str | None = None) -> bool:
+        """Rename a video; ``False`` if ``api_key`` cannot see it."""
+        with self._lock:
+            video = self._get_video(video_id, api_key)
+            if video is None:
+                return False
+            video.video_name = video_name
+            video.renamed_at = self._clock()
+            return True
+
+    def delete_video(self, video_id: str, *, hard: bool = False, api_key: str | None = None) -> bool:
+        """Delete a video; ``False`` if ``api_key`` cannot see it.
+
+        Soft: it stays readable and listed with status ``deleted`` (a second soft delete
+        changes nothing). Hard: it is gone (GET answers 400, lists omit it). Either way no
+        callback is sent for it any more.
+        """
+        with self._lock:
+            video = self._get_video(video_id, api_key)
+            if video is None:
+                return False
+            if video.deleted_at is None:
+                video.deleted_at = self._clock()
+            if hard:
+                video.removed = True
+                self._video_order.remove(video_id)
+                if video.spec.owner_key is not None:
+                    self._owned_videos -= 1
+            return True
+
     # -- faults ---------------------------------------------------------------------------
 
     def inject_faults(self, target: str, faults: Iterable[Fault]) -> int:
-        """Append ``faults`` to the script of ``target`` (a replica id or ``"*"``); return its length."""
+        """Append ``faults`` to the script of ``target`` (a replica or video id, a route or
+        ``"*"``); return its length."""
         items = list(faults)
         for item in items:
             if not isinstance(item, Fault):
@@ -350,18 +694,22 @@ class SimulatorState:
         self._stats_requests = 0
         self._stats_by_route: Counter[str] = Counter()
         self._stats_by_replica: Counter[str] = Counter()
+        self._stats_by_video: Counter[str] = Counter()
         self._stats_unauthorized = 0
         self._stats_faults = 0
         self._stats_connections = 0
         self._stats_callbacks: Counter[str] = Counter()
 
-    def record_request(self, route: str, replica_id: str | None = None) -> None:
-        """Count one API request on ``route`` (and on ``replica_id`` for single-replica GETs)."""
+    def record_request(self, route: str, replica_id: str | None = None, video_id: str | None = None) -> None:
+        """Count one API request on ``route`` (and on ``replica_id`` for single-replica GETs,
+        ``video_id`` for single-video GETs)."""
         with self._lock:
             self._stats_requests += 1
             self._stats_by_route[route] += 1
             if replica_id is not None:
                 self._stats_by_replica[replica_id] += 1
+            if video_id is not None:
+                self._stats_by_video[video_id] += 1
 
     def record_unauthorized(self) -> None:
         """Count one request refused with 401 by the key check."""
@@ -384,6 +732,7 @@ class SimulatorState:
                 "requests": self._stats_requests,
                 "by_route": dict(self._stats_by_route),
                 "by_replica": dict(self._stats_by_replica),
+                "by_video": dict(self._stats_by_video),
                 "unauthorized": self._stats_unauthorized,
                 "faults_served": self._stats_faults,
                 "connections": self._stats_connections,
@@ -403,12 +752,17 @@ class SimulatorState:
     # -- lifecycle --------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Drop all replicas, fault scripts, revocations, pending callbacks and statistics."""
+        """Drop all replicas, videos, scripted videos, fault scripts, revocations, pending
+        callbacks and statistics."""
         self._callbacks.clear()
         with self._lock:
             self._replicas.clear()
             self._active.clear()
             self._owned_count = 0
+            self._videos.clear()
+            self._video_order.clear()
+            self._owned_videos = 0
+            self._next_videos.clear()
             self._faults.clear()
             self._revoked.clear()
             self._reset_stats_locked()
@@ -417,7 +771,10 @@ class SimulatorState:
         """Stop the callback thread (pending callbacks are dropped)."""
         self._callbacks.stop()
 
-    def _callback_due(self, replica_id: str) -> tuple[str, dict[str, Any]] | None:
+    def _callback_due(self, key: CallbackKey) -> tuple[str, dict[str, Any]] | None:
+        if isinstance(key, tuple):
+            return self._video_callback_due(key[1])
+        replica_id = key
         with self._lock:
             replica = self._replicas.get(replica_id)
             if replica is None or replica.deleted or not replica.spec.callback_url:
@@ -434,3 +791,33 @@ class SimulatorState:
             else:
                 body = {"replica_id": replica_id, "status": "ready"}
             return replica.spec.callback_url, in_vocabulary(body, self.vocabulary)
+
+    def _video_callback_due(self, video_id: str) -> tuple[str, dict[str, Any]] | None:
+        # The whole video object, as a GET would answer it now (ready or error), plus the
+        # generation_progress that only callbacks carry.
+        with self._lock:
+            video = self._videos.get(video_id)
+            if video is None or video.deleted_at is not None or not video.spec.callback_url:
+                return None
+            if self.drop_callbacks or video.spec.drop_callback:
+                self._stats_callbacks["dropped"] += 1
+                return None
+            body = video.payload(max(self._clock(), video.timeline.finished_at))
+            body["generation_progress"] = "100/100"
+            return video.spec.callback_url, body
+
+
+def _merge_scripted(scripted: VideoSpec, spec: VideoSpec, request: dict[str, Any]) -> VideoSpec:
+    """``scripted`` with what the request chose: its replica, script or audio, key and, when
+    given, name and callback URL."""
+    changes: dict[str, Any] = {
+        "replica_id": spec.replica_id,
+        "script": spec.script,
+        "audio_url": spec.audio_url,
+        "owner_key": spec.owner_key,
+    }
+    if request.get("video_name") is not None:
+        changes["video_name"] = spec.video_name
+    if request.get("callback_url") is not None:
+        changes["callback_url"] = spec.callback_url
+    return dataclasses.replace(scripted, **changes)

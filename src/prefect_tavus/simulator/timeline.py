@@ -133,3 +133,95 @@ class Timeline:
             return self.finished_at
         changed = self.started_at + self.offset_of_progress(self.progress_at(now))
         return min(changed, now)
+
+
+# -- videos ----------------------------------------------------------------------------------------
+
+#: The statuses a video's generation can end in.
+VideoOutcome = Literal["ready", "error"]
+
+#: ``status_details`` of a video whose replica failed training (the reason Tavus gives).
+REPLICA_IN_ERROR_STATE = "replica_in_error_state"
+
+
+@dataclass(frozen=True)
+class VideoTimeline:
+    """When a video leaves ``queued``, and when it ends ``ready`` or ``error``.
+
+    A video waits ``queued`` for at least ``queued_seconds`` and, if its replica is still
+    training, until training ends (``replica_ready_at``); then it is ``generating`` for
+    ``generation_seconds`` and ends with ``outcome``. A video whose replica fails training
+    (``replica_failed``) never generates: it fails when the replica does (at once if the
+    replica had already failed), with :data:`REPLICA_IN_ERROR_STATE`.
+
+    Like :class:`Timeline`, a pure function of wall-clock time: no timer per video.
+
+    Attributes:
+        created_at: ``time.time()`` of the create.
+        generation_seconds: seconds spent ``generating``.
+        queued_seconds: least seconds spent ``queued`` (Tavus queues even for a ready replica).
+        outcome: ``"ready"`` or ``"error"`` (a scripted generation failure).
+        replica_ready_at: when the replica's training ends, or ``None`` for a video bound to
+            no simulated replica (it behaves as if its replica were ready).
+        replica_failed: the replica's training ends in ``error``.
+    """
+
+    created_at: float
+    generation_seconds: float
+    queued_seconds: float = 0.0
+    outcome: VideoOutcome = "ready"
+    replica_ready_at: float | None = None
+    replica_failed: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("generation_seconds", "queued_seconds"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.outcome not in ("ready", "error"):
+            raise ValueError(f"outcome must be 'ready' or 'error', got {self.outcome!r}")
+
+    @property
+    def started_at(self) -> float | None:
+        """``time.time()`` at which generation starts; ``None`` if it never does (replica failed)."""
+        if self.replica_failed:
+            return None
+        start = self.created_at + self.queued_seconds
+        if self.replica_ready_at is not None:
+            start = max(start, self.replica_ready_at)
+        return start
+
+    @property
+    def finished_at(self) -> float:
+        """``time.time()`` at which the video is ``ready`` or ``error``."""
+        started = self.started_at
+        if started is None:
+            return max(self.created_at, self.replica_ready_at or self.created_at)
+        return started + self.generation_seconds
+
+    @property
+    def final_status(self) -> VideoOutcome:
+        """The status the video ends with."""
+        return "error" if self.replica_failed else self.outcome
+
+    def is_finished(self, now: float) -> bool:
+        """Whether the final status has been reached at ``now``."""
+        return now >= self.finished_at
+
+    def status_at(self, now: float) -> str:
+        """``queued``, ``generating``, ``ready`` or ``error`` at ``now``."""
+        if self.is_finished(now):
+            return self.final_status
+        started = self.started_at
+        if started is not None and now >= started:
+            return "generating"
+        return "queued"
+
+    def last_change_at(self, now: float) -> float:
+        """``time.time()`` at which the status last changed (the create, at first)."""
+        if self.is_finished(now):
+            return self.finished_at
+        started = self.started_at
+        if started is not None and now >= started:
+            return started
+        return self.created_at
