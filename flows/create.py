@@ -42,6 +42,7 @@ from prefect_tavus.core import (
     CreatedReplica,
     Replica,
     ReplicaCreateOutcomeUnknownError,
+    ReplicaCreateRequest,
     TavusAPIUnavailableError,
     TavusClient,
     TavusTransientError,
@@ -212,15 +213,12 @@ async def _create_and_wait(
     return await _wait_for_replica(created.replica_id, credentials, settings, raise_on_error, release_worker)
 
 
-_CREATE_FIELDS = ("train_video_url", "replica_name", "consent_video_url", "model_name", "callback_url",
-                  "train_image_url", "voice_name")
-
-
 def _split(params: dict[str, Any]) -> dict[str, Any]:
-    """The flows' parameters as ``_create_and_wait`` takes them."""
+    """The flows' parameters as ``_create_and_wait`` takes them: the create's fields are
+    those of ``ReplicaCreateRequest`` (the one list of them) that the flows expose."""
     return {
         "tavus_credentials": params["tavus_credentials"],
-        "body": {name: params[name] for name in _CREATE_FIELDS},
+        "body": {name: params[name] for name in ReplicaCreateRequest.model_fields if name in params},
         "settings": params["wait_settings"],
         "raise_on_error": params["raise_on_error"],
         "release_worker": params["release_worker"],

@@ -18,6 +18,18 @@ from prefect_tavus.tasks.replicas import (
     list_replicas,
     rename_replica,
 )
+from prefect_tavus.tasks.videos import (
+    acreate_video,
+    adelete_video,
+    aget_video,
+    alist_videos,
+    arename_video,
+    create_video,
+    delete_video,
+    get_video,
+    list_videos,
+    rename_video,
+)
 
 __all__ = [
     "acreate_replica",
@@ -30,4 +42,14 @@ __all__ = [
     "get_replica",
     "list_replicas",
     "rename_replica",
+    "acreate_video",
+    "adelete_video",
+    "aget_video",
+    "alist_videos",
+    "arename_video",
+    "create_video",
+    "delete_video",
+    "get_video",
+    "list_videos",
+    "rename_video",
 ]

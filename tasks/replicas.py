@@ -29,6 +29,7 @@ from prefect_tavus.core import (
     DEFAULT_PAGE_SIZE,
     CreatedReplica,
     Replica,
+    ReplicaCreateRequest,
     validate_replica_id,
     validate_replica_ids,
 )
@@ -150,8 +151,9 @@ def list_replicas(
 
 
 async def _create_replica(tavus_credentials: CredentialsInput, **body: Any) -> CreatedReplica:
+    request = ReplicaCreateRequest(**body)  # bad input fails before anything else
     credentials = await aresolve_credentials(tavus_credentials)
-    return await credentials.get_client().create_replica(**body)
+    return await credentials.get_client().create_replica(request)
 
 
 @task(name="create_replica", task_run_name=create_replica_task_run_name, cache_policy=NO_CACHE, retries=0)

@@ -1,4 +1,4 @@
-"""prefect-tavus: Tavus replica training from Prefect flows.
+"""prefect-tavus: Tavus replica training and video generation from Prefect flows.
 
 Everything public is importable from here::
 
@@ -34,6 +34,9 @@ _PREFECT_LAYER: dict[str, str] = {
             "get_replica", "aget_replica", "list_replicas", "alist_replicas",
             "create_replica", "acreate_replica", "rename_replica", "arename_replica",
             "delete_replica", "adelete_replica",
+            "get_video", "aget_video", "list_videos", "alist_videos",
+            "create_video", "acreate_video", "rename_video", "arename_video",
+            "delete_video", "adelete_video",
         ],
         "prefect_tavus.tasks",
     ),
@@ -84,13 +87,23 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from prefect_tavus.tasks import (
         acreate_replica,
+        acreate_video,
         adelete_replica,
+        adelete_video,
         aget_replica,
+        aget_video,
         alist_replicas,
+        alist_videos,
         arename_replica,
+        arename_video,
         create_replica,
+        create_video,
         delete_replica,
+        delete_video,
         get_replica,
+        get_video,
         list_replicas,
+        list_videos,
         rename_replica,
+        rename_video,
     )

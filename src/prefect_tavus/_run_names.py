@@ -10,7 +10,10 @@ flow runs                     ``wait-for-<replica_id>``, ``wait-for-<n>-replicas
 task runs                     ``poll-<round>``, ``get-replica-<replica_id>``,
                               ``create-replica-<replica name or training file name>``,
                               ``list-replicas`` / ``list-<n>-replicas``,
-                              ``rename-replica-<replica_id>``, ``delete-replica-<replica_id>``
+                              ``rename-replica-<replica_id>``, ``delete-replica-<replica_id>``,
+                              ``create-video-<video name, else replica_id>``,
+                              ``get-video-<video_id>``, ``list-videos``,
+                              ``rename-video-<video_id>``, ``delete-video-<video_id>``
 ============================  =========================================================
 
 Names that fit a format string are format strings on the decorators; the others are the
@@ -30,6 +33,7 @@ __all__ = [
     "batch_wait_run_name",
     "create_and_wait_run_name",
     "create_replica_task_run_name",
+    "create_video_task_run_name",
     "list_replicas_task_run_name",
 ]
 
@@ -88,3 +92,17 @@ def list_replicas_task_run_name(parameters: dict[str, Any]) -> str:
     """``list-replicas`` for the whole account, ``list-3-replicas`` for given ids."""
     count = _count(parameters.get("replica_ids"))
     return f"list-{_replicas(count)}" if count is not None else "list-replicas"
+
+
+def create_video_task_run_name(parameters: dict[str, Any]) -> str:
+    """``create-video-welcome-ann`` after the video's name, else ``create-video-r783537ef5``
+    after its replica. ``request`` may be a ``VideoCreateRequest`` or its fields."""
+    request = parameters.get("request")
+    fields = request if isinstance(request, Mapping) else {
+        "video_name": getattr(request, "video_name", None), "replica_id": getattr(request, "replica_id", None),
+    }
+    for field in ("video_name", "replica_id"):
+        value = fields.get(field)
+        if isinstance(value, str) and slug(value):
+            return "create-video-" + slug(value)
+    return "create-video"

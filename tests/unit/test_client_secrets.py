@@ -13,7 +13,14 @@ import traceback
 
 import pytest
 
-from prefect_tavus.core import TavusClient, TavusError, TavusMalformedResponseError, TavusRequestError, TavusServerError
+from prefect_tavus.core import (
+    InvalidReplicaRequestError,
+    TavusClient,
+    TavusError,
+    TavusMalformedResponseError,
+    TavusRequestError,
+    TavusServerError,
+)
 from prefect_tavus.core.errors import MIN_SECRET_PART_LENGTH, request_secrets, scrub, url_secrets
 from prefect_tavus.simulator import Fault, TavusSimulator
 from tests.conftest import SIM_KEY
@@ -40,18 +47,9 @@ async def _create_error(simulator: TavusSimulator, callback_url: str) -> TavusEr
     return info.value
 
 
-@pytest.mark.parametrize(
-    "template",
-    [
-        "https://receiver.example:99999/tavus/callbacks/{token}",  # port out of range
-        "htps://receiver.example/tavus/callbacks/{token}",  # scheme typo
-        "https:/receiver.example/tavus/callbacks/{token}",  # no host
-        "https://receiver.example/tavus/callbacks/{token} ",  # trailing space
-    ],
-)
-async def test_invalid_callback_url_quoted_back_in_a_400_keeps_the_token_out(simulator, template):
+async def test_invalid_callback_url_quoted_back_in_a_400_keeps_the_token_out(simulator):
     token = _token()
-    url = template.format(token=token)
+    url = f"https://receiver.example:99999/tavus/callbacks/{token}"  # port out of range: Tavus's to judge
     error = await _create_error(simulator, url)
     assert isinstance(error, TavusRequestError) and error.status_code == 400
     # The 400 did quote the URL (the scrub had something to do), and says what was wrong.
@@ -60,6 +58,22 @@ async def test_invalid_callback_url_quoted_back_in_a_400_keeps_the_token_out(sim
     assert token not in said and url.strip() not in said
     assert SIM_KEY not in said
     assert simulator.stats()["by_route"] == {"POST /v2/replicas": 1}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "htps://receiver.example/tavus/callbacks/{token}",  # scheme typo
+        "https:/receiver.example/tavus/callbacks/{token}",  # no host
+        "https://receiver.example/tavus/callbacks/{token} ",  # trailing space
+    ],
+)
+async def test_a_malformed_callback_url_is_refused_before_sending_without_quoting_it(simulator, template):
+    token = _token()
+    error = await _create_error(simulator, template.format(token=token))
+    assert isinstance(error, InvalidReplicaRequestError) and error.field == "callback_url"
+    assert token not in _everything_said(error)
+    assert simulator.stats()["requests"] == 0
 
 
 @pytest.mark.parametrize(

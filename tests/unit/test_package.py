@@ -20,6 +20,7 @@ def test_importing_the_package_loads_prefect_only_when_a_prefect_name_is_used():
         "import sys, prefect_tavus\n"
         "assert 'prefect' not in sys.modules, 'import prefect_tavus imported prefect'\n"
         "prefect_tavus.Replica, prefect_tavus.TavusClient, prefect_tavus.WaitSettings\n"
+        "prefect_tavus.Video, prefect_tavus.VideoCreateRequest, prefect_tavus.ReplicaCreateRequest\n"
         "assert 'prefect' not in sys.modules, 'a core name imported prefect'\n"
         "from prefect_tavus import wait_for_replica, TavusCredentials\n"
         "assert 'prefect' in sys.modules\n"
@@ -38,7 +39,11 @@ def test_every_public_name_is_importable_from_the_top():
                  "rename_replica", "delete_replica", "wait_for_replica", "await_for_replica",
                  "wait_for_replicas", "await_for_replicas", "create_replica_and_wait",
                  "acreate_replica_and_wait", "Replica", "WaitSettings", "WaitResult", "TavusError",
-                 "ReplicaTrainingFailedError", "ReplicaWaitTimeoutError", "TavusAuthenticationError"):
+                 "ReplicaTrainingFailedError", "ReplicaWaitTimeoutError", "TavusAuthenticationError",
+                 "create_video", "acreate_video", "get_video", "aget_video", "list_videos", "alist_videos",
+                 "rename_video", "arename_video", "delete_video", "adelete_video", "Video", "VideoPage",
+                 "VideoCreateRequest", "ReplicaCreateRequest", "InvalidVideoRequestError",
+                 "InvalidReplicaRequestError", "InvalidVideoIdError", "validate_video_id"):
         assert name in prefect_tavus.__all__
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         prefect_tavus.nope  # noqa: B018

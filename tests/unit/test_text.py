@@ -2,7 +2,11 @@
 
 from datetime import datetime, timedelta, timezone
 
-from prefect_tavus._run_names import create_replica_task_run_name, list_replicas_task_run_name
+from prefect_tavus._run_names import (
+    create_replica_task_run_name,
+    create_video_task_run_name,
+    list_replicas_task_run_name,
+)
 from prefect_tavus.core import Replica
 from prefect_tavus.core.text import format_duration, format_time, plural, slug
 from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult, reported_progress
@@ -47,6 +51,20 @@ def test_task_run_names_say_what_they_are_about():
     assert list_replicas_task_run_name({"replica_ids": None}) == "list-replicas"
     assert list_replicas_task_run_name({"replica_ids": ["r1"]}) == "list-1-replica"
     assert list_replicas_task_run_name({"replica_ids": ["r1", "r2", "r1"]}) == "list-2-replicas"
+
+
+def test_a_video_create_is_named_after_the_video_else_its_replica():
+    from prefect_tavus.core import VideoCreateRequest
+
+    named = VideoCreateRequest(replica_id="r783537ef5", script="Hi", video_name="Welcome, Ann!")
+    assert create_video_task_run_name({"request": named}) == "create-video-welcome-ann"
+    assert create_video_task_run_name({"request": {"replica_id": "r783537ef5", "script": "Hi"}}) == (
+        "create-video-r783537ef5"
+    )
+    assert create_video_task_run_name({"request": {"video_name": "??", "replica_id": "r1"}}) == "create-video-r1"
+    # Unexpected parameters never fail the run: a generic name.
+    for odd in ({}, {"request": None}, {"request": 42}, {"request": {"replica_id": ["r1"]}}):
+        assert create_video_task_run_name(odd) == "create-video"
 
 
 def test_progress_is_what_tavus_reported_and_100_only_when_completed():

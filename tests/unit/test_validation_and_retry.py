@@ -7,6 +7,7 @@ import pytest
 from prefect_tavus.core import (
     InsecureTransportError,
     InvalidReplicaIdError,
+    InvalidVideoIdError,
     RetryPolicy,
     TavusAuthenticationError,
     TavusNotFoundError,
@@ -15,6 +16,7 @@ from prefect_tavus.core import (
     validate_base_url,
     validate_replica_id,
     validate_replica_ids,
+    validate_video_id,
 )
 
 
@@ -32,6 +34,26 @@ def test_bad_replica_ids_raise_value_error(bad):
 
 def test_good_replica_id_passes():
     assert validate_replica_id("rf4e9d9790f0") == "rf4e9d9790f0"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "   ", "\t", None, 123, b"v1", ["v1"], "a/b", "a\\b", "../v1", "..", ".", "v1?x=1", "v1#frag", "v1\n",
+     "v\x00", "v\x7f", " v1", "v1 ", "v 1", "v\u00a01", "v%2F1", "v,1", "x" * 200],
+)
+def test_bad_video_ids_are_refused_by_the_same_rule_naming_video_id(bad):
+    with pytest.raises(InvalidVideoIdError) as info:
+        validate_video_id(bad)
+    assert isinstance(info.value, ValueError) and not isinstance(info.value, InvalidReplicaIdError)
+    assert "video_id" in str(info.value) and "replica" not in str(info.value)
+    with pytest.raises(InvalidReplicaIdError):  # one rule: what one refuses, the other does too
+        validate_replica_id(bad)
+
+
+@pytest.mark.parametrize("good", ["abcd123", "783537ef5", "v.1", "V-1_x"])
+def test_good_video_ids_pass(good):
+    assert validate_video_id(good) == good
+    assert validate_video_id(good, name="videos[0]") == good
 
 
 def test_replica_ids_refuses_a_bare_string_and_empty_lists():

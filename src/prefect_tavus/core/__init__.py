@@ -1,7 +1,7 @@
 """prefect_tavus.core: the Prefect-free core of prefect-tavus.
 
-An async client for the Tavus Replicas API, the ``Replica`` model, typed errors and the
-retry policy. Nothing here imports Prefect, so it can be used and tested on its own;
+An async client for the Tavus Replicas and Videos APIs, the ``Replica`` and ``Video``
+models, one checked request model per create, typed errors and the retry policy. Nothing here imports Prefect, so it can be used and tested on its own;
 ``blocks``, ``tasks`` and ``flows`` build the Prefect integration on top of it.
 """
 
@@ -10,6 +10,7 @@ from prefect_tavus.core.client import (
     DEFAULT_CLOCK_SKEW_SECONDS,
     DEFAULT_FIND_MAX_PAGES,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_VIDEO_PAGE_SIZE,
     MAX_PAGE_SIZE,
     USER_AGENT,
     TavusClient,
@@ -17,7 +18,11 @@ from prefect_tavus.core.client import (
 )
 from prefect_tavus.core.errors import (
     InsecureTransportError,
+    InvalidCreateRequestError,
     InvalidReplicaIdError,
+    InvalidReplicaRequestError,
+    InvalidVideoIdError,
+    InvalidVideoRequestError,
     ReplicaCreateOutcomeUnknownError,
     ReplicaNotFoundDuringWaitError,
     ReplicaSearchIncompleteError,
@@ -47,6 +52,7 @@ from prefect_tavus.core.models import (
     ReplicaPhase,
     parse_progress,
 )
+from prefect_tavus.core.requests import ReplicaCreateRequest, VideoCreateRequest
 from prefect_tavus.core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from prefect_tavus.core.waiting import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -60,6 +66,14 @@ from prefect_tavus.core.validation import (
     validate_base_url,
     validate_replica_id,
     validate_replica_ids,
+    validate_video_id,
+)
+from prefect_tavus.core.videos import (
+    VIDEO_FAILURE_STATUSES,
+    VIDEO_SUCCESS_STATUSES,
+    Video,
+    VideoPage,
+    VideoPhase,
 )
 
 __all__ = [
@@ -69,17 +83,25 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT_SECONDS",
+    "DEFAULT_VIDEO_PAGE_SIZE",
     "FACE_FIELD_NAMES",
     "FAILURE_STATUSES",
     "MAX_PAGE_SIZE",
     "Outcome",
     "SUCCESS_STATUSES",
     "USER_AGENT",
+    "VIDEO_FAILURE_STATUSES",
+    "VIDEO_SUCCESS_STATUSES",
     "CreatedReplica",
     "InsecureTransportError",
+    "InvalidCreateRequestError",
     "InvalidReplicaIdError",
+    "InvalidReplicaRequestError",
+    "InvalidVideoIdError",
+    "InvalidVideoRequestError",
     "Replica",
     "ReplicaCreateOutcomeUnknownError",
+    "ReplicaCreateRequest",
     "ReplicaNotFoundDuringWaitError",
     "ReplicaOutcome",
     "ReplicaPage",
@@ -102,6 +124,10 @@ __all__ = [
     "TavusRequestError",
     "TavusServerError",
     "TavusTransientError",
+    "Video",
+    "VideoCreateRequest",
+    "VideoPage",
+    "VideoPhase",
     "WaitResult",
     "WaitSettings",
     "__version__",
@@ -110,4 +136,5 @@ __all__ = [
     "validate_base_url",
     "validate_replica_id",
     "validate_replica_ids",
+    "validate_video_id",
 ]

@@ -1,4 +1,4 @@
-"""The one HTTP client for the Tavus Replicas API.
+"""The one HTTP client for the Tavus Replicas and Videos APIs.
 
 One :class:`TavusClient` wraps one configured ``httpx.AsyncClient`` (keep-alive pool,
 ``x-api-key`` and user-agent headers, timeouts) and does one request per call: retrying
@@ -10,13 +10,13 @@ Safety: redirects are never followed (the key would go wherever a ``Location`` p
 plain http is refused except to loopback, ids are validated and URL-encoded, and the key
 is held as a ``SecretStr`` that no repr, message or log line prints. Whatever Tavus writes
 back is scrubbed of every secret the request carried, the key and a create's
-``callback_url`` (its token) alike, before it goes into an error
+``callback_url`` (its token; replica and video creates alike) before it goes into an error
 (:func:`~prefect_tavus.core.errors.request_secrets`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
@@ -30,6 +30,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from prefect_tavus._version import __version__
 from prefect_tavus.core.errors import (
     ReplicaSearchIncompleteError,
+    Subject,
     TavusConfigurationError,
     TavusMalformedResponseError,
     error_from_response,
@@ -39,12 +40,21 @@ from prefect_tavus.core.errors import (
     server_text,
 )
 from prefect_tavus.core.models import CreatedReplica, Replica, ReplicaPage
-from prefect_tavus.core.validation import DEFAULT_BASE_URL, validate_base_url, validate_replica_id, validate_replica_ids
+from prefect_tavus.core.requests import ReplicaCreateRequest, VideoCreateRequest
+from prefect_tavus.core.validation import (
+    DEFAULT_BASE_URL,
+    validate_base_url,
+    validate_replica_id,
+    validate_replica_ids,
+    validate_video_id,
+)
+from prefect_tavus.core.videos import Video, VideoPage
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW_SECONDS",
     "DEFAULT_FIND_MAX_PAGES",
     "DEFAULT_PAGE_SIZE",
+    "DEFAULT_VIDEO_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "TavusClient",
     "USER_AGENT",
@@ -56,6 +66,10 @@ USER_AGENT = f"prefect-tavus/{__version__} python-httpx/{httpx.__version__}"
 #: (``replica_ids`` of 100 ids is ~1.3 kB) and answers small.
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100
+#: Videos asked for per list request by ``iter_videos``. Tavus documents a default of 10 and
+#: no maximum; asking for more costs nothing when it caps lower (pages are followed by
+#: ``total_count``), and saves requests when it does not.
+DEFAULT_VIDEO_PAGE_SIZE = 100
 #: How far Tavus's clock may run behind this machine's before ``find_replicas`` misses a
 #: replica: its ``created_at`` is Tavus's time, ``created_since`` ours. NTP keeps clocks within
 #: a second; two minutes also covers a badly kept one, at the price of also reporting a
@@ -83,7 +97,7 @@ def count_requests() -> Iterator[list[int]]:
 
 
 class TavusClient:
-    """Async client for ``/v2/replicas``. Use as ``async with TavusClient(key) as client``.
+    """Async client for ``/v2/replicas`` and ``/v2/videos``. Use as ``async with TavusClient(key) as client``.
 
     Args:
         api_key: the Tavus API key (``x-api-key``).
@@ -163,7 +177,7 @@ class TavusClient:
         params = {"verbose": "true"} if verbose else None
         response = await self._send(
             "GET", f"/v2/replicas/{quote(replica_id, safe='')}", operation="get replica",
-            replica_id=replica_id, params=params,
+            subject=Subject("replica", replica_id), params=params,
         )
         payload = self._json(response, "get replica")
         if isinstance(payload, dict) and payload.get("replica_id") is None and payload.get("face_id") is None:
@@ -242,58 +256,26 @@ class TavusClient:
                 page += 1
 
     @staticmethod
-    def replica_create_body(
-        *,
-        train_video_url: str | None = None,
-        train_image_url: str | None = None,
-        voice_name: str | None = None,
-        consent_video_url: str | None = None,
-        callback_url: str | None = None,
-        replica_name: str | None = None,
-        model_name: str | None = None,
-        properties: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The JSON body of ``POST /v2/replicas``, checked: I/O-free, so a caller that must
-        record something before the request (``create_replica_and_wait`` records the
-        attempt on its flow run) refuses bad input before anything happens.
+    def replica_create_body(**fields: Any) -> dict[str, Any]:
+        """The JSON body of ``POST /v2/replicas``, checked: ``ReplicaCreateRequest(**fields).body()``.
+
+        Kept for callers that hold the fields rather than the request (``create_replica_and_wait``
+        checks its body with it before it records the attempt on its flow run).
 
         Raises:
-            ValueError: neither or both of ``train_video_url`` and ``train_image_url``, or an
-                image without ``voice_name``.
+            InvalidReplicaRequestError: a bad field (a ``ValueError``), e.g. neither or both of
+                ``train_video_url`` and ``train_image_url``, or an image without ``voice_name``.
         """
-        if bool(train_video_url) == bool(train_image_url):
-            raise ValueError("Pass exactly one of train_video_url or train_image_url.")
-        if train_image_url and not voice_name:
-            raise ValueError("Image training needs voice_name as well as train_image_url.")
-        return {
-            key: value
-            for key, value in {
-                "train_video_url": train_video_url,
-                "train_image_url": train_image_url,
-                "voice_name": voice_name,
-                "consent_video_url": consent_video_url,
-                "callback_url": callback_url,
-                "replica_name": replica_name,
-                "model_name": model_name,
-                "properties": properties,
-            }.items()
-            if value is not None
-        }
+        return ReplicaCreateRequest(**fields).body()
 
-    async def create_replica(
-        self,
-        *,
-        train_video_url: str | None = None,
-        train_image_url: str | None = None,
-        voice_name: str | None = None,
-        consent_video_url: str | None = None,
-        callback_url: str | None = None,
-        replica_name: str | None = None,
-        model_name: str | None = None,
-        properties: dict[str, Any] | None = None,
-    ) -> CreatedReplica:
+    async def create_replica(self, request: ReplicaCreateRequest | None = None, /, **fields: Any) -> CreatedReplica:
         """``POST /v2/replicas``: start training. NOT idempotent: each call trains (and
         bills) a new replica, so this sends exactly one request and never retries.
+
+        Pass a :class:`~prefect_tavus.core.requests.ReplicaCreateRequest`, or its fields as
+        keywords (``create_replica(train_video_url=..., replica_name=...)``); bad input
+        raises :class:`~prefect_tavus.core.errors.InvalidReplicaRequestError` before anything
+        is sent.
 
         When the answer is lost the replica may be training anyway: a
         :class:`~prefect_tavus.core.errors.TavusTransientError` whose
@@ -302,11 +284,7 @@ class TavusClient:
         :meth:`find_replicas`, or raise
         :class:`~prefect_tavus.core.errors.ReplicaCreateOutcomeUnknownError`.
         """
-        body = self.replica_create_body(
-            train_video_url=train_video_url, train_image_url=train_image_url, voice_name=voice_name,
-            consent_video_url=consent_video_url, callback_url=callback_url, replica_name=replica_name,
-            model_name=model_name, properties=properties,
-        )
+        body = _create_request(ReplicaCreateRequest, request, fields).body()
         response = await self._send("POST", "/v2/replicas", operation="create replica", json=body)
         return self._parse(CreatedReplica, self._json(response, "create replica"), "create replica")
 
@@ -374,7 +352,7 @@ class TavusClient:
             raise ValueError("replica_name must be a non-empty string.")
         await self._send(
             "PATCH", f"/v2/replicas/{quote(replica_id, safe='')}/name", operation="rename replica",
-            replica_id=replica_id, json={"replica_name": replica_name},
+            subject=Subject("replica", replica_id), json={"replica_name": replica_name},
         )
 
     async def delete_replica(self, replica_id: str, *, hard: bool = False) -> None:
@@ -383,7 +361,100 @@ class TavusClient:
         replica_id = validate_replica_id(replica_id)
         await self._send(
             "DELETE", f"/v2/replicas/{quote(replica_id, safe='')}", operation="delete replica",
-            replica_id=replica_id, params={"hard": "true" if hard else "false"},
+            subject=Subject("replica", replica_id), params={"hard": "true" if hard else "false"},
+        )
+
+    # --- videos ----------------------------------------------------------------------
+
+    async def create_video(self, request: VideoCreateRequest | Mapping[str, Any]) -> Video:
+        """``POST /v2/videos``: start rendering a video; returns it ``queued``.
+
+        NOT idempotent, like a replica create: each call renders (and bills) a new video, so
+        this sends exactly one request and never retries. When the answer is lost, the
+        :class:`~prefect_tavus.core.errors.TavusTransientError` says so with
+        ``may_have_taken_effect`` True: the video may be rendering. Tavus offers no filter
+        to find it by (list pages carry names and times), so look before creating again.
+
+        Args:
+            request: the checked request, or its fields as a mapping (validated here, so bad
+                input raises :class:`~prefect_tavus.core.errors.InvalidVideoRequestError`
+                before anything is sent).
+        """
+        checked = VideoCreateRequest.model_validate(request)
+        response = await self._send("POST", "/v2/videos", operation="create video", json=checked.body())
+        payload = self._json(response, "create video")
+        if isinstance(payload, dict) and payload.get("replica_id") is None and payload.get("face_id") is None:
+            payload["replica_id"] = checked.replica_id  # the answer omits it; it is the request's
+        return self._parse(Video, payload, "create video")
+
+    async def get_video(self, video_id: str, *, verbose: bool = False) -> Video:
+        """``GET /v2/videos/{video_id}``: one video; ``verbose`` adds thumbnails.
+
+        An unknown id is a :class:`~prefect_tavus.core.errors.TavusNotFoundError` (Tavus
+        answers 400 for it; 404 is handled the same way).
+        """
+        video_id = validate_video_id(video_id)
+        params = {"verbose": "true"} if verbose else None
+        response = await self._send(
+            "GET", f"/v2/videos/{quote(video_id, safe='')}", operation="get video",
+            subject=Subject("video", video_id), params=params,
+        )
+        payload = self._json(response, "get video")
+        if isinstance(payload, dict) and payload.get("video_id") is None:
+            payload["video_id"] = video_id  # an answer without its id is still about it
+        return self._parse(Video, payload, "get video")
+
+    async def list_videos(self, *, page: int = 1, limit: int | None = None) -> VideoPage:
+        """``GET /v2/videos``: one page. ``limit`` None leaves the page size to Tavus
+        (documented default 10). There is no id filter: to follow many videos, get each,
+        or let their callbacks say when they are done."""
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValueError(f"page is a 1-based integer, got {page!r}.")
+        params: dict[str, str] = {"page": str(page)}
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"limit must be a positive integer, got {limit!r}.")
+            params["limit"] = str(limit)
+        response = await self._send("GET", "/v2/videos", operation="list videos", params=params)
+        return self._parse(VideoPage, self._json(response, "list videos"), "list videos")
+
+    async def iter_videos(self, *, page_size: int = DEFAULT_VIDEO_PAGE_SIZE) -> AsyncIterator[Video]:
+        """Every video of the account, following pages until ``total_count`` is covered.
+
+        Assumes neither an order nor a largest page: Tavus documents neither, and may answer
+        fewer than ``page_size`` items on every page, so a short page ends the list only
+        when Tavus gives no ``total_count``. An empty page always ends it.
+        """
+        page, seen = 1, 0
+        while True:
+            result = await self.list_videos(page=page, limit=page_size)
+            for video in result.data:
+                yield video
+            seen += len(result.data)
+            total = result.total_count
+            if not result.data or (total is not None and seen >= total):
+                return
+            if total is None and len(result.data) < page_size:
+                return
+            page += 1
+
+    async def rename_video(self, video_id: str, video_name: str) -> None:
+        """``PATCH /v2/videos/{video_id}/name``. Any 2xx, empty body included, is success."""
+        video_id = validate_video_id(video_id)
+        if not isinstance(video_name, str) or not video_name.strip():
+            raise ValueError("video_name must be a non-empty string.")
+        await self._send(
+            "PATCH", f"/v2/videos/{quote(video_id, safe='')}/name", operation="rename video",
+            subject=Subject("video", video_id), json={"video_name": video_name},
+        )
+
+    async def delete_video(self, video_id: str, *, hard: bool = False) -> None:
+        """``DELETE /v2/videos/{video_id}``. ``hard=True`` is irrevocable. Any 2xx, empty
+        body included, is success. Deleting a replica does not delete its videos."""
+        video_id = validate_video_id(video_id)
+        await self._send(
+            "DELETE", f"/v2/videos/{quote(video_id, safe='')}", operation="delete video",
+            subject=Subject("video", video_id), params={"hard": "true" if hard else "false"},
         )
 
     # --- plumbing --------------------------------------------------------------------
@@ -394,15 +465,17 @@ class TavusClient:
         path: str,
         *,
         operation: str,
-        replica_id: str | None = None,
+        subject: Subject | None = None,
         params: dict[str, str] | None = None,
         json: Any = None,
     ) -> httpx.Response:
+        """One request; ``subject`` is what it names by id (a 400/404 then means "no such
+        replica/video"). Every failure leaves as a typed error, scrubbed of secrets."""
         if self._request_slot is not None:
             async with self._request_slot():
-                return await self._send_now(method, path, operation=operation, replica_id=replica_id,
+                return await self._send_now(method, path, operation=operation, subject=subject,
                                             params=params, json=json)
-        return await self._send_now(method, path, operation=operation, replica_id=replica_id,
+        return await self._send_now(method, path, operation=operation, subject=subject,
                                     params=params, json=json)
 
     async def _send_now(
@@ -411,7 +484,7 @@ class TavusClient:
         path: str,
         *,
         operation: str,
-        replica_id: str | None,
+        subject: Subject | None,
         params: dict[str, str] | None,
         json: Any,
     ) -> httpx.Response:
@@ -420,11 +493,11 @@ class TavusClient:
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except httpx.TransportError as exc:
-            raise error_from_transport(exc, operation=operation, replica_id=replica_id) from None
+            raise error_from_transport(exc, operation=operation, subject=subject) from None
         if response.is_success:
             return response
         raise error_from_response(
-            response, operation=operation, replica_id=replica_id, secrets=self._secrets(response.request),
+            response, operation=operation, subject=subject, secrets=self._secrets(response.request),
         )
 
     def _secrets(self, request: httpx.Request) -> tuple[str, ...]:
@@ -459,6 +532,16 @@ class TavusClient:
                 f"Tavus answered {operation} with an object missing or mistyping: {fields}.",
                 request_sent=True,
             ) from None
+
+
+_RequestT = TypeVar("_RequestT", ReplicaCreateRequest, VideoCreateRequest)
+
+
+def _create_request(model: type[_RequestT], request: _RequestT | None, fields: Mapping[str, Any]) -> _RequestT:
+    """``request``, or one built from ``fields``; not both (which would win is a guess)."""
+    if request is not None and fields:
+        raise TypeError(f"Pass a {model.__name__} or its fields as keywords, not both.")
+    return model.model_validate(request if request is not None else dict(fields))
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -6,12 +6,13 @@ caller should do about it:
 * :class:`TavusTransientError` (429, 5xx, timeouts, dropped connections, a garbled 200
   body): try again later. It carries ``retry_after`` when the server said how long.
 * :class:`TavusAuthenticationError` (401/403), :class:`TavusNotFoundError` (400/404 for a
-  replica), :class:`TavusRequestError` (any other 4xx, redirects): permanent. Retrying
-  cannot help, so waits end at once and tasks fail after one request.
+  request naming a replica or a video), :class:`TavusRequestError` (any other 4xx,
+  redirects): permanent. Retrying cannot help, so waits end at once and tasks fail after
+  one request.
 
 Messages say what to fix. They are built from the status, the API's own message and the
-replica id: never from request headers or bodies, so no secret is put in them by us. What
-the server writes back can echo a request, though (a 400 quoting an invalid
+replica or video id (:class:`Subject`): never from request headers or bodies, so no secret
+is put in them by us. What the server writes back can echo a request, though (a 400 quoting an invalid
 ``callback_url``, which carries the callback receiver's token), so everything it wrote is
 scrubbed of every secret the request carried (:func:`request_secrets` decides which) and
 cut to a bounded, single-line length before it goes into an error.
@@ -24,8 +25,9 @@ import json
 import math
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from prefect_tavus.core.text import format_time, printable
@@ -36,7 +38,11 @@ if TYPE_CHECKING:
     from prefect_tavus.core.models import Replica
 
 __all__ = [
+    "InvalidCreateRequestError",
     "InvalidReplicaIdError",
+    "InvalidReplicaRequestError",
+    "InvalidVideoIdError",
+    "InvalidVideoRequestError",
     "PrefectAPITransientError",
     "InsecureTransportError",
     "ReplicaCreateOutcomeUnknownError",
@@ -56,6 +62,7 @@ __all__ = [
     "TavusRequestError",
     "TavusServerError",
     "TavusTransientError",
+    "Subject",
     "error_from_response",
     "error_from_transport",
     "parse_retry_after",
@@ -79,6 +86,7 @@ class TavusError(Exception):
     Attributes:
         status_code: HTTP status of the answer that caused it, if there was one.
         replica_id: the replica the request was about, if any.
+        video_id: the video the request was about, if any.
         api_message: the API's own message (``error``, else ``message``, else raw text).
     """
 
@@ -88,12 +96,14 @@ class TavusError(Exception):
         *,
         status_code: int | None = None,
         replica_id: str | None = None,
+        video_id: str | None = None,
         api_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.replica_id = replica_id
+        self.video_id = video_id
         self.api_message = api_message
 
     def __str__(self) -> str:
@@ -107,8 +117,26 @@ class TavusError(Exception):
 def _rebuild_error(cls: type[TavusError], message: str, state: dict[str, Any]) -> TavusError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
+    error.video_id = None  # errors pickled before videos existed lack it
     error.__dict__.update(state)
     return error
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a request is about, as errors name it: ``Subject("video", "abcd123")``.
+
+    One type for every kind of thing an endpoint addresses by id, so the mapping of
+    answers to errors says "Tavus has no video 'abcd123'" or "no replica 'r1'" from the
+    same code, and sets the matching attribute (``video_id``, ``replica_id``) on the error.
+    """
+
+    kind: Literal["replica", "video"]
+    id: str
+
+    def error_ids(self) -> dict[str, str]:
+        """The keyword naming this subject on a :class:`TavusError` (``{"video_id": ...}``)."""
+        return {f"{self.kind}_id": self.id}
 
 
 # --- bad input / configuration (raised before any request) ---------------------------
@@ -120,6 +148,37 @@ class TavusConfigurationError(TavusError, ValueError):
 
 class InvalidReplicaIdError(TavusError, ValueError):
     """A ``replica_id`` that cannot be a Tavus replica id; raised before any request."""
+
+
+class InvalidVideoIdError(TavusError, ValueError):
+    """A ``video_id`` that cannot be a Tavus video id; raised before any request."""
+
+
+class InvalidCreateRequestError(TavusConfigurationError):
+    """A create request refused before it is sent: a create bills, so bad input must never
+    reach Tavus, where it could be refused (a wasted round trip) or, worse, carried out as
+    something the caller did not mean.
+
+    The message names every offending field and never quotes a URL's value (a
+    ``callback_url`` carries the receiver's token, a presigned ``audio_url`` its signature).
+
+    Attributes:
+        fields: the offending fields, in the order found.
+        field: the first of them.
+    """
+
+    def __init__(self, message: str, *, fields: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.fields = tuple(fields)
+        self.field = self.fields[0] if self.fields else None
+
+
+class InvalidReplicaRequestError(InvalidCreateRequestError):
+    """A replica create request (``ReplicaCreateRequest``) with a bad field."""
+
+
+class InvalidVideoRequestError(InvalidCreateRequestError):
+    """A video create request (``VideoCreateRequest``) with a bad field."""
 
 
 class InsecureTransportError(TavusConfigurationError):
@@ -134,7 +193,8 @@ class TavusAuthenticationError(TavusError):
 
 
 class TavusNotFoundError(TavusError):
-    """400/404 for a replica: the id does not exist for this key (mistyped or deleted)."""
+    """400/404 for a request naming a replica or video: the id does not exist for this key
+    (mistyped or deleted). Tavus answers an unknown id with 400, not 404."""
 
 
 class TavusRequestError(TavusError):
@@ -500,10 +560,18 @@ def api_message_of(response: httpx.Response, secrets: Iterable[str] = ()) -> str
     return server_text(response.text, secrets)
 
 
+def _subject_of(subject: Subject | None, replica_id: str | None) -> Subject | None:
+    """``subject``, or the replica that the older ``replica_id=`` keyword names."""
+    if subject is not None:
+        return subject
+    return Subject("replica", replica_id) if replica_id else None
+
+
 def error_from_response(
     response: httpx.Response,
     *,
     operation: str,
+    subject: Subject | None = None,
     replica_id: str | None = None,
     secrets: Iterable[str] = (),
 ) -> TavusError:
@@ -511,21 +579,26 @@ def error_from_response(
 
     Args:
         response: the answer.
-        operation: what was attempted, for the message ("get replica", "list replicas").
-        replica_id: the replica concerned, if the request named one.
+        operation: what was attempted, for the message ("get replica", "list videos").
+        subject: what the request named by id (a replica, a video), if anything: a 400 or
+            404 then means that id is unknown (:class:`TavusNotFoundError`).
+        replica_id: shorthand for ``subject=Subject("replica", replica_id)``.
         secrets: strings to scrub from anything the server wrote.
     """
+    about = _subject_of(subject, replica_id)
     status = response.status_code
     secrets = tuple(secrets)
     api_message = api_message_of(response, secrets)
     said = f": {api_message}" if api_message else ""
-    subject = f" {replica_id!r}" if replica_id else ""
-    common: dict[str, Any] = {"status_code": status, "replica_id": replica_id, "api_message": api_message}
+    subject_text = f" {about.id!r}" if about else ""
+    common: dict[str, Any] = {
+        "status_code": status, **(about.error_ids() if about else {}), "api_message": api_message,
+    }
     answered: dict[str, Any] = {**common, "request_sent": True}  # for the transient errors
 
     if status in (401, 403):
         return TavusAuthenticationError(
-            f"Tavus refused the API key ({status}{said}) while trying to {operation}{subject}. "
+            f"Tavus refused the API key ({status}{said}) while trying to {operation}{subject_text}. "
             "Check the key on the TavusCredentials block or TAVUS_API_KEY, that it is not revoked, "
             "and, if the key is IP-restricted, that this machine's address is allowed.",
             **common,
@@ -533,20 +606,20 @@ def error_from_response(
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return TavusRateLimitError(
-            f"Tavus rate-limited the request to {operation}{subject} (429{said}).",
+            f"Tavus rate-limited the request to {operation}{subject_text} (429{said}).",
             retry_after=retry_after,
             **answered,
         )
     if status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return TavusServerError(
-            f"Tavus answered {status} to {operation}{subject}{said}.",
+            f"Tavus answered {status} to {operation}{subject_text}{said}.",
             retry_after=retry_after,
             **answered,
         )
-    if replica_id and status in (400, 404):
+    if about and status in (400, 404):
         return TavusNotFoundError(
-            f"Tavus has no replica {replica_id!r} for this API key ({status}{said}). "
+            f"Tavus has no {about.kind} {about.id!r} for this API key ({status}{said}). "
             "Check the id for typos, that it was not deleted, and that the key belongs to the "
             "account that created it.",
             **common,
@@ -560,23 +633,25 @@ def error_from_response(
             **common,
         )
     return TavusRequestError(
-        f"Tavus refused the request to {operation}{subject} ({status}{said}).",
+        f"Tavus refused the request to {operation}{subject_text} ({status}{said}).",
         **common,
     )
 
 
 def error_from_transport(
-    exc: Exception, *, operation: str, replica_id: str | None = None
+    exc: Exception, *, operation: str, subject: Subject | None = None, replica_id: str | None = None
 ) -> TavusConnectionError:
     """Map an httpx transport failure (no usable answer) to a transient error.
 
     Sets ``request_sent``: False only for failures that happen before a byte of the
     request is written (no connection, or no free connection in the pool); None for the
-    rest, which may strike after Tavus has read the request and acted on it.
+    rest, which may strike after Tavus has read the request and acted on it. ``subject``
+    and ``replica_id`` are as for :func:`error_from_response`.
     """
     import httpx
 
-    subject = f" {replica_id!r}" if replica_id else ""
+    about = _subject_of(subject, replica_id)
+    subject_text = f" {about.id!r}" if about else ""
     request_sent: bool | None = None
     if isinstance(exc, httpx.PoolTimeout):
         kind, request_sent = "timed out waiting for a free connection", False
@@ -592,5 +667,6 @@ def error_from_transport(
         kind = f"lost the connection ({type(exc).__name__})"
     sent = " (it was not sent)" if request_sent is False else " (it may have reached Tavus)"
     return TavusConnectionError(
-        f"Request to {operation}{subject} {kind}{sent}.", replica_id=replica_id, request_sent=request_sent
+        f"Request to {operation}{subject_text} {kind}{sent}.", request_sent=request_sent,
+        **(about.error_ids() if about else {}),
     )

@@ -1,6 +1,6 @@
 """Checks on user input, run before any request is sent.
 
-A replica id goes into a URL path. One with ``/``, ``..``, ``?`` or ``#`` would address
+A replica or video id goes into a URL path. One with ``/``, ``..``, ``?`` or ``#`` would address
 another endpoint (or nothing), so it is refused with a message saying what is wrong
 rather than sent and answered with a confusing 400 or, worse, a 200 from another route.
 """
@@ -10,13 +10,47 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from prefect_tavus.core.errors import InsecureTransportError, InvalidReplicaIdError
+from prefect_tavus.core.errors import InsecureTransportError, InvalidReplicaIdError, InvalidVideoIdError, TavusError
 
-__all__ = ["DEFAULT_BASE_URL", "is_loopback_host", "validate_base_url", "validate_replica_id", "validate_replica_ids"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "is_loopback_host",
+    "validate_base_url",
+    "validate_replica_id",
+    "validate_replica_ids",
+    "validate_video_id",
+]
 
 DEFAULT_BASE_URL = "https://tavusapi.com"
 _MAX_ID_LENGTH = 128
 _FORBIDDEN = {"/": "a slash", "\\": "a backslash", "?": "a '?'", "#": "a '#'", "%": "a '%'", ",": "a comma"}
+
+
+def _validate_id(value: object, *, name: str, kind: str, example: str, error: type[TavusError]) -> str:
+    """The one id rule, for every kind of Tavus id that goes into a URL path.
+
+    It does not insist on a shape (Tavus may change it) but refuses anything that is not a
+    plain, single path segment; ``kind`` and ``example`` only word the messages.
+    """
+    pass_one = f"a Tavus {kind} id such as {example!r}"
+    if not isinstance(value, str):
+        raise error(f"{name} must be a string ({pass_one}), got {type(value).__name__}.")
+    if not value.strip():
+        raise error(f"{name} is empty; pass {pass_one}.")
+    if value != value.strip():
+        raise error(f"{name} {value!r} has leading or trailing whitespace; remove it.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise error(f"{name} {value!r} contains control characters; pass {pass_one}.")
+    if any(ch.isspace() for ch in value):
+        raise error(f"{name} {value!r} contains whitespace; pass {pass_one}.")
+    if value in (".", "..") or ".." in value:
+        raise error(f"{name} {value!r} contains '..', which would change the URL path.")
+    for char, label in _FORBIDDEN.items():
+        if char in value:
+            raise error(f"{name} {value!r} contains {label}; pass {pass_one}.")
+    if len(value) > _MAX_ID_LENGTH:
+        raise error(f"{name} is {len(value)} characters long; Tavus {kind} ids are short, like {example!r}.")
+    return value
 
 
 def validate_replica_id(value: object, *, name: str = "replica_id") -> str:
@@ -25,25 +59,18 @@ def validate_replica_id(value: object, *, name: str = "replica_id") -> str:
     Tavus ids look like ``rf4e9d9790f0``; this does not insist on that shape (Tavus may
     change it) but refuses anything that is not a plain, single path segment.
     """
-    example = "a Tavus replica id such as 'rf4e9d9790f0'"
-    if not isinstance(value, str):
-        raise InvalidReplicaIdError(f"{name} must be a string ({example}), got {type(value).__name__}.")
-    if not value.strip():
-        raise InvalidReplicaIdError(f"{name} is empty; pass {example}.")
-    if value != value.strip():
-        raise InvalidReplicaIdError(f"{name} {value!r} has leading or trailing whitespace; remove it.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidReplicaIdError(f"{name} {value!r} contains control characters; pass {example}.")
-    if any(ch.isspace() for ch in value):
-        raise InvalidReplicaIdError(f"{name} {value!r} contains whitespace; pass {example}.")
-    if value in (".", "..") or ".." in value:
-        raise InvalidReplicaIdError(f"{name} {value!r} contains '..', which would change the URL path.")
-    for char, label in _FORBIDDEN.items():
-        if char in value:
-            raise InvalidReplicaIdError(f"{name} {value!r} contains {label}; pass {example}.")
-    if len(value) > _MAX_ID_LENGTH:
-        raise InvalidReplicaIdError(f"{name} is {len(value)} characters long; Tavus ids are short, like 'rf4e9d9790f0'.")
-    return value
+    return _validate_id(value, name=name, kind="replica", example="rf4e9d9790f0", error=InvalidReplicaIdError)
+
+
+def validate_video_id(value: object, *, name: str = "video_id") -> str:
+    """Return ``value`` if it can be a Tavus video id, else raise InvalidVideoIdError.
+
+    Tavus's API reference shows a short lowercase alphanumeric id without the replicas'
+    ``r`` prefix (``abcd123``; hosted at ``https://tavus.video/abcd123``). As for replicas,
+    the shape is not insisted on, only that the id is one plain path segment: the same
+    rule, so the two cannot drift apart.
+    """
+    return _validate_id(value, name=name, kind="video", example="abcd123", error=InvalidVideoIdError)
 
 
 def validate_replica_ids(values: object) -> list[str]:
