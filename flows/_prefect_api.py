@@ -29,7 +29,7 @@ __all__ = ["await_prefect_api", "with_prefect_api"]
 
 T = TypeVar("T")
 
-#: Backoff between health checks while the API is down: first, growth, cap (seconds).
+#: Backoff between tries while the API is down: first, growth, cap (seconds).
 _FIRST, _GROWTH, _CAP = 1.0, 2.0, 15.0
 
 
@@ -39,34 +39,20 @@ async def await_prefect_api(budget_seconds: float, logger: Logger | LoggerAdapte
     there is nothing to report to, and this returns True at once."""
     if FlowRunContext.get() is None:
         return True
-    started = time.monotonic()
-    delay = _FIRST
-    warned = False
-    while True:
-        try:
-            async with get_prefect_client() as prefect:
-                error = await prefect.api_healthcheck()
-        except Exception as exc:  # noqa: BLE001 - building the client can fail too
-            error = exc
-        if error is None:
-            if warned:
-                logger.info("Prefect API reachable again after %s; reporting the result.",
-                            format_duration(time.monotonic() - started))
-            return True
-        waited = time.monotonic() - started
-        if waited >= budget_seconds:
-            logger.error("Prefect API still unreachable after %s; reporting the result anyway.",
-                         format_duration(waited))
-            return False
-        if not warned:
-            warned = True
-            logger.warning(
-                "The wait is over, but the Prefect API is unreachable (%s); holding the result "
-                "until it is back (up to %s).",
-                printable(f"{type(error).__name__}: {error}", 200), format_duration(budget_seconds),
-            )
-        await asyncio.sleep(min(delay, max(0.0, budget_seconds - waited)))
-        delay = min(_CAP, delay * _GROWTH)
+
+    async def healthy(prefect: PrefectClient) -> None:
+        error = await prefect.api_healthcheck()
+        if error is not None:
+            raise error
+
+    try:
+        await with_prefect_api(healthy, what="answer before the wait reports its result",
+                               budget_seconds=budget_seconds, logger=logger)
+    except TavusAPIUnavailableError:
+        logger.error("Prefect API still unreachable after %s; reporting the result anyway.",
+                     format_duration(budget_seconds))
+        return False
+    return True
 
 
 async def with_prefect_api(

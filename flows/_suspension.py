@@ -54,6 +54,7 @@ __all__ = [
     "LABEL_REPLICAS",
     "SuspendedWait",
     "UnreadableRecord",
+    "epoch_seconds",
     "find_suspended_waits",
     "resume_if_still_waiting",
     "record_waiting",
@@ -126,14 +127,15 @@ class SuspendedWait:
             raise UnreadableRecord(f"flow run {name}: label {LABEL_REPLICAS} holds an invalid id ({exc})") from None
         deadline, checked_at = labels.get(LABEL_DEADLINE), labels.get(LABEL_CHECKED_AT)
         for label, value in ((LABEL_DEADLINE, deadline), (LABEL_CHECKED_AT, checked_at)):
-            if value is not None and _epoch(value) is None:
+            if value is not None and epoch_seconds(value) is None:
                 raise UnreadableRecord(
                     f"flow run {name}: label {label} is {printable(str(value), 40)!r}, not epoch seconds"
                 )
-        return cls(flow_run.id, flow_run.name, ids, _epoch(deadline), _epoch(checked_at))
+        return cls(flow_run.id, flow_run.name, ids, epoch_seconds(deadline), epoch_seconds(checked_at))
 
 
-def _epoch(value: object) -> float | None:
+def epoch_seconds(value: object) -> float | None:
+    """A label value as epoch seconds, or None when it is missing or not a finite number."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -24,7 +24,6 @@ the block itself: it is never a flow or task parameter, and never logged.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any
 from uuid import UUID
@@ -50,7 +49,7 @@ from prefect_tavus.core import (
 )
 from prefect_tavus.core.waiting import WaitSettings
 from prefect_tavus.flows._prefect_api import with_prefect_api
-from prefect_tavus.flows._suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED
+from prefect_tavus.flows._suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
 from prefect_tavus.flows.wait import _wait_for_replica
 
 __all__ = ["create_replica_and_wait", "acreate_replica_and_wait"]
@@ -63,14 +62,6 @@ _LOOKUPS, _LOOKUP_SPACING_SECONDS = 3, 5.0
 def _create_once_run_name(parameters: dict[str, Any]) -> str:
     """``create-replica-<name or training file>``, as ``create_replica`` names its runs."""
     return create_replica_task_run_name(parameters.get("body") or {})
-
-
-def _epoch(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class _RunRecord:
@@ -153,7 +144,7 @@ async def _create_once(
         replica_id = validate_replica_id(str(labels[LABEL_CREATED]), name=f"label {LABEL_CREATED}")
         logger.info("Replica %s was created by an earlier life of this run; waiting on it.", replica_id)
         return CreatedReplica(replica_id=replica_id, status=None)
-    attempted = _epoch(labels.get(LABEL_CREATE_ATTEMPTED))
+    attempted = epoch_seconds(labels.get(LABEL_CREATE_ATTEMPTED))
     if attempted is not None:
         logger.warning("An earlier life of this run sent the create and never recorded Tavus's answer; "
                        "looking for the replica it made instead of training another.")
