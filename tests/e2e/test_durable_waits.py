@@ -224,11 +224,15 @@ def test_a_sweep_facing_a_refused_key_and_an_unreadable_record_still_ends_a_dead
     lost = {"drop_callback": True, "callback_url": "http://127.0.0.1:9/never-called"}
     endless = sim.add_replica(training_seconds=3600, **lost)
     other = sim.add_replica(training_seconds=3600, **lost)
+    training = sim.add_replica(training_seconds=3600, **lost)
     late = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={endless}",
                           "release_worker=true", 'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 30}')
     broken = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={other}",
                             "release_worker=true", f"wait_settings={FAST_WAIT}")
-    for run_id in (late, broken):
+    # Its deadline is hours away: the sweep must ask Tavus about it, with the refused key.
+    waiting = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={training}",
+                             "release_worker=true", f"wait_settings={FAST_WAIT}")
+    for run_id in (late, broken, waiting):
         wait_until_suspended(stack, run_id)
     # Someone edited a record by hand: an id that no longer validates.
     response = stack.api.patch(f"/flow_runs/{broken}/labels", json={"tavus.wait.replicas": "r-edited/by hand"})
@@ -247,7 +251,9 @@ def test_a_sweep_facing_a_refused_key_and_an_unreadable_record_still_ends_a_dead
     assert timed_out["state_type"] == "FAILED" and "deadline" in run_logs(stack, late).lower() + (
         timed_out["state"]["message"] or "").lower(), timed_out["state"]
     assert flow_run(stack, broken)["state_name"] == "Suspended"  # never acted on
-    stack.prefect("flow-run", "cancel", broken)
+    assert flow_run(stack, waiting)["state_name"] == "Suspended"  # nothing known about it: left alone
+    for run_id in (broken, waiting):
+        stack.prefect("flow-run", "cancel", run_id)
 
 
 def _save_refused_block(stack: Stack) -> None:
