@@ -739,3 +739,22 @@ def test_create_with_an_invalid_callback_url_is_a_400_quoting_it(
     assert response.status_code == 400
     assert response.json() == {"error": f"Invalid callback_url: {url!r} is not a valid http(s) URL"}
     assert client.get("/v2/replicas").json()["total_count"] == 0  # nothing was created
+
+
+def test_end_training_ends_it_now_with_its_scripted_outcome():
+    from prefect_tavus.simulator import TavusSimulator
+
+    with TavusSimulator(api_keys=("sim-test-key-000001",)) as sim:
+        done = sim.add_replica(training_seconds=3600)
+        failing = sim.add_replica(training_seconds=3600, outcome="error", error_message="No face")
+        assert sim.finished_at(done) is None
+        before = time.time()
+        sim.end_training(done)
+        sim.end_training(failing)
+        assert before <= sim.finished_at(done) <= time.time()
+        assert sim.replica_payload(done)["status"] == "completed"
+        assert sim.replica_payload(failing)["status"] == "error"
+        with pytest.raises(ValueError, match="finished training already"):
+            sim.end_training(done)
+        with pytest.raises(KeyError):
+            sim.end_training("rnosuchrep01")

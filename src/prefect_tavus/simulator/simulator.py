@@ -225,6 +225,11 @@ class TavusSimulator:
         """
         return self.state.finished_at(replica_id)
 
+    def end_training(self, replica_id: str, at: float | None = None) -> None:
+        """End a replica's training at ``at`` (``time.time()``; now by default), with its
+        scripted outcome. See :meth:`SimulatorState.end_training`."""
+        self.state.end_training(replica_id, at)
+
     def inject_faults(self, rid_or_star: str, faults: Iterable[Fault]) -> None:
         """Queue ``faults``, consumed one per matching request in order.
 

@@ -369,6 +369,28 @@ class SimulatorState:
             timeline = replica.timeline
             return timeline.finished_at if timeline.is_finished(self._clock()) else None
 
+    def end_training(self, replica_id: str, at: float | None = None) -> None:
+        """Make a replica's training end at ``at`` (now by default), with its scripted outcome:
+        a test controls the moment instead of guessing how long a busy machine takes to
+        reach it. A callback scheduled for the old end still fires then, not earlier.
+
+        Raises:
+            KeyError: unknown (or deleted) replica.
+            ValueError: it has finished already, or ``at`` is before it started.
+        """
+        with self._lock:
+            replica = self._get(replica_id, None)
+            if replica is None:
+                raise KeyError(replica_id)
+            now = self._clock()
+            end = now if at is None else at
+            timeline = replica.timeline
+            if timeline.is_finished(now):
+                raise ValueError(f"replica {replica_id} finished training already")
+            if end < timeline.started_at:
+                raise ValueError("training cannot end before it started")
+            replica.timeline = dataclasses.replace(timeline, duration=end - timeline.started_at)
+
     def list_page(
         self,
         *,
