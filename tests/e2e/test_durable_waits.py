@@ -305,7 +305,11 @@ def test_racing_resumes_of_one_suspended_wait_resume_it_once(stack: Stack) -> No
                 await client.__aexit__(None, None, None)
 
     _suspend_by_hand(stack, run_id, replica_id)
-    accepted = asyncio.run(race())
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+
+    # The lock is taken through the configured API, as in a receiver or a sweep run.
+    with temporary_settings({PREFECT_API_URL: stack.api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
+        accepted = asyncio.run(race())
     assert accepted.count(True) == 1, accepted
     history = _history(stack, run_id)
     suspended = max(i for i, s in enumerate(history) if s["name"] == "Suspended")
