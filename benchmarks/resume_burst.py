@@ -427,7 +427,9 @@ def scan_logs(stack: Stack) -> dict[str, Any]:
             "error_records": sum(kinds.values()),
             "error_kinds": dict(sorted(kinds.items(), key=lambda item: -item[1])[:8]),
             "tracebacks": sum(1 for line in lines if line.startswith("Traceback")),
-            "database_locked": sum(1 for line in lines if "database is locked" in line and "Error" in line),
+            # One per failed statement (each traceback also names sqlite3's own error).
+            "database_locked": sum(1 for line in lines
+                                   if line.startswith("sqlalchemy.exc.OperationalError") and "database is locked" in line),
         }
         if process.name.startswith("receiver"):
             entry["resumed"] = sum(1 for line in lines if "Resumed flow run" in line)
@@ -487,7 +489,8 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     cal = result.get("calibration") or {}
     logs = result.get("logs", {})
     bad = result.get("bad_runs", [])
-    messages = sorted({b["message"] for b in bad})
+    messages = sorted({re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", b["message"].split(" - ")[0])[:200]
+                       for b in bad})
     states = result.get("states", {})
     sim = result.get("sim_stats", {})
     return [
@@ -499,6 +502,8 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("final states", ", ".join(f"{k} {v:,}" for k, v in sorted(states.items())) or "n/a"),
         ("Crashed / Failed / Cancelled", f"{len(bad)}" + (f": {'; '.join(messages)[:300]}" if messages else "")),
         ("resumes per run (count of runs)", ", ".join(f"{k}: {v:,}" for k, v in sorted(result.get("resumes_histogram", {}).items()))),
+        ("lives per run (Running states; 2 = the API's + one real life)",
+         ", ".join(f"{k}: {v:,}" for k, v in sorted(result.get("lives_histogram", {}).items()))),
         ("callbacks delivered / failed (simulator)", f"{sim.get('callbacks', {}).get('delivered', 'n/a')} / "
                                                      f"{sim.get('callbacks', {}).get('failed', 0)}"),
         ("resumes by receiver 1 / 2", f"{logs.get('receiver-1', {}).get('resumed', 'n/a')} / "
