@@ -25,9 +25,11 @@ two sweeps, or a sweep and a callback, resume a run once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -59,7 +61,9 @@ __all__ = [
     "epoch_seconds",
     "find_suspended_waits",
     "RESUME_LOCK",
+    "ResumeLock",
     "resume_if_still_waiting",
+    "resume_lock",
     "record_waiting",
     "resume_wait",
     "waiting_on",
@@ -228,7 +232,20 @@ async def _ensure_resume_lock(client: PrefectClient) -> None:
     _lock_exists = True
 
 
-async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait) -> bool:
+#: Takes the resume lock for the holder of ``client`` (an async context manager factory).
+ResumeLock = Callable[[Any], AbstractAsyncContextManager[None]]
+
+
+@contextlib.asynccontextmanager
+async def resume_lock(client: PrefectClient) -> AsyncIterator[None]:
+    """Hold the one slot of ``RESUME_LOCK`` (through the configured Prefect API, which is
+    the one ``client`` talks to in a receiver or a sweep run)."""
+    await _ensure_resume_lock(client)
+    async with concurrency(RESUME_LOCK, occupy=1, lease_duration=_LOCK_LEASE_SECONDS, strict=True):
+        yield
+
+
+async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait, *, lock: ResumeLock = resume_lock) -> bool:
     """Resume ``wait`` only if its run is still suspended on the check it was read with.
 
     Under a lock, read, compare, resume. Prefect's resume is not enough on its own: on
@@ -240,9 +257,10 @@ async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait) ->
     re-reads the run inside it: a run that another holder resumed is no longer suspended,
     and one that re-suspended after a later check carries a different record. Either way
     nothing is resumed. Costs two more API calls per resume. False when not resumed.
+
+    ``lock`` is for tests of callers against a stand-in for Prefect.
     """
-    await _ensure_resume_lock(client)
-    async with concurrency(RESUME_LOCK, occupy=1, lease_duration=_LOCK_LEASE_SECONDS, strict=True):
+    async with lock(client):
         flow_run = await client.read_flow_run(wait.flow_run_id)
         state = flow_run.state
         if state is None or not state.is_paused() or state.name != SUSPENDED:

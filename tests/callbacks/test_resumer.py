@@ -106,7 +106,9 @@ def prefect() -> FakePrefect:
 
 
 def resumer_for(prefect: FakePrefect, **settings: float) -> Resumer:
-    return Resumer(CallbackStore(), lambda: contextlib.nullcontext(prefect), ResumerSettings(**settings))
+    # The stand-in has one caller at a time: no lock against other receivers to take.
+    return Resumer(CallbackStore(), lambda: contextlib.nullcontext(prefect), ResumerSettings(**settings),
+                   resume_lock=lambda client: contextlib.nullcontext())
 
 
 async def test_a_burst_is_one_write_per_200_callbacks_and_never_written_twice(prefect):

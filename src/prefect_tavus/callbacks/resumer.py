@@ -97,11 +97,16 @@ class Resumer:
     """Records callbacks in Prefect and resumes the waits they complete; see the module docstring."""
 
     def __init__(
-        self, store: CallbackStore, client_factory: ClientFactory, settings: ResumerSettings | None = None
+        self, store: CallbackStore, client_factory: ClientFactory, settings: ResumerSettings | None = None,
+        resume_lock: Any = None,
     ) -> None:
+        """``resume_lock``: how resumes are serialised with other receivers and sweeps
+        (``flows._suspension.resume_lock``, a Prefect global concurrency limit, when None);
+        a test against a stand-in for Prefect passes its own."""
         self.store = store
         self.settings = settings or ResumerSettings()
         self._client_factory = client_factory
+        self._resume_lock = resume_lock
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._resumed: OrderedDict[tuple[UUID, float | None], None] = OrderedDict()
@@ -217,7 +222,7 @@ class Resumer:
         local callbacks still count, and the write is retried with backoff).
         """
         # Imported here so that importing the app (and ``prefect-tavus --help``) stays light.
-        from prefect_tavus.flows._suspension import find_suspended_waits, resume_if_still_waiting
+        from prefect_tavus.flows._suspension import find_suspended_waits, resume_if_still_waiting, resume_lock
 
         now = time.time()
         self.store.prune(now)
@@ -235,7 +240,7 @@ class Resumer:
                 for wait in waits:
                     if not all(r in latest and wait.is_news(r, latest[r]) for r in wait.replica_ids):
                         continue
-                    accepted = await resume_if_still_waiting(client, wait)
+                    accepted = await resume_if_still_waiting(client, wait, lock=self._resume_lock or resume_lock)
                     self._remember((wait.flow_run_id, wait.checked_at))
                     if accepted:
                         resumed += 1
