@@ -399,12 +399,12 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
     except BaseException as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
         _log(f"{database}: ERROR {result['error']}")
-        if isinstance(exc, KeyboardInterrupt):
-            raise
     finally:
         stack.stop()
         result["logs"] = scan_logs(stack)
         result["log_dir"] = str(stack.tmp)
+    if isinstance(result.get("error"), str) and result["error"].startswith("KeyboardInterrupt"):
+        raise KeyboardInterrupt  # after stopping this database's processes: report the others
     return result
 
 
@@ -549,11 +549,22 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.monotonic()
-    results = []
-    for database in [d.strip() for d in args.databases.split(",") if d.strip()]:
-        _log(f"=== {database}: N={args.runs}, load {loadavg()}")
-        results.append(run_database(database, args))
+    results: list[dict[str, Any]] = []
     machine = machine_summary()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"burst-{datetime.now():%Y%m%d-%H%M%S}.json"
+
+    def save() -> None:  # after each database, so an interrupted run keeps what it measured
+        out.write_text(json.dumps({"machine": machine, "settings": vars(args), "results": results}, indent=2,
+                                  default=str))
+
+    try:
+        for database in [d.strip() for d in args.databases.split(",") if d.strip()]:
+            _log(f"=== {database}: N={args.runs}, load {loadavg()}")
+            results.append(run_database(database, args))
+            save()
+    except KeyboardInterrupt:
+        _log("interrupted: reporting the databases measured so far")
     print(f"\n## {args.runs:,} suspended waits resumed at once ({datetime.now():%Y-%m-%d})\n")
     print(f"Two process workers (--limit {args.worker_limit} each, default 10 s polling, own PREFECT_HOME), "
           "two receivers (callbacks alternate), one simulator; all replicas finish training together.\n")
@@ -561,10 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nMachine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), Python {machine['python']}, Prefect "
           f"{machine['prefect']}; whole benchmark {(time.monotonic() - started) / 60:.1f} min; uptime load "
           f"{loadavg()}.")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"burst-{datetime.now():%Y%m%d-%H%M%S}.json"
-    out.write_text(json.dumps({"machine": machine, "settings": vars(args), "results": results}, indent=2,
-                              default=str))
+    save()
     print(f"\nFull results: {out.relative_to(PROJECT_ROOT)}")
     return 0 if all(not r.get("error") for r in results) else 1
 
