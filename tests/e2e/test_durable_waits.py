@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.simulator import Fault
 from tests.e2e.conftest import DATABASES, SIM_KEY, Stack
 from tests.e2e.test_deployments import (
     completed_events,
@@ -176,13 +177,17 @@ def test_the_prefect_server_down_for_4_minutes_is_survived_by_polling_and_releas
     polled = sim.add_replica(training_seconds=3600)
     released = sim.add_replica(training_seconds=3600)
     fast = 'wait_settings={"poll_interval_seconds": 2, "max_poll_interval_seconds": 5}'
+    # Tavus answers the releasing wait's first checks 503 for about 40 s, so that its first
+    # successful check, the one after which it releases its worker, comes when Prefect is
+    # already down, however fast this machine stops the server.
+    sim.inject_faults(released, [Fault.status(503)] * 12)
     polling_run = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={polled}", fast)
     releasing_run = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={released}",
                                    "release_worker=true", fast)
-    # From the releasing wait's first check of Tavus (and once the polling wait is polling).
-    eventually(lambda: _asked_about(stack, [polled, released]), "both waits to check Tavus", timeout=180)
+    eventually(lambda: _asked_about(stack, [polled, released]), "both waits to ask Tavus", timeout=180)
     with stack.server_down(outage):
         down_at = time.time()
+        eventually(lambda: _no_faults_left(stack), "the releasing wait's first successful check", timeout=120)
         time.sleep(30)
         sim.end_training(polled)  # completes while the server is down
     back_at = time.time()
@@ -203,6 +208,11 @@ def test_the_prefect_server_down_for_4_minutes_is_survived_by_polling_and_releas
     assert states(stack, releasing_run).count("Suspended") == 1
     for run_id in (polling_run, releasing_run):
         assert not {"CRASHED", "FAILED"} & {s["type"] for s in stack.get(f"/flow_run_states/?flow_run_id={run_id}")}
+
+
+def _no_faults_left(stack: Stack) -> None:
+    pending = stack.simulator.state.pending_faults()
+    assert not any(pending.values()), pending
 
 
 def _asked_about(stack: Stack, replica_ids: list[str]) -> None:
@@ -324,7 +334,7 @@ def _history(stack: Stack, run_id: str) -> list[dict[str, Any]]:
 
 
 def wait_until_final_or_running(stack: Stack, run_id: str) -> None:
-    eventually(lambda: _final(stack, run_id), f"run {run_id} to end", timeout=120)
+    eventually(lambda: _final(stack, run_id), f"run {run_id} to end", timeout=300)
 
 
 def _final(stack: Stack, run_id: str) -> None:
