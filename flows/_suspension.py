@@ -90,7 +90,8 @@ _PAGE = 200
 RESUME_LOCK = "tavus-wait-resume"
 #: Seconds the lock is held at most if its holder dies (Prefect expires the lease).
 _LOCK_LEASE_SECONDS = 60.0  # the least Prefect accepts
-_lock_exists = False
+#: The Prefect APIs on which the lock is known to exist (a process may talk to several).
+_lock_exists_on: set[str] = set()
 
 logger = logging.getLogger("prefect_tavus.suspension")
 
@@ -216,9 +217,9 @@ async def resume_wait(client: PrefectClient, flow_run_id: UUID) -> bool:
 
 
 async def _ensure_resume_lock(client: PrefectClient) -> None:
-    """Create the ``RESUME_LOCK`` limit (1 slot) once per process if it is not there."""
-    global _lock_exists
-    if _lock_exists:
+    """Create the ``RESUME_LOCK`` limit (1 slot) if it is not there (checked once per API)."""
+    api = str(getattr(client, "api_url", ""))
+    if api in _lock_exists_on:
         return
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
@@ -229,7 +230,7 @@ async def _ensure_resume_lock(client: PrefectClient) -> None:
             await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=RESUME_LOCK, limit=1))
         except ObjectAlreadyExists:
             pass  # another receiver or sweep made it a moment ago
-    _lock_exists = True
+    _lock_exists_on.add(api)
 
 
 #: Takes the resume lock for the holder of ``client`` (an async context manager factory).

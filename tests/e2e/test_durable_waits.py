@@ -13,7 +13,10 @@ The sweep's schedule and the example next step's trigger are off (as in
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -290,37 +293,36 @@ def _save_refused_block(stack: Stack) -> None:
 def test_racing_resumes_of_one_suspended_wait_resume_it_once(stack: Stack) -> None:
     """What two receivers and a sweep do when they decide on the same record at once: on
     PostgreSQL, Prefect alone accepts several resumes that arrive together."""
-    import asyncio
-
-    from prefect.client.orchestration import PrefectClient
-
-    from prefect_tavus.flows._suspension import SuspendedWait, resume_if_still_waiting
-
     replica_id = stack.simulator.add_replica(training_seconds=0)
     run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
                             "release_worker=true", f"wait_settings={FAST_WAIT}")
     # Made to suspend by hand (its replica is done, so it would not): pause the worker-less run.
     wait_until_final_or_running(stack, run_id)
 
-    async def race() -> list[bool]:
-        clients = [PrefectClient(stack.api_url) for _ in range(8)]
-        try:
-            for client in clients:
-                await client.__aenter__()
-            run = await clients[0].read_flow_run(run_id)
-            wait = SuspendedWait.from_flow_run(run)
-            assert wait is not None
-            return list(await asyncio.gather(*(resume_if_still_waiting(c, wait) for c in clients)))
-        finally:
-            for client in clients:
-                await client.__aexit__(None, None, None)
-
     _suspend_by_hand(stack, run_id, replica_id)
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+    # In a process of its own, as a receiver or a sweep is: taking the lock emits Prefect
+    # events, and the event worker that starts then would stay bound to this stack's API.
+    script = f"""
+import asyncio, json
+from prefect.client.orchestration import get_client
+from prefect_tavus.flows._suspension import SuspendedWait, resume_if_still_waiting
 
-    # The lock is taken through the configured API, as in a receiver or a sweep run.
-    with temporary_settings({PREFECT_API_URL: stack.api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
-        accepted = asyncio.run(race())
+async def race():
+    clients = [get_client() for _ in range(8)]
+    for client in clients:
+        await client.__aenter__()
+    try:
+        wait = SuspendedWait.from_flow_run(await clients[0].read_flow_run({run_id!r}))
+        return list(await asyncio.gather(*(resume_if_still_waiting(c, wait) for c in clients)))
+    finally:
+        for client in clients:
+            await client.__aexit__(None, None, None)
+
+print(json.dumps(asyncio.run(race())))
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=stack.env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    accepted = json.loads(done.stdout.strip().splitlines()[-1])
     assert accepted.count(True) == 1, accepted
     history = _history(stack, run_id)
     suspended = max(i for i, s in enumerate(history) if s["name"] == "Suspended")
