@@ -71,8 +71,11 @@ def test_deadline_counts_from_the_first_attempt_across_flow_retries(simulator, c
     with caplog.at_level(logging.INFO), pytest.raises(ReplicaWaitTimeoutError) as info:
         retrying(rid, credentials, **fast(timeout_seconds=5))
     total = time.monotonic() - started
-    assert info.value.waited_seconds >= 5
-    assert total < 7.5  # a fresh 5 s deadline after a ~3 s first attempt would need > 8 s
+    # Measured by the wait from the run's first start, so Prefect's own retry handling and a
+    # loaded machine do not count: a fresh 5 s deadline after a ~3 s first attempt would
+    # have waited more than 8 s.
+    assert 5 <= info.value.waited_seconds < 7.5
+    assert total > 5
     assert any("resuming a wait started" in r.getMessage() for r in caplog.records)
 
 
