@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 LOOPBACK = "127.0.0.1"
+#: The repository, where every benchmark runs its processes and prefect.yaml lives.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where the benchmarks save their JSON (gitignored).
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+#: The process work pool of prefect.yaml.
+POOL = "tavus-process"
 
 
 def free_port() -> int:

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
+    PROJECT_ROOT,
+    RESULTS_DIR,
     LOOPBACK,
     ManagedProcess,
     PrefectRest,
@@ -48,8 +50,6 @@ from benchmarks._infra import (
 )
 from benchmarks._report import LABELS, checks, checks_markdown, lag_stats, percentile, ratios_table, results_table
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 SIM_KEY = "bench-sim-key"
 #: Where a failing simulated replica fails (the simulator's default fail_at_progress, 40%).
 FAIL_AT_FRACTION = 0.40

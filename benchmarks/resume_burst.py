@@ -56,6 +56,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
+    PROJECT_ROOT,
+    RESULTS_DIR,
+    POOL,
     LOOPBACK,
     JsonHttp,
     ManagedProcess,
@@ -68,9 +71,6 @@ from benchmarks._infra import (
 from benchmarks._procs import TreeSampler
 from benchmarks._report import percentile
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
-POOL = "tavus-process"
 DEPLOYMENT = "wait-for-replica"
 TOKEN = "bench-burst-callback-token-7d21a9"
 SIM_KEY = "sim-burst-key"

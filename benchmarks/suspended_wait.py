@@ -41,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
+    PROJECT_ROOT,
+    RESULTS_DIR,
+    POOL,
     LOOPBACK,
     JsonHttp,
     ManagedProcess,
@@ -52,9 +55,6 @@ from benchmarks._infra import (
 )
 from benchmarks._report import percentile
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
-POOL = "tavus-process"
 TOKEN = "bench-callback-token-51f0c2"
 LABELS = {
     "a": "(a) polling wait (holds its worker)",
