@@ -367,18 +367,26 @@ def _save_callback_block(stack: Stack, base: str) -> None:
 
 
 def test_a_suspended_wait_is_resumed_by_its_callback(stack: Stack, receiver: str) -> None:
-    delivered = stack.simulator.stats()["callbacks"]["delivered"]
-    run_id = run_deployment(
-        stack, "create-replica-and-wait/create-replica-and-wait",
-        "train_video_url=https://example.com/e2e-callback.mp4", "replica_name=E2E callback",
-        f"tavus_credentials={CALLBACK_BLOCK}", "release_worker=true", f"wait_settings={FAST_WAIT}",
-    )
-    wait_until_suspended(stack, run_id)
+    sim = stack.simulator
+    delivered = sim.stats()["callbacks"]["delivered"]
+    # Training ends when the test says (sim.end_training), not when a busy machine
+    # happens to have suspended the run by.
+    sim.state.default_training_seconds = 3600.0
+    try:
+        run_id = run_deployment(
+            stack, "create-replica-and-wait/create-replica-and-wait",
+            "train_video_url=https://example.com/e2e-callback.mp4", "replica_name=E2E callback",
+            f"tavus_credentials={CALLBACK_BLOCK}", "release_worker=true", f"wait_settings={FAST_WAIT}",
+        )
+        wait_until_suspended(stack, run_id)
+    finally:
+        sim.state.default_training_seconds = 3.0
     replica_id = flow_run(stack, run_id)["labels"]["tavus.wait.replicas"]
     assert_released(stack, run_id, [replica_id], seconds=1.0)
+    sim.end_training(replica_id)  # its callback goes out now
     run = wait_until_completed(stack, run_id, f"create-replica-and-wait run {run_id}")
-    assert stack.simulator.stats()["callbacks"]["delivered"] == delivered + 1
-    finished = stack.simulator.finished_at(replica_id)
+    assert sim.stats()["callbacks"]["delivered"] == delivered + 1
+    finished = sim.finished_at(replica_id)
     assert finished is not None
     ended = run["end_time"]
     assert states(stack, run_id).count("Suspended") == 1

@@ -729,6 +729,22 @@ def test_lost_callbacks_are_dropped_and_counted(
     assert len(receiver.bodies) == 1
 
 
+def test_ending_training_early_sends_its_callback_then_and_once(
+    sim: TavusSimulator, receiver: CallbackReceiver
+) -> None:
+    early = sim.add_replica(training_seconds=3600, callback_url=receiver.url)
+    later = sim.add_replica(training_seconds=3600, callback_url=receiver.url)
+    sim.end_training(later, at=time.time() + 0.4)  # earlier than scripted, later than now
+    sim.end_training(early)
+    (first,) = receiver.wait_for(1)
+    assert first == {"replica_id": early, "status": "ready"}
+    bodies = receiver.wait_for(2)
+    assert [b["replica_id"] for b in bodies] == [early, later]
+    time.sleep(0.3)
+    assert len(receiver.bodies) == 2  # neither is sent a second time
+    assert sim.stats()["callbacks"]["delivered"] == 2
+
+
 @pytest.mark.parametrize(
     "url", ["ftp://h.example/cb", "https:/h.example/cb", "https://h.example:99999/cb", "https://h.example/c b", "cb"]
 )

@@ -97,6 +97,7 @@ class Replica:
     replica_name: str = field(init=False)
     renamed_at: float | None = None
     deleted: bool = False
+    callback_sent: bool = False  # Tavus calls back once, whenever the end was moved to
     created_at_iso: str = field(init=False)
     thumbnail_video_url: str = field(init=False)
 
@@ -372,7 +373,8 @@ class SimulatorState:
     def end_training(self, replica_id: str, at: float | None = None) -> None:
         """Make a replica's training end at ``at`` (now by default), with its scripted outcome:
         a test controls the moment instead of guessing how long a busy machine takes to
-        reach it. A callback scheduled for the old end still fires then, not earlier.
+        reach it. Its callback (if it has a URL) is sent at the new end, once: the one
+        scheduled for the old end is then skipped.
 
         Raises:
             KeyError: unknown (or deleted) replica.
@@ -390,6 +392,8 @@ class SimulatorState:
             if end < timeline.started_at:
                 raise ValueError("training cannot end before it started")
             replica.timeline = dataclasses.replace(timeline, duration=end - timeline.started_at)
+            if replica.spec.callback_url and is_loopback_url(replica.spec.callback_url):
+                self._callbacks.schedule(replica_id, end)
 
     def list_page(
         self,
@@ -801,6 +805,9 @@ class SimulatorState:
             replica = self._replicas.get(replica_id)
             if replica is None or replica.deleted or not replica.spec.callback_url:
                 return None
+            if replica.callback_sent or not replica.timeline.is_finished(self._clock()):
+                return None  # an entry for an end that end_training has moved
+            replica.callback_sent = True
             if self.drop_callbacks or replica.spec.drop_callback:
                 self._stats_callbacks["dropped"] += 1
                 return None
