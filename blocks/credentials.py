@@ -18,6 +18,7 @@ from prefect.client.schemas.objects import BlockDocument
 from pydantic import Field, SecretStr, field_validator
 
 from prefect_tavus.blocks._limits import tavus_api_slot
+from prefect_tavus.core.contract import CALLBACK_PATH, CALLBACK_TOKEN_ENV_VAR, callback_url
 from prefect_tavus.core import (
     DEFAULT_BASE_URL,
     TavusClient,
@@ -31,10 +32,6 @@ __all__ = [
 ]
 
 API_KEY_ENV_VAR = "TAVUS_API_KEY"
-#: Where the callback token comes from when the block has none (the receiver reads it too).
-CALLBACK_TOKEN_ENV_VAR = "TAVUS_CALLBACK_TOKEN"
-#: The receiver's route under its public base URL; the token is the last segment.
-CALLBACK_PATH = "/tavus/callbacks/"
 
 # One client per (credentials, event loop): httpx pools are bound to the loop that made
 # them, and one pool per loop lets every task of a flow run reuse the same connections.
@@ -161,9 +158,10 @@ class TavusCredentials(CredentialsBlock):
                 f"TavusCredentials block or export {CALLBACK_TOKEN_ENV_VAR} where the flow runs "
                 "(the same token the receiver is started with)."
             )
-        if "/" in token or "?" in token or "#" in token:
-            raise TavusConfigurationError("The callback token must be one URL path segment (no '/', '?' or '#').")
-        return SecretStr(self.callback_base_url.rstrip("/") + CALLBACK_PATH + token)
+        try:  # the receiver's rule, checked here so that a token it would refuse is never sent
+            return SecretStr(callback_url(self.callback_base_url, token))
+        except ValueError as exc:
+            raise TavusConfigurationError(f"Unusable callback token: {exc}.") from None
 
     @field_validator("api_key", mode="before")
     @classmethod

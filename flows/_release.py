@@ -1,7 +1,7 @@
 """Releasing the worker during a wait: whether this run may, and how it suspends.
 
 With ``release_worker=True`` a wait checks Tavus once; if replicas are still training,
-it writes what it waits for on its own flow run (``flows/_suspension.py``) and suspends
+it writes what it waits for on its own flow run (``src/prefect_tavus/suspension.py``) and suspends
 with Prefect's ``suspend_flow_run``: the process exits, the worker is free, and nothing
 polls while Tavus trains. The callback receiver or the sweep resumes the run, and a
 worker runs it again from the top, where it checks again.
@@ -33,7 +33,7 @@ from prefect.exceptions import Pause
 from prefect.flow_runs import asuspend_flow_run
 
 from prefect_tavus.core.text import plural, printable
-from prefect_tavus.flows._suspension import SuspendedWait, record_waiting
+from prefect_tavus.suspension import SuspendedWait, record_waiting
 
 __all__ = ["WorkerRelease", "already_reported", "release_blocker"]
 

@@ -49,7 +49,7 @@ from prefect_tavus.core import (
 )
 from prefect_tavus.core.waiting import WaitSettings
 from prefect_tavus.flows._prefect_api import with_prefect_api
-from prefect_tavus.flows._suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
+from prefect_tavus.suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
 from prefect_tavus.flows.wait import _wait_for_replica
 
 __all__ = ["create_replica_and_wait", "acreate_replica_and_wait"]

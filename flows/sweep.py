@@ -33,7 +33,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.core import DEFAULT_PAGE_SIZE, TavusTransientError, count_requests
 from prefect_tavus.core.text import plural, printable
-from prefect_tavus.flows._suspension import SuspendedWait, find_suspended_waits, resume_if_still_waiting
+from prefect_tavus.suspension import SuspendedWait, find_suspended_waits, resume_if_still_waiting
 
 __all__ = ["resume_replica_waits", "aresume_replica_waits", "waits_to_resume"]
 

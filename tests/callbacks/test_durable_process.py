@@ -22,7 +22,7 @@ from prefect.client.orchestration import get_client
 
 from prefect_tavus.callbacks.events import to_event
 from prefect_tavus.callbacks.store import StoredCallback
-from prefect_tavus.flows._suspension import SUSPENDED, record_waiting
+from prefect_tavus.suspension import SUSPENDED, record_waiting
 from tests.callbacks.conftest import ReceiverProcess, receiver_env, start_receiver
 from tests.callbacks.test_receiver_process import (
     FAST,

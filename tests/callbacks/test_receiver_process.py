@@ -24,7 +24,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.states import Running, Suspended
 
-from prefect_tavus.flows._suspension import SUSPENDED, record_waiting
+from prefect_tavus.suspension import SUSPENDED, record_waiting
 from tests.callbacks.conftest import ReceiverProcess, start_receiver
 
 #: Receiver options for tests: passes every 0.3 s, callbacks gathered for 0.1 s.

@@ -16,7 +16,7 @@ import pytest
 from prefect.client.schemas.responses import SetStateStatus
 
 from prefect_tavus.callbacks import CallbackStore, Resumer, ResumerSettings
-from prefect_tavus.flows._suspension import LABEL_CHECKED_AT, LABEL_DEADLINE, LABEL_REPLICAS, SUSPENDED
+from prefect_tavus.suspension import LABEL_CHECKED_AT, LABEL_DEADLINE, LABEL_REPLICAS, SUSPENDED
 
 
 class FakePrefect:

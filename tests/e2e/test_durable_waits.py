@@ -305,7 +305,7 @@ def test_racing_resumes_of_one_suspended_wait_resume_it_once(stack: Stack) -> No
     script = f"""
 import asyncio, json
 from prefect.client.orchestration import get_client
-from prefect_tavus.flows._suspension import SuspendedWait, resume_if_still_waiting
+from prefect_tavus.suspension import SuspendedWait, resume_if_still_waiting
 
 async def race():
     clients = [get_client() for _ in range(8)]

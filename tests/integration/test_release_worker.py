@@ -63,14 +63,14 @@ def test_without_release_worker_nothing_is_said(simulator, credentials, caplog):
 
 def test_callback_url_is_built_from_base_url_and_token(monkeypatch):
     monkeypatch.delenv(CALLBACK_TOKEN_ENV_VAR, raising=False)
-    block = TavusCredentials(api_key="k", callback_base_url="https://hooks.example.com/", callback_token="t0k")
+    block = TavusCredentials(api_key="k", callback_base_url="https://hooks.example.com/", callback_token="t0k-0123456789abcdef")
     url = block.callback_url()
-    assert url is not None and url.get_secret_value() == "https://hooks.example.com/tavus/callbacks/t0k"
+    assert url is not None and url.get_secret_value() == "https://hooks.example.com/tavus/callbacks/t0k-0123456789abcdef"
     assert "t0k" not in repr(url) and "t0k" not in repr(block) and "t0k" not in str(block)
     assert TavusCredentials(api_key="k").callback_url() is None  # no receiver: no callback
-    monkeypatch.setenv(CALLBACK_TOKEN_ENV_VAR, "fromenv")
+    monkeypatch.setenv(CALLBACK_TOKEN_ENV_VAR, "fromenv-0123456789abcdef")
     assert TavusCredentials(callback_base_url="http://127.0.0.1:9").callback_url().get_secret_value().endswith(
-        "/tavus/callbacks/fromenv"
+        "/tavus/callbacks/fromenv-0123456789abcdef"
     )
 
 
@@ -80,8 +80,12 @@ def test_callback_settings_are_checked(monkeypatch):
         TavusCredentials(callback_base_url="http://hooks.example.com")
     with pytest.raises(TavusConfigurationError, match="no callback token"):
         TavusCredentials(callback_base_url="https://hooks.example.com").callback_url()
-    with pytest.raises(TavusConfigurationError, match="one URL path segment"):
-        TavusCredentials(callback_base_url="https://hooks.example.com", callback_token="a/b").callback_url()
+    # The receiver's token rule, said once (core.contract.validate_token), refuses these
+    # before Tavus is given a URL the receiver would answer 404.
+    for bad, why in (("a/b-0123456789abcdef", "letters, digits"), ("short", "at least 16")):
+        with pytest.raises(TavusConfigurationError, match=why) as caught:
+            TavusCredentials(callback_base_url="https://hooks.example.com", callback_token=bad).callback_url()
+        assert bad not in str(caught.value)
 
 
 def test_create_and_wait_sends_the_blocks_callback_url_and_never_records_the_token(simulator, caplog):
@@ -123,6 +127,6 @@ def test_without_release_worker_no_callback_is_requested(simulator):
     simulator.state.add_replica = lambda spec: (seen.append(spec.callback_url), original(spec))[1]  # type: ignore[method-assign]
     simulator.state.default_training_seconds = 0.5
     creds = TavusCredentials(api_key=SIM_KEY, base_url=simulator.url, min_poll_spacing_seconds=0.01,
-                             callback_base_url="http://127.0.0.1:9", callback_token="tok")
+                             callback_base_url="http://127.0.0.1:9", callback_token="tok-0123456789abcdef")
     create_replica_and_wait(VIDEO, creds, **FAST)
     assert seen == [None]

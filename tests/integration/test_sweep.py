@@ -21,7 +21,7 @@ from prefect.states import Running, Suspended
 from prefect_tavus.core import TavusAuthenticationError
 from prefect_tavus.flows import resume_replica_waits
 from tests.conftest import SIM_KEY
-from prefect_tavus.flows._suspension import record_waiting
+from prefect_tavus.suspension import record_waiting
 
 LIST = "GET /v2/replicas"
 
@@ -53,7 +53,7 @@ async def _clear_suspended() -> None:
     """Cancel suspended runs other tests left (the server is shared by the session)."""
     from prefect.states import Cancelled
 
-    from prefect_tavus.flows._suspension import find_suspended_waits
+    from prefect_tavus.suspension import find_suspended_waits
 
     async with get_client() as client:
         unreadable = []

@@ -30,6 +30,22 @@ def test_importing_the_package_loads_prefect_only_when_a_prefect_name_is_used():
     assert done.stdout.split() == ["Flow", "tavus-credentials"]
 
 
+def test_the_contract_is_prefect_free_and_the_receiver_does_not_import_the_flows():
+    """Flows, sweep and receiver agree through ``core.contract`` alone: it imports without
+    Prefect, and the receiver (which may run another release, on another machine) loads
+    neither ``prefect_tavus.flows`` nor the tasks."""
+    done = _python(
+        "import sys\n"
+        "from prefect_tavus.core.contract import WaitRecord, validate_token, CALLBACK_PATH, event_name\n"
+        "assert 'prefect' not in sys.modules, 'the contract imported prefect'\n"
+        "import prefect_tavus.callbacks.server, prefect_tavus.callbacks.resumer, prefect_tavus.suspension\n"
+        "from prefect_tavus.callbacks import create_app, Resumer\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('prefect_tavus.flows', 'prefect_tavus.tasks')))\n"
+        "assert not bad, bad\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_every_public_name_is_importable_from_the_top():
     import prefect_tavus
 

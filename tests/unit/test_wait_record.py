@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from prefect_tavus.core.text import printable
-from prefect_tavus.flows._suspension import SuspendedWait, UnreadableRecord
+from prefect_tavus.suspension import SuspendedWait, UnreadableRecord
 
 
 def _run(**labels: object) -> SimpleNamespace:
@@ -26,6 +26,22 @@ def test_a_record_parses_into_ids_deadline_and_check_time() -> None:
     assert (wait.deadline, wait.checked_at) == (100.5, 90.0)
     assert wait.is_news("r1234567890", 91.0) and not wait.is_news("r1234567890", 90.0)
     assert not wait.is_news("rnotwaited01", 1000.0)
+
+
+def test_a_video_wait_records_its_videos_under_their_own_label() -> None:
+    from prefect_tavus.core.contract import WaitRecord
+
+    labels = WaitRecord.labels("video", ["783ee43bd2", "a1b2c3d4e5"], deadline=200.0, checked_at=150.0)
+    assert set(labels) == {"tavus.wait.videos", "tavus.wait.deadline", "tavus.wait.checked_at"}
+    wait = SuspendedWait.from_flow_run(_run(**labels))
+    assert wait is not None and wait.kind == "video"
+    assert wait.video_ids == {"783ee43bd2", "a1b2c3d4e5"} and wait.replica_ids == frozenset()
+    assert wait.is_news("783ee43bd2", 151.0, "video")
+    assert not wait.is_news("783ee43bd2", 151.0, "replica")  # a replica callback never wakes a video wait
+    with pytest.raises(UnreadableRecord, match="both"):
+        SuspendedWait.from_flow_run(_run(**labels, **{"tavus.wait.replicas": "r1234567890"}))
+    with pytest.raises(UnreadableRecord, match="invalid id"):
+        SuspendedWait.from_flow_run(_run(**{**labels, "tavus.wait.videos": "783ee43bd2,../x"}))
 
 
 def test_a_run_without_a_record_is_no_wait() -> None:

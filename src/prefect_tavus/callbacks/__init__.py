@@ -2,7 +2,7 @@
 
 Tavus POSTs to a replica's ``callback_url`` when training ends. The receiver accepts those
 POSTs on ``/tavus/callbacks/<token>`` and resumes the suspended Prefect runs waiting on
-that replica (see ``prefect_tavus.flows._suspension``). Callbacks are recorded as
+that replica (see ``prefect_tavus.suspension``). Callbacks are recorded as
 Prefect events, so every receiver, restart and sweep sees the same ones. A callback is
 only a hint: the resumed wait confirms with Tavus before anything acts on it, which is why
 the receiver holds no Tavus API key. Modules: :mod:`.app` (HTTP), :mod:`.payload`

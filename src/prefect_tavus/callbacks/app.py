@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -37,41 +36,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from prefect_tavus.callbacks.payload import BadCallback, parse_callback
+from prefect_tavus.core.contract import CALLBACK_PATH, MIN_TOKEN_LENGTH, validate_token
 from prefect_tavus.callbacks.resumer import Resumer
 
 __all__ = ["CALLBACK_PATH", "MAX_BODY_BYTES", "MIN_TOKEN_LENGTH", "create_app", "validate_token"]
 
 logger = logging.getLogger("prefect_tavus.callbacks")
 
-#: Largest callback body accepted. A training callback is well under 1 KiB.
+#: Largest callback body accepted. A training callback is well under 1 KiB, a video's
+#: (the whole video object) a few KiB.
 MAX_BODY_BYTES = 64 * 1024
-#: Shortest accepted token. The token is the only thing that tells a callback from a
-#: forgery; 16 URL-safe characters carry about 96 bits, out of reach of guessing, and the
-#: minimum also catches placeholders such as "changeme".
-MIN_TOKEN_LENGTH = 16
-#: Characters a token may use: it is one URL path segment, pasted into Tavus's callback_url.
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
-#: The route, for documentation and the CLI's startup line (with the token left out).
-CALLBACK_PATH = "/tavus/callbacks/{token}"
-
-
-def validate_token(token: object) -> str:
-    """Return ``token`` if it is usable in the callback URL; else raise ValueError.
-
-    The message never contains the token itself.
-    """
-    if not isinstance(token, str) or not token:
-        raise ValueError("the callback token is empty")
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ValueError(
-            f"the callback token is {len(token)} characters long; use at least {MIN_TOKEN_LENGTH} "
-            "random ones, e.g. python -c \"import secrets; print(secrets.token_urlsafe(32))\""
-        )
-    if not _TOKEN_CHARS.fullmatch(token):
-        raise ValueError("the callback token may only use letters, digits and . _ ~ - (it is part of a URL path)")
-    return token
-
-
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
 
@@ -191,7 +165,7 @@ def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True, body_t
 
     app = Starlette(
         routes=[
-            Route("/tavus/callbacks/{token}", _CallbackEndpoint(token, resumer, body_timeout).endpoint, methods=["POST"]),
+            Route(CALLBACK_PATH, _CallbackEndpoint(token, resumer, body_timeout).endpoint, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={404: not_found},

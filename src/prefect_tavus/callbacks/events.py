@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prefect_tavus.callbacks.store import StoredCallback, status_key
+from prefect_tavus.core.contract import CALLBACK_EVENTS, EVENT_PREFIXES
 
 __all__ = [
     "EVENT_NAME",
@@ -44,8 +45,8 @@ __all__ = [
 
 logger = logging.getLogger("prefect_tavus.callbacks")
 
-EVENT_NAME = "tavus.replica.callback"
-RESOURCE_PREFIX = "tavus.replica."
+EVENT_NAME = CALLBACK_EVENTS["replica"]
+RESOURCE_PREFIX = EVENT_PREFIXES["replica"] + "."
 #: How far back callbacks are read: Prefect's default event retention (7 days).
 LOOKBACK = timedelta(days=7)
 #: Events accepted after ``now`` by this much still count (clocks of receivers and server differ).

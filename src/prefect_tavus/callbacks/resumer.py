@@ -101,7 +101,7 @@ class Resumer:
         resume_lock: Any = None,
     ) -> None:
         """``resume_lock``: how resumes are serialised with other receivers and sweeps
-        (``flows._suspension.resume_lock``, a Prefect global concurrency limit, when None);
+        (``prefect_tavus.suspension.resume_lock``, a Prefect global concurrency limit, when None);
         a test against a stand-in for Prefect passes its own."""
         self.store = store
         self.settings = settings or ResumerSettings()
@@ -222,7 +222,7 @@ class Resumer:
         local callbacks still count, and the write is retried with backoff).
         """
         # Imported here so that importing the app (and ``prefect-tavus --help``) stays light.
-        from prefect_tavus.flows._suspension import find_suspended_waits, resume_if_still_waiting, resume_lock
+        from prefect_tavus.suspension import find_suspended_waits, resume_if_still_waiting, resume_lock
 
         now = time.time()
         self.store.prune(now)

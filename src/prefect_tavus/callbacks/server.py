@@ -35,7 +35,7 @@ from prefect_tavus.core.validation import is_loopback_host
 
 __all__ = ["TOKEN_ENV_VAR", "add_arguments", "run"]
 
-TOKEN_ENV_VAR = "TAVUS_CALLBACK_TOKEN"
+from prefect_tavus.core.contract import CALLBACK_TOKEN_ENV_VAR as TOKEN_ENV_VAR  # noqa: E402
 TAVUS_KEY_ENV_VAR = "TAVUS_API_KEY"
 DEFAULT_PORT = 8790
 
@@ -171,7 +171,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         token = _load_token(args.token_secret_block)
         if not token:
             raise ValueError(f"no callback token: set {TOKEN_ENV_VAR} or pass --token-secret-block NAME")
-        from prefect_tavus.callbacks.app import create_app, validate_token
+        from prefect_tavus.callbacks.app import create_app
+        from prefect_tavus.core.contract import validate_token
 
         validate_token(token)
     except ValueError as exc:

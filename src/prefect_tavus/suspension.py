@@ -1,9 +1,10 @@
-"""The record a wait leaves when it releases its worker, and how such waits are found and
-resumed.
+"""Suspended waits on the Prefect server: finding them and resuming them, for the sweep
+flow and the callback receiver alike (neither imports the other; the record's labels
+and codec are :mod:`prefect_tavus.core.contract`).
 
-A wait run with ``release_worker=True`` that still has replicas training writes, on its
-own flow run, which replicas it waits for and when it gives up (two flow-run labels),
-then suspends: its process exits and its worker is free. Two things wake it up, and
+A wait run with ``release_worker=True`` that still has replicas training (or videos
+generating) writes, on its own flow run, which ones it waits for and when it gives up
+(flow-run labels), then suspends: its process exits and its worker is free. Two things wake it up, and
 both go through this module so they agree on what a waiting run looks like:
 
 * the callback receiver (``prefect-tavus callbacks``): Tavus POSTs that a replica
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -46,9 +46,19 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.responses import SetStateStatus
 
-from prefect_tavus.core.errors import InvalidReplicaIdError
-from prefect_tavus.core.text import printable
-from prefect_tavus.core.validation import validate_replica_id
+from prefect_tavus.core.contract import (
+    LABEL_CHECKED_AT,
+    LABEL_CREATE_ATTEMPTED,
+    LABEL_CREATED,
+    LABEL_DEADLINE,
+    LABEL_REPLICAS,
+    LABEL_VIDEOS,
+    SUSPENDED,
+    Kind,
+    UnreadableRecord,
+    WaitRecord,
+    epoch_seconds,
+)
 
 __all__ = [
     "LABEL_CHECKED_AT",
@@ -56,6 +66,8 @@ __all__ = [
     "LABEL_CREATE_ATTEMPTED",
     "LABEL_DEADLINE",
     "LABEL_REPLICAS",
+    "LABEL_VIDEOS",
+    "SUSPENDED",
     "SuspendedWait",
     "UnreadableRecord",
     "epoch_seconds",
@@ -68,20 +80,6 @@ __all__ = [
     "resume_wait",
     "waiting_on",
 ]
-
-#: Comma-separated ids of the replicas still training when the run suspended.
-LABEL_REPLICAS = "tavus.wait.replicas"
-#: When the wait gives up, in epoch seconds (the deadline counts from the run's first start).
-LABEL_DEADLINE = "tavus.wait.deadline"
-#: When the recorded statuses were read from Tavus, in epoch seconds.
-LABEL_CHECKED_AT = "tavus.wait.checked_at"
-#: The replica ``create_replica_and_wait`` created, written the moment Tavus answered.
-LABEL_CREATED = "tavus.create.replica_id"
-#: When a create was about to be sent (epoch seconds), written before the POST: a life
-#: that finds this without ``LABEL_CREATED`` knows an answer may have been lost.
-LABEL_CREATE_ATTEMPTED = "tavus.create.attempted_at"
-#: Prefect's name for the paused state of a run that released its process.
-SUSPENDED = "Suspended"
 
 _PAGE = 200
 
@@ -96,77 +94,61 @@ _lock_exists_on: set[str] = set()
 logger = logging.getLogger("prefect_tavus.suspension")
 
 
-class UnreadableRecord(ValueError):
-    """A flow run carries a wait record that does not parse (an id that fails validation,
-    a deadline that is not a number). It is skipped, never acted on, and named in a
-    WARNING so that a user can fix or cancel the run."""
-
-
 @dataclass(frozen=True)
 class SuspendedWait:
-    """A suspended flow run that is waiting for Tavus replicas."""
+    """A suspended flow run that is waiting for Tavus replicas or videos (``kind``)."""
 
     flow_run_id: UUID
     flow_run_name: str
-    replica_ids: frozenset[str]
+    ids: frozenset[str]
     deadline: float | None
     checked_at: float | None
+    kind: Kind = "replica"
+
+    @property
+    def replica_ids(self) -> frozenset[str]:
+        """The replicas it waits for (none for a video wait)."""
+        return self.ids if self.kind == "replica" else frozenset()
+
+    @property
+    def video_ids(self) -> frozenset[str]:
+        """The videos it waits for (none for a replica wait)."""
+        return self.ids if self.kind == "video" else frozenset()
 
     def deadline_passed(self, now: float) -> bool:
         return self.deadline is not None and now >= self.deadline
 
-    def is_news(self, replica_id: str, received_at: float) -> bool:
-        """Whether a callback for ``replica_id`` received at ``received_at`` tells this wait
-        something its last check could not have seen."""
-        return replica_id in self.replica_ids and (self.checked_at is None or received_at > self.checked_at)
+    def is_news(self, resource_id: str, received_at: float, kind: Kind | None = None) -> bool:
+        """Whether a callback for ``resource_id`` (of ``kind``, when given) received at
+        ``received_at`` tells this wait something its last check could not have seen."""
+        return (
+            (kind is None or kind == self.kind)
+            and resource_id in self.ids
+            and (self.checked_at is None or received_at > self.checked_at)
+        )
 
     @classmethod
     def from_flow_run(cls, flow_run: Any) -> SuspendedWait | None:
         """The wait recorded on ``flow_run``, or None if it carries no record.
 
         Raises:
-            UnreadableRecord: a record is there but does not parse; the message names
-                the run and what is wrong (never acted on: a run is resumed only on a
-                record that fully parses).
+            UnreadableRecord: a record is there but does not parse (see
+                :meth:`~prefect_tavus.core.contract.WaitRecord.from_labels`).
         """
-        labels = getattr(flow_run, "labels", None) or {}
-        raw_ids = labels.get(LABEL_REPLICAS)
-        if raw_ids is None:
-            return None
         name = f"{getattr(flow_run, 'name', '?')} ({getattr(flow_run, 'id', '?')})"
-        if not isinstance(raw_ids, str) or not raw_ids.strip():
-            raise UnreadableRecord(f"flow run {name}: label {LABEL_REPLICAS} is empty or not text")
-        try:
-            ids = frozenset(validate_replica_id(part.strip()) for part in raw_ids.split(",") if part.strip())
-        except InvalidReplicaIdError as exc:
-            raise UnreadableRecord(f"flow run {name}: label {LABEL_REPLICAS} holds an invalid id ({exc})") from None
-        deadline, checked_at = labels.get(LABEL_DEADLINE), labels.get(LABEL_CHECKED_AT)
-        for label, value in ((LABEL_DEADLINE, deadline), (LABEL_CHECKED_AT, checked_at)):
-            if value is not None and epoch_seconds(value) is None:
-                raise UnreadableRecord(
-                    f"flow run {name}: label {label} is {printable(str(value), 40)!r}, not epoch seconds"
-                )
-        return cls(flow_run.id, flow_run.name, ids, epoch_seconds(deadline), epoch_seconds(checked_at))
-
-
-def epoch_seconds(value: object) -> float | None:
-    """A label value as epoch seconds, or None when it is missing or not a finite number."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+        record = WaitRecord.from_labels(getattr(flow_run, "labels", None), run=name)
+        if record is None:
+            return None
+        return cls(flow_run.id, flow_run.name, record.ids, record.deadline, record.checked_at, record.kind)
 
 
 async def record_waiting(
-    client: PrefectClient, flow_run_id: UUID, replica_ids: Sequence[str], deadline: float, checked_at: float
+    client: PrefectClient, flow_run_id: UUID, ids: Sequence[str], deadline: float, checked_at: float,
+    kind: Kind = "replica",
 ) -> None:
-    """Write on the run, before it suspends, which replicas it waits for, its deadline, and
-    when it last read their statuses from Tavus."""
-    await client.update_flow_run_labels(
-        flow_run_id,
-        {LABEL_REPLICAS: ",".join(replica_ids), LABEL_DEADLINE: float(deadline), LABEL_CHECKED_AT: float(checked_at)},
-    )
+    """Write on the run, before it suspends, which replicas (or videos) it waits for, its
+    deadline, and when it last read their statuses from Tavus."""
+    await client.update_flow_run_labels(flow_run_id, WaitRecord.labels(kind, ids, deadline, checked_at))
 
 
 def _warn_unreadable(flow_run: Any, error: UnreadableRecord) -> None:
@@ -204,9 +186,9 @@ async def find_suspended_waits(
         offset += _PAGE
 
 
-def waiting_on(waits: Iterable[SuspendedWait], replica_id: str) -> list[SuspendedWait]:
-    """The waits whose record names ``replica_id``."""
-    return [wait for wait in waits if replica_id in wait.replica_ids]
+def waiting_on(waits: Iterable[SuspendedWait], resource_id: str) -> list[SuspendedWait]:
+    """The waits whose record names ``resource_id`` (a replica's or a video's)."""
+    return [wait for wait in waits if resource_id in wait.ids]
 
 
 async def resume_wait(client: PrefectClient, flow_run_id: UUID) -> bool:
@@ -270,6 +252,6 @@ async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait, *,
             current = SuspendedWait.from_flow_run(flow_run)
         except UnreadableRecord:
             return False
-        if current is None or current.checked_at != wait.checked_at or current.replica_ids != wait.replica_ids:
+        if current is None or current.checked_at != wait.checked_at or current.ids != wait.ids:
             return False
         return await resume_wait(client, wait.flow_run_id)
