@@ -37,7 +37,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test test-lowest e2e simulator bench bench-release bench-burst lock lock-lowest clean
+.PHONY: help demo test test-lowest e2e simulator bench bench-release bench-burst bench-video-polling lock lock-lowest clean
 
 help:
 	@echo "make demo           run wait_for_replica against the local Tavus simulator (no API key needed)"
@@ -48,6 +48,7 @@ help:
 	@echo "make bench          run the benchmarks: batch waits, then waits that release their worker (tables)"
 	@echo "make bench-release  only the release_worker benchmark (polling vs callbacks vs sweep)"
 	@echo "make bench-burst    1,000 suspended waits resumed at once by callbacks, SQLite then PostgreSQL (BURST_ARGS=...)"
+	@echo "make bench-video-polling  one poll round over N videos: GETs vs list pages vs auto (in-process, < 1 min)"
 	@echo "make lock           re-resolve requirements.lock (newest versions within pyproject.toml's ranges)"
 	@echo "make lock-lowest    re-resolve $(LOWEST_LOCK) (the lowest Prefect declared)"
 	@echo "make clean          remove the venvs and Prefect homes"
@@ -98,6 +99,9 @@ bench-release: $(STAMP)
 BURST_ARGS ?=
 bench-burst: $(STAMP)
 	$(BIN)/python -m benchmarks.resume_burst $(BURST_ARGS)
+
+bench-video-polling: $(STAMP)
+	$(BIN)/python -m benchmarks.video_polling
 
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)

@@ -9,6 +9,14 @@ require_prefect()
 from prefect_tavus.flows.create import create_replica_and_wait, acreate_replica_and_wait
 from prefect_tavus.flows.next_step import ReplicaNotReadyError, generate_welcome_video
 from prefect_tavus.flows.sweep import aresume_replica_waits, resume_replica_waits
+from prefect_tavus.flows.videos import (
+    agenerate_videos,
+    await_for_video,
+    await_for_videos,
+    generate_videos,
+    wait_for_video,
+    wait_for_videos,
+)
 from prefect_tavus.flows.wait import wait_for_replica, await_for_replica, wait_for_replicas, await_for_replicas
 
 __all__ = [
@@ -22,4 +30,10 @@ __all__ = [
     "await_for_replica",
     "wait_for_replicas",
     "await_for_replicas",
+    "wait_for_video",
+    "await_for_video",
+    "wait_for_videos",
+    "await_for_videos",
+    "generate_videos",
+    "agenerate_videos",
 ]

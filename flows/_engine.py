@@ -1,7 +1,10 @@
-"""The one wait engine behind ``wait_for_replica`` and ``wait_for_replicas``.
+"""The one wait engine behind every wait: ``wait_for_replica(s)`` and ``wait_for_video(s)``.
 
-A loop of poll rounds (one ``poll_replicas`` task run each) until every replica has
-completed, failed, vanished, or the deadline passes:
+What varies between replicas and videos is a :class:`~prefect_tavus.core.kinds.ResourceKind`
+(its noun, id rule, record label, event prefix and words) and its two poll tasks
+(``_POLLERS``); everything below is written once. A loop of poll rounds (one
+``poll_replicas`` or ``poll_videos`` task run each) until every one has completed,
+failed, vanished, or the deadline passes:
 
 * cadence: from ``poll_interval_seconds`` growing to ``max_poll_interval_seconds``,
   brought forward when a replica's progress says it is about to finish;
@@ -46,24 +49,24 @@ from prefect_tavus.flows._prefect_api import await_prefect_api
 from prefect_tavus.flows._prefect_ui import WaitUI
 from prefect_tavus.flows._release import WorkerRelease, already_reported
 from prefect_tavus.flows._reporting import WaitReporter
-from prefect_tavus.tasks.polling import confirm_replica, poll_replicas
+from prefect_tavus.tasks.polling import confirm_replica, confirm_video, poll_replicas, poll_videos
 from prefect_tavus.core import (
     DEFAULT_RETRY_POLICY,
-    Replica,
     TavusAPIUnavailableError,
     TavusError,
     TavusNotFoundError,
     TavusTransientError,
     count_requests,
 )
+from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
 from prefect_tavus.core.waiting import (
     Outcome,
     OutageTracker,
     PollCadence,
     PollRound,
     ProgressRate,
-    ReplicaOutcome,
     RequestSpacer,
+    SettledOutcome,
     WaitResult,
     WaitSettings,
     reported_progress,
@@ -73,13 +76,19 @@ __all__ = ["run_wait"]
 
 _SPACER = RequestSpacer()
 
+#: Per kind: the task that makes one poll round, and the one that makes one confirming GET.
+_POLLERS: dict[str, tuple[Any, Any]] = {
+    "replica": (poll_replicas, confirm_replica),
+    "video": (poll_videos, confirm_video),
+}
+
 
 @dataclass
 class _Tracked:
-    replica_id: str
-    last: Replica | None = None
+    resource_id: str
+    last: TavusResource | None = None
     rate: ProgressRate = field(default_factory=ProgressRate)
-    outcome: ReplicaOutcome | None = None
+    outcome: SettledOutcome | None = None
 
 
 async def _this_run() -> tuple[float, UUID | None, Any]:
@@ -103,14 +112,16 @@ async def run_wait(
     credentials: TavusCredentials,
     settings: WaitSettings,
     release_worker: bool = False,
+    kind: ResourceKind = REPLICAS,
 ) -> WaitResult:
-    """Wait for every replica in ``replica_ids`` (validated, de-duplicated).
+    """Wait for every replica (or video, by ``kind``) in ``replica_ids`` (validated,
+    de-duplicated). Returns the kind's result (``WaitResult``, ``VideoWaitResult``).
 
     With ``release_worker``, suspend the run (never returning) rather than wait in-process,
     where Prefect allows it. Whatever the outcome (a result or an error such as a refused
     key), it is handed back only once the Prefect API answers, within the outage budget."""
     try:
-        result = await _run_wait(replica_ids, credentials, settings, release_worker)
+        result = await _run_wait(replica_ids, credentials, settings, release_worker, kind)
     except WaitCancelled:
         raise
     except Exception:
@@ -125,7 +136,9 @@ async def _run_wait(
     credentials: TavusCredentials,
     settings: WaitSettings,
     release_worker: bool,
+    kind: ResourceKind,
 ) -> WaitResult:
+    poll_task, confirm_task = _POLLERS[kind.kind]
     cadence = PollCadence.from_settings(settings)
     outage = OutageTracker(settings.max_outage_seconds)
     # The one retry policy, at the wait's own pace: an outage is retried from the poll
@@ -135,20 +148,20 @@ async def _run_wait(
         base_delay=settings.poll_interval_seconds,
         max_delay=settings.max_poll_interval_seconds,
     )
-    reporter = WaitReporter(replica_ids, heartbeat_seconds=settings.heartbeat_seconds)
-    ui = WaitUI(replica_ids, reporter.logger)
+    reporter = WaitReporter(replica_ids, kind, heartbeat_seconds=settings.heartbeat_seconds)
+    ui = WaitUI(replica_ids, kind, reporter.logger)
     key = credentials.key_fingerprint()
     credentials.get_client()  # fail on a missing key before the first round, not in it
 
     started_at, flow_run_id, flow_run = await _this_run()
     deadline = started_at + settings.timeout_seconds
-    release = WorkerRelease.for_this_run(release_worker, flow_run_id, reporter.logger)
-    reported_before = already_reported(flow_run, replica_ids)
+    release = WorkerRelease.for_this_run(release_worker, flow_run_id, reporter.logger, kind)
+    reported_before = already_reported(flow_run, replica_ids, kind)
     reporter.started(deadline_in=deadline - time.time(), resumed_after=time.time() - started_at)
 
     tracked = {replica_id: _Tracked(replica_id) for replica_id in replica_ids}
     pending = list(replica_ids)
-    finished: list[ReplicaOutcome] = []
+    finished: list[SettledOutcome] = []
     rounds = 0
     cap_in_force = settings.poll_interval_seconds  # the longest sleep before the current round
 
@@ -158,8 +171,8 @@ async def _run_wait(
     ) -> None:
         item = tracked[replica_id]
         now = seen_at if seen_at is not None else time.time()
-        item.outcome = ReplicaOutcome(
-            replica_id=replica_id, outcome=outcome, replica=item.last, error_message=message,
+        item.outcome = kind.outcome(
+            replica_id, item.last, outcome=outcome, error_message=message,
             seen_finished_after_seconds=now - started_at, seen_finished_at=now,
             poll_cap_seconds=cap_in_force, cause=cause,
         )
@@ -168,15 +181,15 @@ async def _run_wait(
             reporter.finished(item.outcome)
             ui.settled(item.outcome)
 
-    def observe(replica: Replica) -> None:
-        item = tracked[replica.replica_id]
+    def observe(resource: TavusResource) -> None:
+        item = tracked[resource.resource_id]
         previous = item.last
-        item.last = replica
-        item.rate.observe(time.monotonic(), replica.progress_percent)
-        if previous is None or (previous.status, previous.training_progress) != (replica.status, replica.training_progress):
-            reporter.changed(replica, previous)
-        if replica.replica_id not in reported_before:
-            ui.observed(replica)
+        item.last = resource
+        item.rate.observe(time.monotonic(), resource.progress_percent)
+        if previous is None or (previous.status, previous.progress_text) != (resource.status, resource.progress_text):
+            reporter.changed(resource, previous)
+        if resource.resource_id not in reported_before:
+            ui.observed(resource)
 
     with count_requests() as requests:
         async with CancellationWatch(flow_run_id) as watch:
@@ -187,7 +200,7 @@ async def _run_wait(
                 # Statuses read in this round may predate it by no more than this, so a
                 # callback received later is news to the wait (see _suspension.is_news).
                 round_started_wall = time.time()
-                polled = await poll_replicas(pending, credentials, round_number=rounds, page_size=settings.page_size)
+                polled = await poll_task(pending, credentials, round_number=rounds, page_size=settings.page_size)
 
                 def outage_delay(error: TavusTransientError) -> float:
                     """Count ``error`` against the outage budget; the delay before the next round."""
@@ -208,7 +221,7 @@ async def _run_wait(
                 if polled.failed is not None:
                     delay = outage_delay(polled.failed)
                 else:
-                    confirm = _Confirmer(credentials, deadline, watch)
+                    confirm = _Confirmer(credentials, deadline, watch, confirm_task, kind)
                     await _absorb_round(polled, tracked, confirm, observe, finish)
                     if confirm.failed is None:
                         failures = outage.failures
@@ -237,7 +250,7 @@ async def _run_wait(
                         last = tracked[replica_id].last
                         finish(replica_id, Outcome.TIMED_OUT,
                                f"still {last.status if last else 'unseen'} "
-                               f"({last.training_progress if last else 'no progress'}) at the deadline")
+                               f"({(last.progress_text if last else None) or 'no progress'}) at the deadline")
                     break
                 if release is not None and polled.failed is None:
                     # Returns only when Prefect could not take it: poll on, try at the next check.
@@ -247,7 +260,7 @@ async def _run_wait(
                 await watch.sleep(delay)
 
     by_id = {replica_id: tracked[replica_id].outcome for replica_id in replica_ids}
-    result = WaitResult(
+    result = kind.result(
         results=[outcome for outcome in by_id.values() if outcome is not None],
         elapsed_seconds=time.time() - started_at, poll_rounds=rounds, requests=requests[0],
     )
@@ -282,14 +295,19 @@ class _Confirmer:
     replica for the next round to ask again.
     """
 
-    def __init__(self, credentials: TavusCredentials, deadline: float, watch: CancellationWatch) -> None:
+    def __init__(
+        self, credentials: TavusCredentials, deadline: float, watch: CancellationWatch, task: Any,
+        kind: ResourceKind,
+    ) -> None:
         self._credentials = credentials
         self._deadline = deadline
         self._watch = watch
+        self._task = task
+        self._kind = kind
         self.failed: TavusTransientError | None = None
 
-    async def get(self, replica_id: str) -> Replica | None:
-        """The replica, or None when it must wait for the next round.
+    async def get(self, replica_id: str) -> TavusResource | None:
+        """The replica (or video), or None when it must wait for the next round.
 
         Raises:
             TavusNotFoundError: Tavus has no such replica (definitive).
@@ -298,12 +316,12 @@ class _Confirmer:
         await self._watch.sleep(0)  # raises WaitCancelled once the run is cancelled
         if self.failed is not None or time.time() >= self._deadline:
             return None  # one failure per round is enough to know; the deadline ends the wait
-        answer = await confirm_replica(replica_id, self._credentials)
+        answer = await self._task(replica_id, self._credentials)
         if answer.failed is not None:
             self.failed = answer.failed  # the engine counts it against the outage budget
             return None
         if replica_id in answer.missing:
-            raise answer.missing[replica_id] or TavusNotFoundError(f"Tavus has no replica {replica_id!r}.")
+            raise answer.missing[replica_id] or TavusNotFoundError(f"Tavus has no {self._kind.noun} {replica_id!r}.")
         return answer.found[replica_id]
 
 
@@ -311,7 +329,7 @@ async def _absorb_round(
     polled: PollRound,
     tracked: dict[str, _Tracked],
     confirm: _Confirmer,
-    observe: Callable[[Replica], None],
+    observe: Callable[[TavusResource], None],
     finish: Callable[..., None],
 ) -> None:
     """Apply one successful round: record changes, settle finished replicas.
@@ -333,7 +351,7 @@ async def _absorb_round(
             _settle(replica, None, observe, finish)
     single = len(polled.found) + len(polled.missing) == 1
     for replica_id, replica in polled.found.items():
-        if replica.is_failed and not replica.error_message and not single:
+        if replica.is_failed and not replica.failure_reason and not single:
             try:  # the list carries no error_message: read it once (verbose: with replica_type)
                 replica = await confirm.get(replica_id) or replica
             except TavusNotFoundError:
@@ -342,10 +360,13 @@ async def _absorb_round(
 
 
 def _settle(
-    replica: Replica, seen_at: float | None, observe: Callable[[Replica], None], finish: Callable[..., None]
+    resource: TavusResource, seen_at: float | None, observe: Callable[[TavusResource], None],
+    finish: Callable[..., None],
 ) -> None:
-    observe(replica)
-    if replica.is_completed:
-        finish(replica.replica_id, Outcome.COMPLETED, seen_at=seen_at)
-    elif replica.is_failed:
-        finish(replica.replica_id, Outcome.FAILED, replica.error_message or "Tavus gave no error_message", seen_at)
+    observe(resource)
+    if resource.is_completed:
+        finish(resource.resource_id, Outcome.COMPLETED, seen_at=seen_at)
+    elif resource.is_failed:
+        finish(resource.resource_id, Outcome.FAILED, resource.failure_reason or "Tavus gave no reason", seen_at)
+    elif resource.is_gone:
+        finish(resource.resource_id, Outcome.NOT_FOUND, f"Tavus reports it {resource.status}", seen_at)

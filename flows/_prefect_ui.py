@@ -1,5 +1,10 @@
 """What a wait shows in the Prefect UI and to automations: events and artifacts.
 
+Written once for every kind (``core/kinds.py``); below, ``replica`` reads as ``video``
+for a video wait: events ``tavus.video.*`` about ``tavus.video.<video_id>``, artifacts
+``tavus-video-<video_id>``, ``tavus-batch-<n>-videos-<hash>``, and a batch table whose
+rows carry each video's ``hosted_url`` and ``download_url``.
+
 Events (documented in the README), each about the replica as its resource, with the flow
 run attached as a related resource by Prefect, and a payload of status, progress and
 error message. The resource is ``tavus.replica.<replica_id>`` (what triggers match and
@@ -47,9 +52,9 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from prefect_tavus.core import Replica
+from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
 from prefect_tavus.core.text import format_duration, format_time, plural
-from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
+from prefect_tavus.core.waiting import Outcome, SettledOutcome, WaitResult
 
 __all__ = [
     "EVENT_PREFIX",
@@ -60,7 +65,7 @@ __all__ = [
     "replica_resource",
 ]
 
-EVENT_PREFIX = "tavus.replica"
+EVENT_PREFIX = REPLICAS.event_prefix
 #: Batches up to this size get a markdown artifact per replica; larger ones get one only for
 #: replicas that did not complete, at most this many.
 PER_REPLICA_ARTIFACT_LIMIT = 25
@@ -81,75 +86,88 @@ def artifact_key_part(replica_id: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", replica_id.lower())
 
 
-def _batch_part(replica_ids: list[str]) -> str:
+def _batch_part(replica_ids: list[str], kind: ResourceKind) -> str:
     ids = sorted(set(replica_ids))
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:8]
-    return f"batch-{len(ids)}-replicas-{digest}"
+    return f"batch-{len(ids)}-{kind.plural_noun}-{digest}"
 
 
-def replica_artifact_key(replica_id: str) -> str:
-    """``tavus-replica-<id>``: the replica's details, one history per replica."""
-    return "tavus-replica-" + artifact_key_part(replica_id)
+def replica_artifact_key(replica_id: str, kind: ResourceKind = REPLICAS) -> str:
+    """``tavus-replica-<id>`` (``tavus-video-<id>``): its details, one history per replica."""
+    return f"tavus-{kind.noun}-" + artifact_key_part(replica_id)
 
 
-def progress_artifact_key(replica_ids: list[str]) -> str:
-    """``tavus-progress-<id>`` for one replica, ``tavus-progress-batch-<n>-replicas-<hash>`` for a batch."""
+def progress_artifact_key(replica_ids: list[str], kind: ResourceKind = REPLICAS) -> str:
+    """``tavus-progress-<id>`` for one, ``tavus-progress-batch-<n>-replicas-<hash>`` for a batch."""
     if len(set(replica_ids)) == 1:
         return "tavus-progress-" + artifact_key_part(replica_ids[0])
-    return "tavus-progress-" + _batch_part(replica_ids)
+    return "tavus-progress-" + _batch_part(replica_ids, kind)
 
 
-def batch_artifact_key(replica_ids: list[str]) -> str:
+def batch_artifact_key(replica_ids: list[str], kind: ResourceKind = REPLICAS) -> str:
     """``tavus-batch-<n>-replicas-<hash>``: the batch's table, stable for the same set of ids."""
-    return "tavus-" + _batch_part(replica_ids)
+    return "tavus-" + _batch_part(replica_ids, kind)
 
 
 # --- events ------------------------------------------------------------------------------
 
 
-def _state_words(replica: Replica | None, outcome: Outcome | None = None) -> str:
+def _state_words(replica: TavusResource | None, outcome: Outcome | None = None) -> str:
     """``started, 40/100``: the status and progress as Tavus reported them."""
     if outcome is Outcome.NOT_FOUND:
         return "not found"
     if replica is None:
         return "not seen yet"
-    return ", ".join(part for part in (replica.status or "unknown status", replica.training_progress) if part)
+    return ", ".join(part for part in (replica.status or "unknown status", replica.progress_text) if part)
 
 
 def replica_resource(
-    replica_id: str, replica: Replica | None, outcome: Outcome | None = None
+    replica_id: str, replica: TavusResource | None, outcome: Outcome | None = None,
+    kind: ResourceKind = REPLICAS,
 ) -> dict[str, str]:
-    """The event resource for a replica.
+    """The event resource for a replica (or video).
 
     ``prefect.resource.id`` is stable (triggers match it); ``prefect.resource.name`` is what
     the event feed shows, so it carries the name, status and progress of this event.
     """
-    name = (replica.replica_name if replica else None) or replica_id
+    prefix = kind.event_prefix
+    name = (replica.display_name if replica else None) or replica_id
     resource = {
-        "prefect.resource.id": f"{EVENT_PREFIX}.{replica_id}",
+        "prefect.resource.id": f"{prefix}.{replica_id}",
         "prefect.resource.name": f"{name} ({_state_words(replica, outcome)})",
-        "tavus.replica.id": replica_id,
+        f"{prefix}.id": replica_id,
     }
     labels = {
-        "tavus.replica.name": replica.replica_name if replica else None,
-        "tavus.replica.status": replica.status if replica else None,
-        "tavus.replica.progress": replica.training_progress if replica else None,
+        f"{prefix}.name": replica.display_name if replica else None,
+        f"{prefix}.status": replica.status if replica else None,
+        f"{prefix}.progress": replica.progress_text if replica else None,
     }
+    if kind.kind == "video":  # what the next step needs: where the video is, whose it is
+        labels.update({
+            f"{prefix}.replica-id": getattr(replica, "replica_id", None),
+            f"{prefix}.hosted-url": getattr(replica, "hosted_url", None),
+        })
     resource.update({label: value for label, value in labels.items() if value})  # labels are strings
     return resource
 
 
-def _payload(replica_id: str, replica: Replica | None, error_message: str | None = None) -> dict[str, Any]:
-    return {
-        "replica_id": replica_id,
+def _payload(
+    replica_id: str, replica: TavusResource | None, error_message: str | None = None, kind: ResourceKind = REPLICAS
+) -> dict[str, Any]:
+    payload = {
+        kind.id_field: replica_id,
         "status": replica.status if replica else None,
-        "training_progress": replica.training_progress if replica else None,
+        kind.progress_field: replica.progress_text if replica else None,
         "progress_percent": replica.progress_percent if replica else None,
         "error_message": error_message if error_message is not None else (replica.failure_reason if replica else None),
     }
+    if kind.kind == "video":
+        for field in ("replica_id", "video_name", "hosted_url", "download_url", "stream_url"):
+            payload[field] = getattr(replica, field, None)
+    return payload
 
 
-def _band(replica: Replica) -> tuple[str, int]:
+def _band(replica: TavusResource) -> tuple[str, int]:
     percent = replica.progress_percent
     return (replica.normalized_status, -1 if percent is None else int(percent // 10))
 
@@ -163,37 +181,27 @@ def _md(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
 
 
-def _who(outcome: ReplicaOutcome) -> str:
+def _who(outcome: SettledOutcome) -> str:
     """``'Sales presenter' (rcc42d8eedf)``, or the id alone when the name is unknown."""
-    name = outcome.replica.replica_name if outcome.replica else None
-    return f"'{_md(name)}' ({outcome.replica_id})" if name else outcome.replica_id
+    name = outcome.resource.display_name if outcome.resource else None
+    return f"'{_md(name)}' ({outcome.resource_id})" if name else outcome.resource_id
 
 
-def _progress_words(outcome: ReplicaOutcome) -> str:
-    replica = outcome.replica
-    return (replica.training_progress if replica else None) or "no progress reported"
+def _progress(outcome: SettledOutcome) -> str | None:
+    return outcome.resource.progress_text if outcome.resource else None
 
 
-def _verdict(outcome: ReplicaOutcome) -> str:
-    """What became of a replica, with the progress Tavus last reported (for sentences)."""
-    progress = _progress_words(outcome)
-    return {
-        Outcome.COMPLETED: "completed training",
-        Outcome.FAILED: f"failed training at {progress}",
-        Outcome.NOT_FOUND: "was not found" + (f" (last seen at {progress})" if outcome.replica else ""),
-        Outcome.TIMED_OUT: f"was still training at {progress} at the deadline",
-    }[outcome.outcome]
+def _verdict(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> str:
+    """What became of it, with the progress Tavus last reported (for sentences)."""
+    said = kind.verdict(outcome.outcome, _progress(outcome))
+    if outcome.outcome is Outcome.NOT_FOUND and outcome.resource and _progress(outcome):
+        said += f" (last seen at {_progress(outcome)})"
+    return said
 
 
-def _headline(outcome: ReplicaOutcome) -> str:
+def _headline(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> str:
     """The same, first in a description, where the UI's cards cut long text short."""
-    progress = _progress_words(outcome)
-    return {
-        Outcome.COMPLETED: "Completed",
-        Outcome.FAILED: f"Failed at {progress}",
-        Outcome.NOT_FOUND: "Not found",
-        Outcome.TIMED_OUT: f"Timed out at {progress}",
-    }[outcome.outcome]
+    return kind.headline(outcome.outcome, _progress(outcome))
 
 
 def _counts(result: WaitResult) -> str:
@@ -204,8 +212,12 @@ def _counts(result: WaitResult) -> str:
 class WaitUI:
     """Events and artifacts for one wait."""
 
-    def __init__(self, replica_ids: list[str], logger: logging.LoggerAdapter | logging.Logger) -> None:
+    def __init__(
+        self, replica_ids: list[str], kind: ResourceKind = REPLICAS,
+        logger: logging.LoggerAdapter | logging.Logger | None = None,
+    ) -> None:
         self.replica_ids = replica_ids
+        self.kind = kind
         self.logger = logger
         self.single = len(set(replica_ids)) == 1
         self._bands: dict[str, tuple[str, int]] = {}
@@ -216,26 +228,26 @@ class WaitUI:
 
     # --- events ----------------------------------------------------------------------
 
-    def observed(self, replica: Replica) -> None:
+    def observed(self, replica: TavusResource) -> None:
         """Emit ``tavus.replica.progress`` when a replica enters a new band or status."""
         band = _band(replica)
-        if self._bands.get(replica.replica_id) == band or replica.is_terminal:
-            self._bands[replica.replica_id] = band
+        if self._bands.get(replica.resource_id) == band or replica.is_terminal:
+            self._bands[replica.resource_id] = band
             return
-        self._bands[replica.replica_id] = band
+        self._bands[replica.resource_id] = band
         emit_event(
-            f"{EVENT_PREFIX}.progress",
-            resource=replica_resource(replica.replica_id, replica),
-            payload=_payload(replica.replica_id, replica),
+            f"{self.kind.event_prefix}.progress",
+            resource=replica_resource(replica.resource_id, replica, kind=self.kind),
+            payload=_payload(replica.resource_id, replica, kind=self.kind),
         )
 
-    def settled(self, outcome: ReplicaOutcome) -> None:
-        """Emit the replica's terminal event."""
-        self._settled.add(outcome.replica_id)
+    def settled(self, outcome: SettledOutcome) -> None:
+        """Emit the terminal event (``tavus.replica.completed``, ``tavus.video.failed``...)."""
+        self._settled.add(outcome.resource_id)
         emit_event(
-            f"{EVENT_PREFIX}.{_EVENT_FOR_OUTCOME[outcome.outcome]}",
-            resource=replica_resource(outcome.replica_id, outcome.replica, outcome.outcome),
-            payload={**_payload(outcome.replica_id, outcome.replica, outcome.error_message),
+            f"{self.kind.event_prefix}.{_EVENT_FOR_OUTCOME[outcome.outcome]}",
+            resource=replica_resource(outcome.resource_id, outcome.resource, outcome.outcome, self.kind),
+            payload={**_payload(outcome.resource_id, outcome.resource, outcome.error_message, self.kind),
                      "outcome": outcome.outcome.value},
         )
 
@@ -244,13 +256,16 @@ class WaitUI:
     def _artifact_failed(self, exc: Exception) -> None:
         if not self._artifact_warned:
             self._artifact_warned = True
-            self.logger.warning("Could not write a Prefect artifact (the wait goes on): %s", exc)
+            if self.logger is not None:
+                self.logger.warning("Could not write a Prefect artifact (the wait goes on): %s", exc)
 
     def _progress_description(self) -> str:
+        kind = self.kind
+        what = "Training" if kind.kind == "replica" else "Generation"
         if self.single:
-            return f"Training progress of replica {self.replica_ids[0]}, as Tavus reports it"
-        return (f"Mean training progress of {plural(len(self.replica_ids), 'replica')}, each as Tavus "
-                "reports it (a completed replica counts 100)")
+            return f"{what} progress of {kind.noun} {self.replica_ids[0]}, as Tavus reports it"
+        return (f"Mean {what.lower()} progress of {kind.count(len(self.replica_ids))}, each as Tavus "
+                f"reports it (a completed {kind.noun} counts 100)")
 
     async def progress(self, percent: float, *, description: str | None = None, final: bool = False) -> None:
         """Keep the wait's progress artifact at ``percent`` (0-100).
@@ -266,7 +281,7 @@ class WaitUI:
             if self._progress_artifact is None:
                 self._progress_artifact = await acreate_progress_artifact(
                     percent,
-                    key=progress_artifact_key(self.replica_ids),
+                    key=progress_artifact_key(self.replica_ids, self.kind),
                     description=description or self._progress_description(),
                 )
             else:
@@ -278,61 +293,68 @@ class WaitUI:
     async def summary(self, result: WaitResult) -> None:
         """At the end of a wait: the progress artifact's last word, then the details
         artifacts (per replica, stable keys) and, for a batch, its table."""
-        await self.progress(result.progress_percent, description=_final_progress_description(result), final=True)
+        kind = self.kind
+        await self.progress(result.progress_percent, description=_final_progress_description(result, kind), final=True)
         try:
             for outcome in _worth_a_details_artifact(result):
                 await acreate_markdown_artifact(
-                    markdown=_replica_markdown(outcome, result),
-                    key=replica_artifact_key(outcome.replica_id),
-                    description=f"{_headline(outcome)}: Tavus replica {_who(outcome)}",
+                    markdown=_replica_markdown(outcome, result, kind),
+                    key=replica_artifact_key(outcome.resource_id, kind),
+                    description=f"{_headline(outcome, kind)}: Tavus {kind.noun} {_who(outcome)}",
                 )
             if not self.single:
                 await acreate_table_artifact(
-                    table=[_row(outcome) for outcome in result.results],
-                    key=batch_artifact_key(self.replica_ids),
-                    description=_table_description(result),
+                    table=[_row(outcome, kind) for outcome in result.results],
+                    key=batch_artifact_key(self.replica_ids, kind),
+                    description=_table_description(result, kind),
                 )
         except Exception as exc:  # noqa: BLE001
             self._artifact_failed(exc)
 
 
-def _worth_a_details_artifact(result: WaitResult) -> list[ReplicaOutcome]:
+def _worth_a_details_artifact(result: WaitResult) -> list[SettledOutcome]:
     """Every replica of a small batch; in a large one, the first replicas that did not complete."""
     if len(result.results) <= PER_REPLICA_ARTIFACT_LIMIT:
         return list(result.results)
     return result.not_completed[:PER_REPLICA_ARTIFACT_LIMIT]
 
 
-def _final_progress_description(result: WaitResult) -> str:
+def _final_progress_description(result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
     """Verdict first (cards show one line): ``Failed at 40/100: replica 'Broken take' (r…), ...``."""
     if len(result.results) == 1:
         (outcome,) = result.results
-        return f"{_headline(outcome)}: replica {_who(outcome)}, progress as Tavus last reported it"
-    return (f"{_counts(result)} ({plural(len(result.results), 'replica')}): mean of the progress Tavus "
-            "last reported for each, a completed replica counting 100")
+        return f"{_headline(outcome, kind)}: {kind.noun} {_who(outcome)}, progress as Tavus last reported it"
+    return (f"{_counts(result)} ({kind.count(len(result.results))}): mean of the progress Tavus "
+            f"last reported for each, a completed {kind.noun} counting 100")
 
 
-def _table_description(result: WaitResult) -> str:
-    text = (f"{_counts(result)}: Tavus batch of {plural(len(result.results), 'replica')}, waited "
+def _table_description(result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
+    text = (f"{_counts(result)}: Tavus batch of {kind.count(len(result.results))}, waited "
             f"{format_duration(result.elapsed_seconds)}, {plural(result.requests, 'request')}.")
     if len(result.results) > PER_REPLICA_ARTIFACT_LIMIT:
         shown = len(_worth_a_details_artifact(result))
         first = f" (the first {shown} of {len(result.not_completed)})" if len(result.not_completed) > shown else ""
-        text += f" Details artifacts (tavus-replica-<id>) only for the replicas that did not complete{first}."
+        text += (f" Details artifacts (tavus-{kind.noun}-<id>) only for the {kind.plural_noun} that did not "
+                 f"complete{first}.")
     return text
 
 
-def _row(outcome: ReplicaOutcome) -> dict[str, Any]:
-    replica = outcome.replica
-    return {
-        "replica_id": outcome.replica_id,
-        "name": replica.replica_name if replica else None,
+def _row(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> dict[str, Any]:
+    resource = outcome.resource
+    row: dict[str, Any] = {
+        kind.id_field: outcome.resource_id,
+        "name": resource.display_name if resource else None,
         "outcome": outcome.outcome.value,
-        "status": replica.status if replica else None,
-        "progress": replica.training_progress if replica else None,
-        "error_message": outcome.error_message,
-        "seen_finished_after_s": round(outcome.seen_finished_after_seconds or 0, 1),
+        "status": resource.status if resource else None,
     }
+    if kind.kind == "video":  # where the video is: what the pipeline writes back
+        row["hosted_url"] = getattr(resource, "hosted_url", None)
+        row["download_url"] = getattr(resource, "download_url", None)
+    else:
+        row["progress"] = resource.progress_text if resource else None
+    row["error_message"] = outcome.error_message
+    row["seen_finished_after_s"] = round(outcome.seen_finished_after_seconds or 0, 1)
+    return row
 
 
 _SEEN_LABEL = {
@@ -343,33 +365,52 @@ _SEEN_LABEL = {
 }
 
 
-def _replica_markdown(outcome: ReplicaOutcome, result: WaitResult) -> str:
-    """The replica's details: what Tavus said about it and what the wait saw.
+def _replica_markdown(outcome: SettledOutcome, result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
+    """Its details: what Tavus said about it and what the wait saw.
 
-    A two-column table headed by the replica's id; rows Tavus left empty are left out.
+    A two-column table headed by its id; rows Tavus left empty are left out.
     """
-    replica = outcome.replica
-    name = replica.replica_name if replica else None
-    who = f"'{_md(name)}'" if name else outcome.replica_id
-    lines = [f"# Replica {who} {_verdict(outcome)}", ""]
+    resource = outcome.resource
+    name = resource.display_name if resource else None
+    who = f"'{_md(name)}'" if name else outcome.resource_id
+    lines = [f"# {kind.title} {who} {_verdict(outcome, kind)}", ""]
     if outcome.error_message and outcome.outcome is not Outcome.COMPLETED:
         lines += [f"> **Error:** {_md(outcome.error_message)}", ""]
     waited = outcome.seen_finished_after_seconds
     batch = len(result.results) > 1
-    rows = [
-        ("Name", replica.replica_name if replica else None),
-        ("Status", replica.status if replica else None),
-        ("Training progress", replica.training_progress if replica else None),
-        ("Type", replica.replica_type if replica else None),
-        ("Model", replica.model_name if replica else None),
-        ("Created", format_time(replica.created_at) if replica else None),
-        ("Last updated by Tavus", format_time(replica.updated_at) if replica else None),
-        ("Thumbnail", replica.thumbnail_video_url if replica else None),
+    rows = [("Name", name), ("Status", resource.status if resource else None)]
+    rows += _DETAIL_ROWS[kind.kind](resource) if resource is not None else []
+    rows += [
         (_SEEN_LABEL[outcome.outcome], format_time(outcome.seen_finished_at)),
         ("Time waited", format_duration(waited if waited is not None else result.elapsed_seconds)),
         ("Requests made by this wait" + (f" (batch of {len(result.results)})" if batch else ""),
          str(result.requests)),
     ]
-    lines += [f"| Replica id | `{_md(outcome.replica_id)}` |", "|---|---|"]
+    lines += [f"| {kind.title} id | `{_md(outcome.resource_id)}` |", "|---|---|"]
     lines += [f"| {_md(label)} | {_md(value)} |" for label, value in rows if value not in (None, "")]
     return "\n".join(lines) + "\n"
+
+
+def _replica_rows(replica: Any) -> list[tuple[str, Any]]:
+    return [
+        ("Training progress", replica.training_progress),
+        ("Type", replica.replica_type),
+        ("Model", replica.model_name),
+        ("Created", format_time(replica.created_at)),
+        ("Last updated by Tavus", format_time(replica.updated_at)),
+        ("Thumbnail", replica.thumbnail_video_url),
+    ]
+
+
+def _video_rows(video: Any) -> list[tuple[str, Any]]:
+    return [
+        ("Replica", video.replica_id),
+        ("Hosted URL", video.hosted_url),
+        ("Download URL", video.download_url),
+        ("Stream URL", video.stream_url),
+        ("Created", format_time(video.created_at)),
+        ("Last updated by Tavus", format_time(video.updated_at)),
+    ]
+
+
+_DETAIL_ROWS = {"replica": _replica_rows, "video": _video_rows}

@@ -32,7 +32,8 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import Pause
 from prefect.flow_runs import asuspend_flow_run
 
-from prefect_tavus.core.text import plural, printable
+from prefect_tavus.core.kinds import REPLICAS, ResourceKind
+from prefect_tavus.core.text import printable
 from prefect_tavus.suspension import SuspendedWait, record_waiting
 
 __all__ = ["WorkerRelease", "already_reported", "release_blocker"]
@@ -54,16 +55,17 @@ def release_blocker() -> str | None:
     return None
 
 
-def already_reported(flow_run: Any, replica_ids: Sequence[str]) -> frozenset[str]:
-    """Replicas that an earlier life of this run saw finish and reported (events, logs).
+def already_reported(flow_run: Any, ids: Sequence[str], kind: ResourceKind = REPLICAS) -> frozenset[str]:
+    """Replicas (or videos) that an earlier life of this run saw finish and reported
+    (events, logs).
 
-    A suspending wait records the ids still training; every other id it waits for had
+    A suspending wait records the ids still pending; every other id it waits for had
     finished by then and was reported in that life. A run never suspended has no record.
     """
     record = SuspendedWait.from_flow_run(flow_run) if flow_run is not None else None
-    if record is None:
+    if record is None or record.kind != kind.kind:
         return frozenset()
-    return frozenset(replica_id for replica_id in replica_ids if replica_id not in record.replica_ids)
+    return frozenset(resource_id for resource_id in ids if resource_id not in record.ids)
 
 
 class WorkerRelease:
@@ -76,24 +78,27 @@ class WorkerRelease:
     spell of failures, one INFO when it finally releases.
     """
 
-    def __init__(self, flow_run_id: UUID, logger: Logger | LoggerAdapter) -> None:
+    def __init__(self, flow_run_id: UUID, logger: Logger | LoggerAdapter, kind: ResourceKind = REPLICAS) -> None:
         self.flow_run_id = flow_run_id
         self.logger = logger
+        self.kind = kind
         self._failing_since: float | None = None
         self._failures = 0
 
     @classmethod
-    def for_this_run(cls, wanted: bool, flow_run_id: UUID | None, logger: Logger | LoggerAdapter) -> WorkerRelease | None:
+    def for_this_run(
+        cls, wanted: bool, flow_run_id: UUID | None, logger: Logger | LoggerAdapter, kind: ResourceKind = REPLICAS
+    ) -> WorkerRelease | None:
         """A releaser when ``wanted`` and possible; else None, with one WARNING if wanted."""
         if not wanted:
             return None
         blocker = release_blocker()
         if blocker is None and flow_run_id is not None:
-            return cls(flow_run_id, logger)
+            return cls(flow_run_id, logger, kind)
         logger.warning(
             "release_worker=True, but this wait cannot release its worker: %s. It polls "
-            "instead, holding its worker until the replicas finish.",
-            blocker or "its flow run is unknown",
+            "instead, holding its worker until the %s finish.",
+            blocker or "its flow run is unknown", kind.plural_noun,
         )
         return None
 
@@ -104,16 +109,16 @@ class WorkerRelease:
         """
         try:
             async with get_prefect_client() as prefect:
-                await record_waiting(prefect, self.flow_run_id, list(pending), deadline, checked_at)
+                await record_waiting(prefect, self.flow_run_id, list(pending), deadline, checked_at, self.kind.kind)
         except Exception as exc:  # noqa: BLE001 - the API being down must not stop a wait
             self._failed("record the wait on its flow run", exc)
             return
         count = len(pending)
         self.logger.info(
-            "Releasing the worker: %s still training. The run is suspended until "
+            "Releasing the worker: %s still %s. The run is suspended until "
             "Tavus's callback or the resume-replica-waits sweep resumes it (at the latest "
             "when its deadline passes, in %.0f min).",
-            plural(count, "replica"), max(0.0, deadline - time.time()) / 60,
+            self.kind.count(count), self.kind.doing, max(0.0, deadline - time.time()) / 60,
         )
         try:
             # A fresh key per suspension: Prefect remembers fired keys across resumes, and

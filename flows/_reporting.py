@@ -13,22 +13,24 @@ from collections.abc import Iterable
 
 from prefect.logging import get_run_logger
 
-from prefect_tavus.core import PrefectAPITransientError, Replica, TavusError
+from prefect_tavus.core import PrefectAPITransientError, TavusError
+from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
 from prefect_tavus.core.text import format_duration as _fmt_seconds
 from prefect_tavus.core.text import plural, printable
-from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
+from prefect_tavus.core.waiting import Outcome, SettledOutcome, WaitResult
 
 __all__ = ["WaitReporter"]
 
-#: Up to this many replicas, each change is logged on its own line.
+#: Up to this many replicas (or videos), each change is logged on its own line.
 PER_REPLICA_LOG_LIMIT = 10
 
 
 class WaitReporter:
     """The log lines of one wait."""
 
-    def __init__(self, replica_ids: list[str], *, heartbeat_seconds: float) -> None:
+    def __init__(self, replica_ids: list[str], kind: ResourceKind = REPLICAS, *, heartbeat_seconds: float) -> None:
         self.logger = get_run_logger()
+        self.kind = kind
         self.replica_ids = replica_ids
         self.heartbeat_seconds = heartbeat_seconds
         self.per_replica = len(replica_ids) <= PER_REPLICA_LOG_LIMIT
@@ -42,26 +44,27 @@ class WaitReporter:
     # --- lifecycle -------------------------------------------------------------------
 
     def started(self, *, deadline_in: float, resumed_after: float) -> None:
-        what = f"replica {self.replica_ids[0]}" if len(self.replica_ids) == 1 else plural(len(self.replica_ids), "replica")
+        kind = self.kind
+        what = f"{kind.noun} {self.replica_ids[0]}" if len(self.replica_ids) == 1 else kind.count(len(self.replica_ids))
         resumed = f" (resuming a wait started {_fmt_seconds(resumed_after)} ago)" if resumed_after > 1 else ""
-        self._info("Waiting for %s to finish training; giving up in %s%s.", what, _fmt_seconds(deadline_in), resumed)
+        self._info("Waiting for %s to finish %s; giving up in %s%s.", what, kind.doing, _fmt_seconds(deadline_in), resumed)
 
-    def changed(self, replica: Replica, previous: Replica | None) -> None:
-        """A replica's status or progress moved."""
+    def changed(self, resource: TavusResource, previous: TavusResource | None) -> None:
+        """A replica's (or video's) status or progress moved."""
         if not self.per_replica:
             return
         if previous is None:
-            self._info("Replica %s", replica.describe())
+            self._info("%s %s", self.kind.title, resource.describe())
             return
         parts = []
-        if previous.status != replica.status:
-            parts.append(f"status {printable(previous.status, 40)} -> {printable(replica.status, 40)}")
-        if previous.training_progress != replica.training_progress:
-            parts.append(f"progress {printable(previous.training_progress, 20)} -> "
-                         f"{printable(replica.training_progress, 20)}")
-        self._info("Replica %s: %s", replica.replica_id, ", ".join(parts))
+        if previous.status != resource.status:
+            parts.append(f"status {printable(previous.status, 40)} -> {printable(resource.status, 40)}")
+        if previous.progress_text != resource.progress_text:
+            parts.append(f"progress {printable(previous.progress_text, 20)} -> "
+                         f"{printable(resource.progress_text, 20)}")
+        self._info("%s %s: %s", self.kind.title, resource.resource_id, ", ".join(parts))
 
-    def round_summary(self, pending: Iterable[Replica | None], finished: list[ReplicaOutcome]) -> None:
+    def round_summary(self, pending: Iterable[TavusResource | None], finished: list[SettledOutcome]) -> None:
         """For large batches: one line when the counts or the median progress move."""
         if self.per_replica:
             return
@@ -73,32 +76,32 @@ class WaitReporter:
             return
         self._last_summary = key
         self._info(
-            "%d/%d finished (%d completed, %d failed, %d not found); %d training%s.",
+            "%d/%d finished (%d completed, %d failed, %d not found); %d %s%s.",
             len(finished), len(self.replica_ids), counts[Outcome.COMPLETED], counts[Outcome.FAILED],
-            counts[Outcome.NOT_FOUND], len(self.replica_ids) - len(finished),
+            counts[Outcome.NOT_FOUND], len(self.replica_ids) - len(finished), self.kind.doing,
             f", median progress {median:.0f}%" if median is not None else "",
         )
 
-    def finished(self, outcome: ReplicaOutcome) -> None:
+    def finished(self, outcome: SettledOutcome) -> None:
         if not self.per_replica:
             return
+        kind, resource = self.kind, outcome.resource
+        progress = resource.progress_text if resource is not None else None
+        said = f"{kind.title} {outcome.resource_id} {kind.verdict(outcome.outcome, progress)}"
         if outcome.outcome is Outcome.COMPLETED:
-            self._info("Replica %s completed training.", outcome.replica_id)
-        elif outcome.outcome is Outcome.FAILED:
-            self.logger.error("Replica %s failed training: %s", outcome.replica_id, printable(outcome.error_message, 500))
-        elif outcome.outcome is Outcome.NOT_FOUND:
-            self.logger.error("Replica %s not found: %s", outcome.replica_id, printable(outcome.error_message, 500))
+            self._info("%s.", said)
+        elif outcome.outcome in (Outcome.FAILED, Outcome.NOT_FOUND):
+            self.logger.error("%s: %s", said, printable(outcome.error_message, 500))
         else:
-            self.logger.warning("Replica %s still training at the deadline (%s).", outcome.replica_id,
-                                outcome.replica.describe() if outcome.replica else "never seen")
+            self.logger.warning("%s (%s).", said, resource.describe() if resource is not None else "never seen")
 
     def heartbeat(self, pending: int, elapsed: float, next_poll_in: float) -> None:
         """An INFO line if nothing has been logged for ``heartbeat_seconds``."""
         if time.monotonic() - self._last_info < self.heartbeat_seconds:
             return
         self._info(
-            "Still waiting: %s training after %s; next check in %s.",
-            plural(pending, "replica"), _fmt_seconds(elapsed), _fmt_seconds(next_poll_in),
+            "Still waiting: %s %s after %s; next check in %s.",
+            self.kind.count(pending), self.kind.doing, _fmt_seconds(elapsed), _fmt_seconds(next_poll_in),
         )
 
     # --- outages ---------------------------------------------------------------------

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from uuid import UUID
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -48,7 +47,7 @@ from prefect_tavus.core import (
     validate_replica_id,
 )
 from prefect_tavus.core.waiting import WaitSettings
-from prefect_tavus.flows._prefect_api import with_prefect_api
+from prefect_tavus.flows._records import RunRecord
 from prefect_tavus.suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
 from prefect_tavus.flows.wait import _wait_for_replica
 
@@ -62,29 +61,6 @@ _LOOKUPS, _LOOKUP_SPACING_SECONDS = 3, 5.0
 def _create_once_run_name(parameters: dict[str, Any]) -> str:
     """``create-replica-<name or training file>``, as ``create_replica`` names its runs."""
     return create_replica_task_run_name(parameters.get("body") or {})
-
-
-class _RunRecord:
-    """The create's record on this flow run's labels, read and written through the
-    Prefect API within the wait's outage budget."""
-
-    def __init__(self, flow_run_id: UUID, budget_seconds: float, logger: Any) -> None:
-        self.flow_run_id = flow_run_id
-        self.budget_seconds = budget_seconds
-        self.logger = logger
-
-    async def read(self) -> dict[str, Any]:
-        async def call(prefect: Any) -> dict[str, Any]:
-            return dict((await prefect.read_flow_run(self.flow_run_id)).labels or {})
-
-        return await with_prefect_api(call, what="read the run's create record",
-                                      budget_seconds=self.budget_seconds, logger=self.logger)
-
-    async def write(self, labels: dict[str, Any], what: str) -> None:
-        async def call(prefect: Any) -> None:
-            await prefect.update_flow_run_labels(self.flow_run_id, labels)
-
-        await with_prefect_api(call, what=what, budget_seconds=self.budget_seconds, logger=self.logger)
 
 
 async def _find_lost_create(
@@ -136,7 +112,7 @@ async def _create_once(
     logger = get_run_logger()
     context = TaskRunContext.get()
     assert context is not None and context.task_run.flow_run_id is not None, "runs inside a flow run"
-    record = _RunRecord(context.task_run.flow_run_id, outage_budget_seconds, logger)
+    record = RunRecord(context.task_run.flow_run_id, outage_budget_seconds, logger)
     client = tavus_credentials.get_client()
 
     labels = await record.read()

@@ -35,9 +35,21 @@ __all__ = ["wait_for_replica", "await_for_replica", "wait_for_replicas", "await_
 
 
 def _cancelled(what: str) -> State:
-    message = f"Cancelled while waiting for {what}; stopped polling and left the replicas as they were."
+    message = f"Cancelled while waiting for {what}; stopped polling and left them at Tavus as they were."
     get_run_logger().info(message)
     return Cancelled(message=message)
+
+
+def not_all_completed_message(result: WaitResult) -> str:
+    """Why a batch wait fails: its summary and the first ten that did not complete."""
+    failed = ", ".join(
+        f"{r.resource_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
+    )
+    more = len(result.not_completed) - 10
+    return (
+        f"{result.summary()}. Not completed: {failed}{f' and {more} more' if more > 0 else ''}. "
+        "Pass raise_on_failure=False to get the results instead of an error."
+    )
 
 
 # --- one replica -----------------------------------------------------------------------
@@ -152,15 +164,7 @@ async def _wait_for_replicas(
     except WaitCancelled:
         return _cancelled(plural(len(ids), "replica"))  # type: ignore[return-value]
     if raise_on_failure and not result.all_completed:
-        failed = ", ".join(
-            f"{r.replica_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
-        )
-        more = len(result.not_completed) - 10
-        raise ReplicasWaitFailedError(
-            f"{result.summary()}. Not completed: {failed}{f' and {more} more' if more > 0 else ''}. "
-            "Pass raise_on_failure=False to get the results instead of an error.",
-            result,
-        )
+        raise ReplicasWaitFailedError(not_all_completed_message(result), result)
     return result
 
 

@@ -1,4 +1,4 @@
-"""``poll_replicas``: one poll round of a wait, as one Prefect task run.
+"""``poll_replicas`` and ``poll_videos``: one poll round of a wait, as one Prefect task run.
 
 A round asks Tavus about every replica still pending: one ``GET /v2/replicas/{id}``
 when one is left (it returns ``error_message`` too), else ``GET /v2/replicas`` with
@@ -21,11 +21,12 @@ from prefect.cache_policies import NO_CACHE
 
 from prefect_tavus.blocks import TavusCredentials
 from prefect_tavus.core import DEFAULT_PAGE_SIZE, Replica, TavusNotFoundError, TavusTransientError
+from prefect_tavus.core.video_polling import read_videos
 from prefect_tavus.core.waiting import PollRound
 
-__all__ = ["confirm_replica", "poll_replicas"]
+__all__ = ["confirm_replica", "confirm_video", "poll_replicas", "poll_videos"]
 
-_QUIET_TASKS = frozenset({"poll_replicas", "confirm_replica"})
+_QUIET_TASKS = frozenset({"poll_replicas", "confirm_replica", "poll_videos", "confirm_video"})
 
 
 class _QuietPollRounds(logging.Filter):
@@ -92,3 +93,32 @@ async def confirm_replica(replica_id: str, tavus_credentials: TavusCredentials) 
     except TavusTransientError as error:
         return PollRound.failure(error)
     return PollRound(found={replica_id: replica}, received_at={replica_id: time.time()})
+
+
+@task(name="poll_videos", task_run_name="poll-{round_number}", cache_policy=NO_CACHE, retries=0)
+async def poll_videos(
+    video_ids: list[str],
+    tavus_credentials: TavusCredentials,
+    round_number: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> PollRound:
+    """Ask Tavus once about every id in ``video_ids`` (already validated).
+
+    The video list has no id filter, so how many statuses are learnt per request depends
+    on the batch and the account: :func:`~prefect_tavus.core.video_polling.read_videos`
+    chooses (GETs, or list pages with GETs for the rest) and says why in its docstring.
+    """
+    return await read_videos(tavus_credentials.get_client(), video_ids, page_size=page_size)
+
+
+@task(name="confirm_video", task_run_name="get-video-{video_id}", cache_policy=NO_CACHE, retries=0)
+async def confirm_video(video_id: str, tavus_credentials: TavusCredentials) -> PollRound:
+    """One confirming GET of a video wait's round (an id a list scan did not see), as
+    ``confirm_replica`` is for replicas: not retried, nothing raised for Tavus's answers."""
+    try:
+        video = await tavus_credentials.get_client().get_video(video_id)
+    except TavusNotFoundError as error:
+        return PollRound(missing={video_id: error}, received_at={video_id: time.time()})
+    except TavusTransientError as error:
+        return PollRound.failure(error)
+    return PollRound(found={video_id: video}, received_at={video_id: time.time()})

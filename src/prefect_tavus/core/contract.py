@@ -15,6 +15,7 @@ flows and their tests import the same names and the same codec:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +37,8 @@ __all__ = [
     "LABEL_CREATE_ATTEMPTED",
     "LABEL_DEADLINE",
     "LABEL_REPLICAS",
+    "LABEL_ROW_ATTEMPTED",
+    "LABEL_ROW_VIDEO",
     "LABEL_VIDEOS",
     "MIN_TOKEN_LENGTH",
     "SUSPENDED",
@@ -45,6 +48,8 @@ __all__ = [
     "callback_url",
     "epoch_seconds",
     "event_name",
+    "row_digest",
+    "row_labels",
     "validate_token",
 ]
 
@@ -119,10 +124,27 @@ LABEL_CREATED = "tavus.create.replica_id"
 #: When a create was about to be sent (epoch seconds), written before the POST: a life
 #: that finds this without ``LABEL_CREATED`` knows an answer may have been lost.
 LABEL_CREATE_ATTEMPTED = "tavus.create.attempted_at"
+#: Per row of ``generate_videos`` (``<digest>`` is :func:`row_digest` of the row's key):
+#: the video created for it, written the moment Tavus answered, and when its create was
+#: about to be sent (epoch seconds), written before the POST.
+LABEL_ROW_VIDEO = "tavus.generate.video.{digest}"
+LABEL_ROW_ATTEMPTED = "tavus.generate.attempted_at.{digest}"
 #: Prefect's name for the paused state of a run that released its process.
 SUSPENDED = "Suspended"
 
 _ID_RULES: Mapping[Kind, Callable[[str], str]] = {"replica": validate_replica_id, "video": validate_video_id}
+
+
+def row_digest(key: str) -> str:
+    """A row key as a label part: its SHA-256, 16 hex digits (keys are the caller's text,
+    of any length and alphabet; the digest keeps them out of label names)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def row_labels(key: str) -> tuple[str, str]:
+    """The labels of one ``generate_videos`` row: (its video id, its create attempt)."""
+    digest = row_digest(key)
+    return LABEL_ROW_VIDEO.format(digest=digest), LABEL_ROW_ATTEMPTED.format(digest=digest)
 
 
 class UnreadableRecord(ValueError):

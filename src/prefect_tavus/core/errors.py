@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import httpx
 
     from prefect_tavus.core.models import Replica
+    from prefect_tavus.core.videos import Video
 
 __all__ = [
     "InvalidCreateRequestError",
@@ -51,6 +52,10 @@ __all__ = [
     "ReplicaNotFoundDuringWaitError",
     "ReplicaWaitTimeoutError",
     "ReplicasWaitFailedError",
+    "VideoGenerationFailedError",
+    "VideoNotFoundDuringWaitError",
+    "VideoWaitTimeoutError",
+    "VideosWaitFailedError",
     "TavusAPIUnavailableError",
     "TavusAuthenticationError",
     "TavusConfigurationError",
@@ -435,6 +440,60 @@ class TavusAPIUnavailableError(TavusError):
 
 class ReplicasWaitFailedError(TavusError):
     """A batch wait ended with at least one replica not completed. ``results`` has them all."""
+
+    def __init__(self, message: str, results: Any) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class VideoGenerationFailedError(TavusError):
+    """The video reached status ``error``. ``video`` holds it, ``reason`` Tavus's why
+    (``status_details``, e.g. ``replica_in_error_state``)."""
+
+    def __init__(self, video: Video) -> None:
+        reason = video.failure_reason
+        super().__init__(
+            f"Video {printable(video.video_id, 128)!r} failed to generate: "
+            f"{server_text(reason) or 'Tavus gave no status_details'}. Fix what it says (the script, "
+            "the audio, the replica) and request a new video.",
+            video_id=video.video_id,
+            api_message=reason,
+        )
+        self.video = video
+        self.reason = reason
+
+
+class VideoNotFoundDuringWaitError(TavusNotFoundError):
+    """The video vanished (deleted, or never existed for this key) while being waited on."""
+
+    def __init__(self, video_id: str, cause: TavusError | None = None, *, status: str | None = None) -> None:
+        said = f" Tavus answered: {cause.api_message or cause}." if cause is not None else ""
+        gone = f"was {printable(status, 40)}" if status else "does not exist for this API key (mistyped, deleted, or made with another account's key)"
+        super().__init__(
+            f"Video {video_id!r} {gone}; nothing to wait for.{said}",
+            video_id=video_id,
+            status_code=cause.status_code if cause is not None else None,
+            api_message=cause.api_message if cause is not None else None,
+        )
+        self.__cause__ = cause
+
+
+class VideoWaitTimeoutError(TavusError, TimeoutError):
+    """The deadline passed before the video was ready. Nothing was cancelled."""
+
+    def __init__(self, video_id: str, *, waited_seconds: float, last_status: str | None) -> None:
+        super().__init__(
+            f"Gave up waiting for video {video_id!r} after {waited_seconds:.0f}s: last status "
+            f"{last_status or 'unknown'!s}. The video keeps generating at Tavus; wait again with a "
+            "larger timeout_seconds.",
+            video_id=video_id,
+        )
+        self.waited_seconds = waited_seconds
+        self.last_status = last_status
+
+
+class VideosWaitFailedError(TavusError):
+    """A batch wait ended with at least one video not ready. ``results`` has them all."""
 
     def __init__(self, message: str, results: Any) -> None:
         super().__init__(message)

@@ -216,6 +216,26 @@ class Replica(BaseModel):
         """``error_message`` of a failed replica (ignored on others, where it can be stale)."""
         return self.error_message if self.is_failed else None
 
+    # What the wait engine reads of any resource (core.kinds.TavusResource).
+
+    @property
+    def resource_id(self) -> str:
+        return self.replica_id
+
+    @property
+    def display_name(self) -> str | None:
+        return self.replica_name
+
+    @property
+    def progress_text(self) -> str | None:
+        """Progress as Tavus wrote it (``training_progress``)."""
+        return self.training_progress
+
+    @property
+    def is_gone(self) -> bool:
+        """A replica that no longer exists answers 400/404 instead: never True here."""
+        return False
+
     def describe(self) -> str:
         """One line for logs: ``'My Replica' (r123): started, 45/100``.
 

@@ -42,7 +42,7 @@ from prefect_tavus.core.errors import (
 )
 from prefect_tavus.core.validation import validate_replica_id
 
-__all__ = ["ReplicaCreateRequest", "VideoCreateRequest"]
+__all__ = ["ReplicaCreateRequest", "VideoCreateRequest", "VideoRow"]
 
 
 def _refuse(field: str, reason: str) -> PydanticCustomError:
@@ -266,3 +266,73 @@ class VideoCreateRequest(_CreateRequest):
             raise _refuse("transparent_background", "transparent_background works only with fast=True; "
                           "set fast=True or drop transparent_background")
         return self
+
+
+class VideoRow(BaseModel):
+    """One row of a batch of videos (``generate_videos``): the caller's ``key`` for it (a
+    lead's, a customer's, a table row's id: what the results table is joined back on) and
+    the video's fields, those of :class:`VideoCreateRequest` but ``replica_id``, which the
+    batch gives once. A row without ``video_name`` is named after its key.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="The caller's key for this row; unique within the batch.")
+    request: VideoCreateRequest
+
+    @classmethod
+    def parse_batch(cls, replica_id: str, rows: Any) -> list[VideoRow]:
+        """Every row of ``rows`` (dicts, as a deployment's JSON gives them, or rows)
+        checked against ``replica_id``, before anything is sent.
+
+        Raises:
+            InvalidReplicaIdError: ``replica_id`` fails the id rule.
+            InvalidVideoRequestError: ``rows`` is not a non-empty list, a row has no usable
+                ``key``, two rows share a key, or a row's fields are refused; the message
+                names the row (``requests[3].script``) and its key.
+        """
+        replica_id = validate_replica_id(replica_id)
+        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (list, tuple)):
+            raise InvalidVideoRequestError(
+                f"requests must be a list of rows (dicts with a key and a script or an audio_url), got "
+                f"{type(rows).__name__}. Nothing was sent.", fields=["requests"],
+            )
+        if not rows:
+            raise InvalidVideoRequestError("requests is empty; pass at least one row. Nothing was sent.",
+                                           fields=["requests"])
+        parsed: list[VideoRow] = []
+        seen: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            where = f"requests[{index}]"
+            fields: Any = row
+            if isinstance(row, VideoRow):
+                fields = {"key": row.key, **row.request.model_dump(exclude_none=True)}
+            if not isinstance(fields, Mapping):
+                raise InvalidVideoRequestError(f"{where} is a {type(row).__name__}, not a row (a dict). "
+                                               "Nothing was sent.", fields=[where])
+            key = fields.get("key")
+            if not isinstance(key, str) or not key.strip():
+                raise InvalidVideoRequestError(f"{where}.key is missing or empty: every row needs the caller's "
+                                               "key for it (a unique string). Nothing was sent.",
+                                               fields=[f"{where}.key"])
+            if key in seen:
+                raise InvalidVideoRequestError(
+                    f"{where}.key {key[:100]!r} is also the key of requests[{seen[key]}]: keys must be unique "
+                    "(each row's video is created once per key). Nothing was sent.", fields=[f"{where}.key"],
+                )
+            seen[key] = index
+            body = {name: value for name, value in fields.items() if name != "key"}
+            # Named after its key unless named: a create whose answer is lost is found by name.
+            if body.get("video_name") is None:
+                body["video_name"] = key
+            if body.get("replica_id") not in (None, replica_id):
+                raise InvalidVideoRequestError(f"{where}.replica_id differs from the batch's replica_id; "
+                                               "one batch uses one replica. Nothing was sent.",
+                                               fields=[f"{where}.replica_id"])
+            try:
+                request = VideoCreateRequest.model_validate({**body, "replica_id": replica_id})
+            except InvalidCreateRequestError as exc:
+                named = [f"{where}.{field}" for field in exc.fields]
+                raise InvalidVideoRequestError(f"{where} (key {key[:100]!r}): {exc}", fields=named) from None
+            parsed.append(cls(key=key, request=request))
+        return parsed

@@ -8,6 +8,7 @@ rather than sent and answered with a confusing 400 or, worse, a 200 from another
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from prefect_tavus.core.errors import InsecureTransportError, InvalidReplicaIdError, InvalidVideoIdError, TavusError
@@ -19,6 +20,7 @@ __all__ = [
     "validate_replica_id",
     "validate_replica_ids",
     "validate_video_id",
+    "validate_video_ids",
 ]
 
 DEFAULT_BASE_URL = "https://tavusapi.com"
@@ -73,20 +75,34 @@ def validate_video_id(value: object, *, name: str = "video_id") -> str:
     return _validate_id(value, name=name, kind="video", example="abcd123", error=InvalidVideoIdError)
 
 
-def validate_replica_ids(values: object) -> list[str]:
-    """Validate a collection of ids; refuse a bare string (a common slip) and empty lists."""
+def _validate_ids(
+    values: object, name: str, rule: Callable[..., str], error: type[Exception], single: str
+) -> list[str]:
+    """Validate a collection of ids by ``rule``; refuse a bare string (a common slip) and
+    empty lists, with ``error`` naming ``name``."""
+    noun = name.removesuffix("_ids")
     if isinstance(values, str):
-        raise InvalidReplicaIdError(
-            "replica_ids must be a list of ids, not one string; for a single replica pass "
-            f"[{values!r}] or use wait_for_replica."
+        raise error(
+            f"{name} must be a list of ids, not one string; for a single {noun} pass "
+            f"[{values!r}] or use {single}."
         )
     try:
         items = list(values)  # type: ignore[call-overload]
     except TypeError:
-        raise InvalidReplicaIdError(f"replica_ids must be a list of ids, got {type(values).__name__}.") from None
+        raise error(f"{name} must be a list of ids, got {type(values).__name__}.") from None
     if not items:
-        raise InvalidReplicaIdError("replica_ids is empty; pass at least one replica id.")
-    return [validate_replica_id(item, name=f"replica_ids[{index}]") for index, item in enumerate(items)]
+        raise error(f"{name} is empty; pass at least one {noun} id.")
+    return [rule(item, name=f"{name}[{index}]") for index, item in enumerate(items)]
+
+
+def validate_replica_ids(values: object) -> list[str]:
+    """Validate a collection of replica ids; refuse a bare string and empty lists."""
+    return _validate_ids(values, "replica_ids", validate_replica_id, InvalidReplicaIdError, "wait_for_replica")
+
+
+def validate_video_ids(values: object) -> list[str]:
+    """Validate a collection of video ids; refuse a bare string and empty lists."""
+    return _validate_ids(values, "video_ids", validate_video_id, InvalidVideoIdError, "wait_for_video")
 
 
 #: The one loopback network of IPv4, and the one loopback address of IPv6.

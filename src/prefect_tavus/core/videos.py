@@ -224,6 +224,31 @@ class Video(BaseModel):
         joined = "; ".join(reason for reason in reasons if reason)
         return joined or None
 
+    # What the wait engine reads of any resource (core.kinds.TavusResource).
+
+    @property
+    def resource_id(self) -> str:
+        return self.video_id
+
+    @property
+    def display_name(self) -> str | None:
+        return self.video_name
+
+    @property
+    def progress_text(self) -> str | None:
+        """Progress as Tavus wrote it (``generation_progress``, callbacks only)."""
+        return self.generation_progress
+
+    @property
+    def is_completed(self) -> bool:
+        """Ready: the engine's word for a resource that ended well."""
+        return self.is_ready
+
+    @property
+    def is_gone(self) -> bool:
+        """Deleted: it will never be ready (the wait reports it as not found)."""
+        return self.is_deleted
+
     def describe(self) -> str:
         """One bounded log line: ``'Welcome' (abcd123): generating, 40/100``."""
         name = f"{printable(self.video_name, 100)!r} " if self.video_name else ""

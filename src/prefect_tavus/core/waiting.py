@@ -11,12 +11,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
 from prefect_tavus.core.models import Replica
+from prefect_tavus.core.videos import Video
 from prefect_tavus.core.text import plural
 
 __all__ = [
@@ -28,6 +30,10 @@ __all__ = [
     "ProgressRate",
     "RequestSpacer",
     "ReplicaOutcome",
+    "SettledOutcome",
+    "VideoOutcome",
+    "VideoRowResult",
+    "VideoWaitResult",
     "WaitResult",
     "WaitSettings",
     "reported_progress",
@@ -87,20 +93,21 @@ class WaitSettings(BaseModel):
         return self
 
 
-def reported_progress(replica: Replica | None, *, completed: bool = False) -> float:
-    """A replica's training progress (0-100) as Tavus last reported it: 100 once completed;
-    for any other replica (training, failed, missing, timed out) the last value Tavus gave,
-    0 if it never gave one. Never 100 for a replica that did not complete."""
+def reported_progress(resource: Any, *, completed: bool = False) -> float:
+    """A replica's (or video's) progress (0-100) as Tavus last reported it: 100 once
+    completed; for any other (still going, failed, missing, timed out) the last value
+    Tavus gave, 0 if it never gave one. Never 100 for one that did not complete."""
     if completed:
         return 100.0
-    percent = replica.progress_percent if replica is not None else None
+    percent = resource.progress_percent if resource is not None else None
     if percent is None:
         return 0.0
-    return percent if replica is not None and replica.is_completed else min(percent, 99.9)
+    return percent if resource is not None and resource.is_completed else min(percent, 99.9)
 
 
 class Outcome(str, Enum):
-    """How the wait ended for one replica."""
+    """How the wait ended for one replica or video (the words for each are in
+    :mod:`prefect_tavus.core.kinds`)."""
 
     COMPLETED = "completed"
     FAILED = "failed"
@@ -108,14 +115,17 @@ class Outcome(str, Enum):
     TIMED_OUT = "timed_out"
 
 
-class ReplicaOutcome(BaseModel):
-    """One replica's result: its outcome and the last state seen of it."""
+class SettledOutcome(BaseModel):
+    """What the wait learnt of one resource: its outcome, why, and when it was seen.
+
+    :class:`ReplicaOutcome` and :class:`VideoOutcome` add the id and the last state seen
+    under their own names (``replica_id``/``replica``, ``video_id``/``video``);
+    ``resource_id`` and ``resource`` read either.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    replica_id: str
     outcome: Outcome
-    replica: Replica | None = Field(default=None, description="Last state seen (None if never found).")
     error_message: str | None = Field(default=None, description="Why it failed or was not found.")
     seen_finished_after_seconds: float | None = Field(
         default=None, description="Seconds from the wait's start until it was seen finished."
@@ -132,32 +142,73 @@ class ReplicaOutcome(BaseModel):
     )
 
     @property
+    def resource_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def resource(self) -> Any:
+        raise NotImplementedError
+
+    @property
     def ok(self) -> bool:
         return self.outcome is Outcome.COMPLETED
 
     @property
     def progress_percent(self) -> float:
-        """Training progress as Tavus last reported it: 100 if completed, else the last value."""
-        return reported_progress(self.replica, completed=self.ok)
+        """Progress as Tavus last reported it: 100 if completed, else the last value."""
+        return reported_progress(self.resource, completed=self.ok)
+
+
+class ReplicaOutcome(SettledOutcome):
+    """One replica's result: its outcome and the last state seen of it."""
+
+    replica_id: str
+    replica: Replica | None = Field(default=None, description="Last state seen (None if never found).")
+
+    @property
+    def resource_id(self) -> str:
+        return self.replica_id
+
+    @property
+    def resource(self) -> Replica | None:
+        return self.replica
+
+
+class VideoOutcome(SettledOutcome):
+    """One video's result: its outcome and the last state seen of it (its URLs once ready)."""
+
+    video_id: str
+    video: Video | None = Field(default=None, description="Last state seen (None if never found).")
+
+    @property
+    def resource_id(self) -> str:
+        return self.video_id
+
+    @property
+    def resource(self) -> Video | None:
+        return self.video
 
 
 class WaitResult(BaseModel):
-    """What a wait returns: one :class:`ReplicaOutcome` per requested id, in input order."""
+    """What a replica wait returns: one :class:`ReplicaOutcome` per requested id, in input order."""
+
+    #: The noun of what it waited for, for :meth:`summary`.
+    noun: ClassVar[str] = "replica"
 
     results: list[ReplicaOutcome]
     elapsed_seconds: float = 0.0
     poll_rounds: int = 0
     requests: int = Field(default=0, description="HTTP requests sent to Tavus by this wait.")
 
-    def by_outcome(self, outcome: Outcome) -> list[ReplicaOutcome]:
+    def by_outcome(self, outcome: Outcome) -> list[Any]:
         return [result for result in self.results if result.outcome is outcome]
 
     @property
-    def completed(self) -> list[ReplicaOutcome]:
+    def completed(self) -> list[Any]:
         return self.by_outcome(Outcome.COMPLETED)
 
     @property
-    def not_completed(self) -> list[ReplicaOutcome]:
+    def not_completed(self) -> list[Any]:
         return [result for result in self.results if not result.ok]
 
     @property
@@ -166,7 +217,7 @@ class WaitResult(BaseModel):
 
     @property
     def progress_percent(self) -> float:
-        """Mean of the replicas' :attr:`ReplicaOutcome.progress_percent` (0 for no replicas)."""
+        """Mean of the results' ``progress_percent`` (0 for none)."""
         if not self.results:
             return 0.0
         return sum(result.progress_percent for result in self.results) / len(self.results)
@@ -178,14 +229,22 @@ class WaitResult(BaseModel):
         """``3 replicas in 42s (12 requests): 2 completed, 1 failed``; ``1 replica in 8s (1 request): ...``."""
         parts = [f"{n} {name.replace('_', ' ')}" for name, n in self.counts().items() if n]
         return (
-            f"{plural(len(self.results), 'replica')} in "
+            f"{plural(len(self.results), self.noun)} in "
             f"{self.elapsed_seconds:.0f}s ({plural(self.requests, 'request')}): {', '.join(parts)}"
         )
 
 
+class VideoWaitResult(WaitResult):
+    """What a video wait returns: one :class:`VideoOutcome` per requested id, in input order."""
+
+    noun: ClassVar[str] = "video"
+
+    results: list[VideoOutcome]  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class PollRound:
-    """What one poll round learnt about the replicas it asked for, in three explicit parts.
+    """What one poll round learnt about the replicas (or videos) it asked for, in three explicit parts.
 
     Attributes:
         found: id -> the replica as Tavus reported it.
@@ -196,7 +255,7 @@ class PollRound:
         failed: the transient fault that made the whole round fail; nothing else is set.
     """
 
-    found: dict[str, Replica] = field(default_factory=dict)
+    found: dict[str, Any] = field(default_factory=dict)  # Replica or Video
     received_at: dict[str, float] = field(default_factory=dict)
     missing: dict[str, TavusNotFoundError | None] = field(default_factory=dict)
     failed: TavusTransientError | None = None
@@ -336,3 +395,20 @@ class RequestSpacer:
             slot = max(now, self._next_slot.get(key, now))
             self._next_slot[key] = slot + spacing
             return slot - now
+
+
+class VideoRowResult(BaseModel):
+    """One row of ``generate_videos``'s results table: what a pipeline writes back to its
+    warehouse, joined on ``key``."""
+
+    key: str = Field(description="The caller's key for the row.")
+    video_id: str | None = Field(default=None, description="The video made for it (None if none was).")
+    outcome: Outcome | None = Field(default=None, description="How its wait ended (None: never created).")
+    status: str | None = Field(default=None, description="The video's last status as Tavus reported it.")
+    hosted_url: str | None = None
+    download_url: str | None = None
+    error: str | None = Field(default=None, description="Why it has no ready video, if it has none.")
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.COMPLETED
