@@ -276,6 +276,49 @@ def test_a_replica_in_error_fails_its_videos(sim: TavusSimulator, client: httpx.
     assert {item["error_details"] for item in listed} == {REPLICA_IN_ERROR_STATE}
 
 
+
+def test_ending_training_when_a_test_says_starts_or_fails_its_waiting_videos_then(
+    sim: TavusSimulator, client: httpx.Client, receiver: CallbackReceiver
+) -> None:
+    # end_training moves the replica's end; the videos waiting for it must move with it (they
+    # took the old end when created), and their callbacks go out at the new end, once.
+    ready = sim.add_replica(training_seconds=600)
+    failing = sim.add_replica(training_seconds=600, outcome="error")
+    long = sim.add_video(replica_id=ready, script="Hi", generation_seconds=600)
+    quick = client.post("/v2/videos", json={"replica_id": ready, "script": "Hi", "callback_url": receiver.url})
+    sim.script_created_videos(generation_seconds=0)  # the next create: ready as soon as it starts
+    quick_id = client.post(
+        "/v2/videos", json={"replica_id": ready, "script": "Hi", "callback_url": receiver.url}
+    ).json()["video_id"]
+    doomed = sim.add_video(replica_id=failing, script="x", callback_url=receiver.url)
+    assert {sim.video_payload(v)["status"] for v in (long, quick_id, doomed)} == {"queued"}
+
+    sim.end_training(ready)
+    ended = sim.finished_at(ready)
+    assert sim.video_payload(long)["status"] == "generating" and sim.video_started_at(long) == ended
+    assert sim.video_payload(quick_id)["status"] == "ready" and sim.video_finished_at(quick_id) == ended
+    assert sim.video_payload(quick.json()["video_id"])["status"] == "generating"  # default 10 s generation
+    sim.end_training(failing)
+    body = sim.video_payload(doomed)
+    assert (body["status"], body["status_details"]) == ("error", REPLICA_IN_ERROR_STATE)
+    # (A failing replica's end is not exactly the moment end_training is called: it fails at its
+    # fail_at_progress share of the new duration, already past. The video fails with it.)
+    assert sim.video_finished_at(doomed) is not None and sim.video_started_at(doomed) is None
+    bodies = {body["video_id"]: body for body in receiver.wait_for(2)}
+    assert set(bodies) == {quick_id, doomed}
+    assert bodies[quick_id]["status"] == "ready" and bodies[doomed]["status"] == "error"
+
+    # Moved later than scripted: the entry for the old end sends nothing; the new end does, once.
+    later = sim.add_replica(training_seconds=1.0)
+    moved = sim.add_video(replica_id=later, script="x", generation_seconds=0, callback_url=receiver.url)
+    sim.end_training(later, at=time.time() + 2.0)
+    time.sleep(1.3)  # past the old end
+    assert sim.video_payload(moved)["status"] == "queued" and len(receiver.bodies) == 2
+    assert [body["video_id"] for body in receiver.wait_for(3)][2:] == [moved]
+    assert receiver.bodies[2]["status"] == "ready"
+    time.sleep(0.2)
+    assert len(receiver.bodies) == 3 and sim.stats()["callbacks"]["delivered"] == 3
+
 def test_scripted_error_outcomes_and_the_default_reason(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
     reasoned = sim.add_video(replica_id=trained, script="x", generation_seconds=0, outcome="error",
                              error_reason="audio_too_short")

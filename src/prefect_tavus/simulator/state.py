@@ -176,6 +176,7 @@ class Video:
     timeline: VideoTimeline
     sequence: int = 0
     request: dict[str, Any] | None = None  # the POST /v2/videos body, as received
+    callback_sent: bool = False  # called back once, whenever its replica's training ended
     video_name: str = field(init=False)
     renamed_at: float | None = None
     deleted_at: float | None = None
@@ -374,7 +375,9 @@ class SimulatorState:
         """Make a replica's training end at ``at`` (now by default), with its scripted outcome:
         a test controls the moment instead of guessing how long a busy machine takes to
         reach it. Its callback (if it has a URL) is sent at the new end, once: the one
-        scheduled for the old end is then skipped.
+        scheduled for the old end is then skipped. Its videos, which wait ``queued`` for the
+        training, start (or fail with ``replica_in_error_state``) at the new end too, and
+        their callbacks follow, once each.
 
         Raises:
             KeyError: unknown (or deleted) replica.
@@ -394,6 +397,15 @@ class SimulatorState:
             replica.timeline = dataclasses.replace(timeline, duration=end - timeline.started_at)
             if replica.spec.callback_url and is_loopback_url(replica.spec.callback_url):
                 self._callbacks.schedule(replica_id, end)
+            # Its videos took the old end when they were created; none has started yet (the
+            # training had not ended), so each now waits for the new one.
+            old_end, new_end = timeline.finished_at, replica.timeline.finished_at
+            for video in self._videos.values():
+                if video.spec.replica_id != replica_id or video.timeline.replica_ready_at != old_end:
+                    continue
+                video.timeline = dataclasses.replace(video.timeline, replica_ready_at=new_end)
+                if video.deleted_at is None and video.spec.callback_url and is_loopback_url(video.spec.callback_url):
+                    self._callbacks.schedule(("video", video.video_id), video.timeline.finished_at)
 
     def list_page(
         self,
@@ -828,6 +840,9 @@ class SimulatorState:
             video = self._videos.get(video_id)
             if video is None or video.deleted_at is not None or not video.spec.callback_url:
                 return None
+            if video.callback_sent or not video.timeline.is_finished(self._clock()):
+                return None  # an entry for an end that end_training has moved
+            video.callback_sent = True
             if self.drop_callbacks or video.spec.drop_callback:
                 self._stats_callbacks["dropped"] += 1
                 return None
