@@ -1,4 +1,5 @@
-"""``resume_replica_waits``: the sweep that resumes suspended waits, callback or not.
+"""``resume_replica_waits``: the sweep that resumes suspended waits (replicas and videos),
+callback or not.
 
 Tavus's callbacks are unsigned and best effort (no retries are documented), a receiver
 can be down, and a worker behind a firewall cannot receive them at all. The sweep makes
@@ -33,6 +34,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.core import DEFAULT_PAGE_SIZE, TavusTransientError, count_requests
 from prefect_tavus.core.text import plural, printable
+from prefect_tavus.core.video_polling import read_videos
 from prefect_tavus.suspension import SuspendedWait, find_suspended_waits, resume_if_still_waiting
 
 __all__ = ["resume_replica_waits", "aresume_replica_waits", "waits_to_resume"]
@@ -50,9 +52,9 @@ def waits_to_resume(
     """
     due = [(wait, "deadline passed") for wait in waits if wait.deadline_passed(now)]
     done = [
-        (wait, "all replicas finished")
+        (wait, f"all {wait.kind}s finished")
         for wait in waits
-        if not wait.deadline_passed(now) and finished is not None and wait.replica_ids <= finished
+        if not wait.deadline_passed(now) and finished is not None and wait.ids <= finished
     ]
     return due + done
 
@@ -66,7 +68,7 @@ async def _resume(prefect: Any, chosen: list[tuple[SuspendedWait, str]], counts:
     for wait, why in chosen:
         if await resume_if_still_waiting(prefect, wait):
             counts.resumed += 1
-            logger.info("Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.replica_ids), "replica"), why)
+            logger.info("Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.ids), wait.kind), why)
         else:
             counts.already += 1
 
@@ -93,6 +95,17 @@ async def _finished_replicas(
     return finished
 
 
+async def _finished_videos(credentials: TavusCredentials, ids: list[str], logger: Any) -> set[str] | None:
+    """As :func:`_finished_replicas`, for videos: read the cheapest way the wait engine
+    reads them (``core/video_polling.py``)."""
+    polled = await read_videos(credentials.get_client(), ids)
+    if polled.failed is not None:
+        logger.warning("Could not ask Tavus about %s (%s); only deadlines count this time.",
+                       plural(len(ids), "video"), printable(polled.failed, 300))
+        return None
+    return {video_id for video_id in ids if video_id in polled.missing or polled.found[video_id].is_terminal}
+
+
 async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[str, Any]:
     logger = get_run_logger()
     unreadable: list[str] = []
@@ -105,7 +118,8 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
     counts = _Counts()
     permanent: Exception | None = None
     requests = [0]
-    asked: list[str] = []
+    replicas: list[str] = []
+    videos: list[str] = []
     async with get_prefect_client() as prefect:
         waits = await find_suspended_waits(prefect, on_unreadable=skip)
         now = time.time()
@@ -119,10 +133,16 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
             except Exception as exc:  # noqa: BLE001 - re-raised below
                 permanent = exc
         if training and credentials is not None:
-            asked = sorted(set().union(*(wait.replica_ids for wait in training)))
+            replicas = sorted(set().union(*(wait.replica_ids for wait in training)))
+            videos = sorted(set().union(*(wait.video_ids for wait in training)))
+            finished: set[str] | None = set()
             with count_requests() as requests:
                 try:
-                    finished = await _finished_replicas(credentials, asked, page_size, logger)
+                    if replicas:
+                        finished = await _finished_replicas(credentials, replicas, page_size, logger)
+                    if videos and finished is not None:
+                        found = await _finished_videos(credentials, videos, logger)
+                        finished = None if found is None else finished | found
                 except Exception as exc:  # noqa: BLE001 - re-raised below, once the rest is done
                     permanent, finished = exc, None
             chosen = [(w, why) for w, why in waits_to_resume(training, finished, now) if why != "deadline passed"]
@@ -132,21 +152,25 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
     else:
         logger.info(
             "Sweep: %s on %s, %s to Tavus; resumed %d%s%s.",
-            plural(len(waits), "suspended wait"), plural(len(asked), "replica"), plural(requests[0], "request"),
+            plural(len(waits), "suspended wait"),
+            plural(len(replicas), "replica") + (f" and {plural(len(videos), 'video')}" if videos else ""),
+            plural(requests[0], "request"),
             counts.resumed,
             f" ({counts.already} already resumed or no longer suspended)" if counts.already else "",
             f"; skipped {plural(len(unreadable), 'unreadable record')}" if unreadable else "",
         )
     if permanent is not None:
         raise permanent
-    return {"suspended_waits": len(waits), "replicas_checked": len(asked), "requests": requests[0],
+    return {"suspended_waits": len(waits), "replicas_checked": len(replicas), "videos_checked": len(videos),
+            "requests": requests[0],
             "resumed": counts.resumed, "already_resumed": counts.already, "unreadable": len(unreadable)}
 
 
-_DOC = """Resume the suspended replica waits that have something to report.
+_DOC = """Resume the suspended replica and video waits that have something to report.
 
     Finds every wait suspended with ``release_worker=True``, asks Tavus about all their
-    replicas in one batch (one request per 100), and resumes the runs whose replicas
+    replicas in one batch (one request per 100) and their videos the way video waits
+    read them (list pages or GETs), and resumes the runs whose replicas or videos
     have all finished, or whose deadline passed (the resumed wait then fails with
     ``ReplicaWaitTimeoutError``). Deploy it on a schedule (``prefect.yaml`` runs it every
     10 minutes): with it, waits need no callback at all, at the cost of up to one
@@ -158,7 +182,7 @@ _DOC = """Resume the suspended replica waits that have something to report.
         page_size: replicas per request (Tavus's list filter; 100).
 
     Returns:
-        Counts: ``suspended_waits``, ``replicas_checked``, ``requests``, ``resumed``,
+        Counts: ``suspended_waits``, ``replicas_checked``, ``videos_checked``, ``requests``, ``resumed``,
         ``already_resumed`` (by a concurrent sweep or the callback receiver) and
         ``unreadable`` (records skipped with a WARNING).
 
