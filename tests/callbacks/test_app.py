@@ -2,9 +2,11 @@
 
 What a sender can make the receiver do: a wrong or missing token is a bare 404 and stores
 nothing; an oversized body is 413 whether or not it declares its length (and the
-receiver stops reading at the cap); a body that is not a training callback is 400; a
-valid callback is stored and answered 202 at once, even when the Prefect API is down.
-The token never appears in a response or a log line.
+receiver stops reading at the cap); a body that is neither a training, a video nor a
+conversation callback, or one with an invalid id, is 400; a valid training or video
+callback is stored and answered 202 at once, even when the Prefect API is down; a
+conversation callback is answered 202 and ignored. The token never appears in a response
+or a log line.
 """
 
 from __future__ import annotations
@@ -209,16 +211,139 @@ async def test_both_callback_shapes_are_accepted_and_stored(receiver, payload, e
     assert response.status_code == 202
     stored = resumer.store.get(expected[0], expected[1])
     assert stored is not None
-    assert (stored.replica_id, stored.status, stored.error_message) == expected
+    assert (stored.kind, stored.replica_id, stored.status, stored.reason) == ("replica", *expected)
 
 
-async def test_video_callbacks_are_acknowledged_and_ignored(receiver):
+def video_object(video_id: str = "8b4c2a1d9e", status: str = "ready", **fields: object) -> dict[str, object]:
+    """A video callback as Tavus sends it: the whole video object, with generation_progress."""
+    ready = status == "ready"
+    body: dict[str, object] = {
+        "video_id": video_id,
+        "video_name": "Quarterly update",
+        "status": status,
+        "data": {"script": "Hello from the quarterly update."},
+        "download_url": f"https://example.invalid/{video_id}.mp4" if ready else None,
+        "stream_url": f"https://example.invalid/{video_id}.m3u8" if ready else None,
+        "hosted_url": f"https://tavus.video/{video_id}",
+        "status_details": "Your video has been generated successfully." if ready else "replica_in_error_state",
+        "created_at": "Mon, 13 Jan 2025 10:00:00 GMT",
+        "updated_at": "Mon, 13 Jan 2025 10:04:12 GMT",
+        "replica_id": "r783537ef5",
+        "generation_progress": "100/100",
+    }
+    body.update(fields)
+    return body
+
+
+async def test_a_video_callback_is_accepted_and_stored_as_the_videos_not_its_replicas(receiver):
+    """A video callback also carries the replica_id of the replica that speaks in it:
+    it is the video's callback, and says nothing about that replica's training."""
     client, resumer = receiver
-    response = await client.post(
-        URL, json={"video_id": "v1", "replica_id": "r783537ef5", "status": "ready", "generation_progress": "100/100"}
-    )
+    response = await client.post(URL, json=video_object())
+    assert response.status_code == 202 and response.json() == {"status": "accepted"}
+    stored = resumer.store.get("8b4c2a1d9e", "ready", kind="video")
+    assert stored is not None and len(resumer.store) == 1 and resumer.store.pending_count == 1
+    assert (stored.kind, stored.video_id, stored.replica_id, stored.status) == ("video", "8b4c2a1d9e", None, "ready")
+    assert stored.reason == "Your video has been generated successfully."
+    assert resumer.store.get("8b4c2a1d9e", "ready") is None, "not a replica callback"
+    assert resumer.store.get("r783537ef5", "ready") is None, "the video's replica did not report anything"
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"status_details": "replica_in_error_state"}, "replica_in_error_state"),
+        # Only the list items carry error_details; a replica-style error_message is read too.
+        ({"status_details": None, "error_details": "script_too_long"}, "script_too_long"),
+        ({"status_details": "", "error_message": "audio_url unreachable"}, "audio_url unreachable"),
+        # Whatever shape the reason has, it is kept as text.
+        ({"status_details": ["audio_duration", "too short"]}, '["audio_duration", "too short"]'),
+        ({"status_details": {"code": "E42", "message": "bad audio"}}, '{"code": "E42", "message": "bad audio"}'),
+        ({"status_details": 42}, "42"),
+        ({"status_details": None}, None),
+        ({"status_details": {}}, None),
+    ],
+)
+async def test_an_error_video_callback_is_stored_with_its_reason(receiver, fields, reason):
+    client, resumer = receiver
+    body = video_object("e1f2a3b4c5", status="error", download_url=None, stream_url=None, **fields)
+    response = await client.post(URL, json=body)
     assert response.status_code == 202
+    stored = resumer.store.get("e1f2a3b4c5", "error", kind="video")
+    assert stored is not None and stored.reason == reason
+
+
+async def test_a_video_callbacks_status_and_reason_are_cut(receiver):
+    client, resumer = receiver
+    long_status, long_reason = "E" * 500, "x" * 5000
+    response = await client.post(URL, json=video_object("c4d5e6", status=long_status, status_details=long_reason))
+    assert response.status_code == 202
+    stored = resumer.store.get("c4d5e6", long_status[:64], kind="video")
+    assert stored is not None and stored.status == long_status[:64] and stored.reason == long_reason[:1000]
+    response = await client.post(URL, json=video_object("c4d5e7", status_details=[{"why": "y" * 3000}]))
+    stored = resumer.store.get("c4d5e7", "ready", kind="video")
+    assert stored is not None and stored.reason is not None and len(stored.reason) == 1000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # An invalid video_id is refused even with a valid replica_id beside it: never read as the replica's.
+        video_object("../x"),
+        video_object("v1/../../admin"),
+        video_object("v1?x=1"),
+        video_object(" v123abc"),
+        video_object("v" * 500),
+        video_object(None),  # type: ignore[arg-type]
+        video_object(123),  # type: ignore[arg-type]
+        video_object(""),
+        {"event_type": "video.ready", "data": {"video_id": "../x", "replica_id": "r783537ef5"}},
+    ],
+)
+async def test_an_invalid_video_id_is_400_without_echo(receiver, body):
+    client, resumer = receiver
+    response = await client.post(URL, json=body)
+    assert response.status_code == 400 and response.json() == {"error": "invalid video_id"}
+    assert "admin" not in response.text and "../" not in response.text and TOKEN not in response.text
+    assert len(resumer.store) == 0 and resumer.store.received == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "conversation_id": "c123456",
+            "event_type": "system.replica_joined",
+            "message_type": "system",
+            "timestamp": "2025-01-13T10:00:00Z",
+            "properties": {"replica_id": "r783537ef5"},
+        },
+        # No conversation_id at the top level: event_type with message_type says it is a conversation's.
+        {
+            "event_type": "application.transcription_ready",
+            "message_type": "application",
+            "properties": {"replica_id": "r783537ef5", "transcript": [{"role": "user", "content": "hi"}]},
+        },
+        {"conversation_id": "c123456", "replica_id": "r783537ef5", "status": "ready"},
+        {"conversation_id": "c123456", "status": "ended"},
+    ],
+)
+async def test_conversation_callbacks_are_acknowledged_and_ignored(receiver, body):
+    client, resumer = receiver
+    response = await client.post(URL, json=body)
+    assert response.status_code == 202 and response.json() == {"status": "ignored"}
     assert len(resumer.store) == 0
+
+
+async def test_a_video_and_a_replica_with_same_looking_ids_are_two_callbacks(receiver):
+    client, resumer = receiver
+    assert (await client.post(URL, json={"replica_id": "rsame12345", "status": "ready"})).status_code == 202
+    assert (await client.post(URL, json=video_object("rsame12345"))).status_code == 202
+    assert (await client.post(URL, json=video_object("rsame12345", status="Ready"))).status_code == 202  # a repeat
+    replica, video = resumer.store.get("rsame12345", "ready"), resumer.store.get("rsame12345", "ready", kind="video")
+    assert replica is not None and video is not None and replica is not video
+    assert (replica.kind, video.kind) == ("replica", "video") and replica.event_id != video.event_id
+    assert len(resumer.store) == 2 and resumer.store.received == 3
 
 
 async def test_a_repeated_callback_keeps_its_first_receipt_time(receiver):

@@ -1,5 +1,5 @@
 """The receiver as a real process (``python -m prefect_tavus.cli callbacks``) against a real
-Prefect server, with real suspended deployment runs.
+Prefect server, with real suspended deployment runs waiting on replicas or on videos.
 
 Runs are put in ``Suspended`` by force and given the record a worker-releasing wait
 leaves (``record_waiting``), so what is tested is exactly what the receiver sees in
@@ -24,6 +24,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.states import Running, Suspended
 
+from prefect_tavus.core.contract import Kind
 from prefect_tavus.suspension import SUSPENDED, record_waiting
 from tests.callbacks.conftest import ReceiverProcess, start_receiver
 
@@ -60,14 +61,17 @@ def rid(label: str) -> str:
     return f"r{label}{uuid.uuid4().hex[:10]}"
 
 
-async def suspended_wait(deployment_id: UUID, replica_ids: Sequence[str], checked_at: float | None = None) -> UUID:
-    """A deployment run, forced to Suspended, carrying a wait record for ``replica_ids``."""
+async def suspended_wait(
+    deployment_id: UUID, replica_ids: Sequence[str], checked_at: float | None = None, kind: Kind = "replica"
+) -> UUID:
+    """A deployment run, forced to Suspended, carrying a wait record for ``replica_ids``
+    (video ids with ``kind="video"``)."""
     async with get_client() as client:
         run = await client.create_flow_run_from_deployment(deployment_id)
         await client.set_flow_run_state(run.id, Running(), force=True)
         await record_waiting(
             client, run.id, list(replica_ids), deadline=time.time() + 3600,
-            checked_at=time.time() if checked_at is None else checked_at,
+            checked_at=time.time() if checked_at is None else checked_at, kind=kind,
         )
         await client.set_flow_run_state(
             run.id, Suspended(timeout_seconds=None, pause_key=f"k-{uuid.uuid4().hex[:6]}"), force=True
@@ -309,3 +313,65 @@ async def test_each_callback_becomes_a_prefect_event_without_the_token(receiver,
     assert len(events) == 1, "one event per callback"
     assert events[0]["payload"] == {"replica_id": replica, "status": "error", "error_message": "file_size"}
     assert receiver.token not in json.dumps(events[0])
+
+
+def video_callback(video_id: str, replica_id: str, status: str = "ready", reason: str | None = None) -> dict[str, object]:
+    """The whole video object, as Tavus POSTs it to a video's callback_url."""
+    ready = status == "ready"
+    return {
+        "video_id": video_id,
+        "video_name": "receiver test",
+        "status": status,
+        "data": {"script": "Hello."},
+        "download_url": f"https://example.invalid/{video_id}.mp4" if ready else None,
+        "stream_url": f"https://example.invalid/{video_id}.m3u8" if ready else None,
+        "hosted_url": f"https://tavus.video/{video_id}",
+        "status_details": reason or "Your video has been generated successfully.",
+        "replica_id": replica_id,
+        "generation_progress": "100/100",
+    }
+
+
+async def test_a_video_wait_resumes_on_its_videos_callbacks_only(receiver, deployment_id):
+    """Video waits are woken by video callbacks, replica waits by training callbacks, and
+    never the other way round, even for the same id (a video callback also names its replica)."""
+    shared, other = rid("vs"), rid("vo")
+    video_wait = await suspended_wait(deployment_id, [shared, other], kind="video")
+    replica_wait = await suspended_wait(deployment_id, [shared])
+    # A training callback for the id the video wait names: the replica wait's, not the video wait's.
+    assert (await post(receiver, {"replica_id": shared, "status": "ready"})).status_code == 202
+    await until_resumed(replica_wait)
+    # Video callbacks naming, as their replica, ids that a replica wait is waiting on.
+    replica_wait_2 = await suspended_wait(deployment_id, [other])
+    assert (await post(receiver, video_callback(shared, replica_id=other))).status_code == 202
+    await asyncio.sleep(SETTLE)
+    assert await state_name(video_wait) == SUSPENDED, "1 of 2 videos reported: the video wait stays suspended"
+    assert await state_name(replica_wait_2) == SUSPENDED, "a video callback says nothing about its replica"
+    assert (await post(receiver, video_callback(other, replica_id=other, status="error",
+                                                reason="replica_in_error_state"))).status_code == 202
+    await until_resumed(video_wait)
+    await asyncio.sleep(SETTLE)
+    assert await state_name(replica_wait_2) == SUSPENDED
+    assert [await resumes(video_wait), await resumes(replica_wait), await resumes(replica_wait_2)] == [1, 1, 0]
+
+
+async def test_a_video_callback_becomes_a_video_event_with_its_reason(receiver, prefect_api_url):
+    video = rid("vev")
+    body = video_callback(video, replica_id=rid("x"), status="error", reason="replica_in_error_state")
+    assert (await post(receiver, body)).status_code == 202
+    query = {"filter": {"event": {"name": ["tavus.video.callback"]}, "resource": {"id": [f"tavus.video.{video}"]}}}
+    deadline = time.monotonic() + 20
+    events: list[dict[str, object]] = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        while not events and time.monotonic() < deadline:
+            response = await client.post(f"{prefect_api_url}/events/filter", json=query)
+            response.raise_for_status()
+            events = response.json()["events"]
+            await asyncio.sleep(0.3)
+        assert len(events) == 1, "one event per callback"
+        assert events[0]["payload"] == {"video_id": video, "status": "error", "reason": "replica_in_error_state"}
+        assert receiver.token not in json.dumps(events[0])
+        # Nothing was recorded for the id as a replica.
+        query["filter"] = {"event": {"name": ["tavus.replica.callback"]}, "resource": {"id": [f"tavus.replica.{video}"]}}
+        response = await client.post(f"{prefect_api_url}/events/filter", json=query)
+        assert response.json()["events"] == []

@@ -16,7 +16,9 @@ import pytest
 from prefect.client.schemas.responses import SetStateStatus
 
 from prefect_tavus.callbacks import CallbackStore, Resumer, ResumerSettings
-from prefect_tavus.suspension import LABEL_CHECKED_AT, LABEL_DEADLINE, LABEL_REPLICAS, SUSPENDED
+from prefect_tavus.callbacks.events import read_first_receipts
+from prefect_tavus.core.contract import CALLBACK_EVENTS, EVENT_PREFIXES, KIND_LABELS, Kind
+from prefect_tavus.suspension import LABEL_CHECKED_AT, LABEL_DEADLINE, SUSPENDED
 
 
 class FakePrefect:
@@ -32,10 +34,11 @@ class FakePrefect:
         self.fail_writes: list[Exception] = []
         self.accept_then_fail = False
         self.resumed: list[UUID] = []
+        self.filter_names = True  # False: answer as if the event-name filter were not applied
 
-    def suspend(self, replica_ids: list[str], checked_at: float | None) -> UUID:
+    def suspend(self, ids: list[str], checked_at: float | None, kind: Kind = "replica") -> UUID:
         run_id = uuid4()
-        labels = {LABEL_REPLICAS: ",".join(replica_ids), LABEL_DEADLINE: 9e9}
+        labels = {KIND_LABELS[kind]: ",".join(ids), LABEL_DEADLINE: 9e9}
         if checked_at is not None:
             labels[LABEL_CHECKED_AT] = checked_at
         self.runs[run_id] = SimpleNamespace(id=run_id, name=f"wait-{len(self.runs)}", labels=labels, state=self._state(SUSPENDED))
@@ -45,12 +48,14 @@ class FakePrefect:
     def _state(name: str) -> SimpleNamespace:
         return SimpleNamespace(name=name, is_paused=lambda: name == SUSPENDED)
 
-    def record(self, replica_id: str, status: str, occurred: float) -> None:
+    def record(self, resource_id: str, status: str, occurred: float, kind: Kind = "replica") -> None:
+        """An event as another receiver (or a webhook) wrote it."""
         event_id = str(uuid4())
         self.events[event_id] = {
             "id": event_id,
+            "event": CALLBACK_EVENTS[kind],
             "occurred": datetime.fromtimestamp(occurred, tz=timezone.utc).isoformat().replace("+00:00", "Z"),
-            "resource": {"prefect.resource.id": f"tavus.replica.{replica_id}"},
+            "resource": {"prefect.resource.id": f"{EVENT_PREFIXES[kind]}.{resource_id}"},
             "payload": {"status": status},
         }
 
@@ -71,8 +76,12 @@ class FakePrefect:
         self.reads += 1
         if (method, path) == ("POST", "/events/filter"):
             wanted = set(json["filter"]["resource"]["id"])
+            names = set(json["filter"]["event"]["name"])
             assert json["filter"]["occurred"]["since"], "the window is always given"
-            matching = [e for e in self.events.values() if e["resource"]["prefect.resource.id"] in wanted]
+            matching = [
+                e for e in self.events.values()
+                if e["resource"]["prefect.resource.id"] in wanted and (e["event"] in names or not self.filter_names)
+            ]
             self._query = sorted(matching, key=lambda event: event["occurred"])
             offset = 0
         else:
@@ -193,3 +202,57 @@ async def test_flush_writes_what_is_pending(prefect):
     prefect.fail_writes = [httpx.ConnectError("down")]
     assert await resumer.flush() == 1
     assert await resumer.flush() == 0 and len(prefect.events) == 1
+
+
+async def test_a_video_wait_resumes_when_every_video_has_a_callback_after_its_check(prefect):
+    resumer = resumer_for(prefect)
+    run = prefect.suspend(["v1a2b3", "v4c5d6"], checked_at=100.0, kind="video")
+    prefect.record("v1a2b3", "ready", 50.0, kind="video")  # before the check: no news
+    resumer.store.record("v4c5d6", "ready", None, received_at=200.0, kind="video")
+    assert await resumer.run_pass() == 0 and prefect.resumed == []
+    prefect.record("v1a2b3", "error", 150.0, kind="video")  # another status after the check: news
+    assert await resumer.run_pass() == 1 and prefect.resumed == [run]
+    assert await resumer.run_pass() == 0
+
+
+async def test_callbacks_wake_only_waits_of_their_own_kind_even_for_same_looking_ids(prefect):
+    resumer = resumer_for(prefect)
+    video_wait = prefect.suspend(["rsame123"], checked_at=100.0, kind="video")
+    replica_wait = prefect.suspend(["rsame456"], checked_at=100.0)
+    resumer.store.record("rsame123", "ready", None, received_at=150.0)  # a replica's, local
+    prefect.record("rsame123", "ready", 160.0)  # a replica's, recorded by another receiver
+    resumer.store.record("rsame456", "ready", None, received_at=150.0, kind="video")
+    prefect.record("rsame456", "error", 160.0, kind="video")
+    assert await resumer.run_pass() == 0 and prefect.resumed == []
+    prefect.record("rsame123", "ready", 170.0, kind="video")
+    assert await resumer.run_pass() == 1 and prefect.resumed == [video_wait]
+    resumer.store.record("rsame456", "ready", None, received_at=170.0)
+    assert await resumer.run_pass() == 1 and prefect.resumed == [video_wait, replica_wait]
+
+
+async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earliest_receipt(prefect):
+    resumer = resumer_for(prefect)
+    resumer.store.record("rsame1", "ready", None, received_at=100.0)
+    resumer.store.record("rsame1", "error", "replica_in_error_state", received_at=110.0, kind="video")
+    await resumer.run_pass()
+    written = sorted(prefect.events.values(), key=lambda event: event["event"])
+    assert [(e["event"], e["resource"]["prefect.resource.id"], e["payload"]) for e in written] == [
+        ("tavus.replica.callback", "tavus.replica.rsame1", {"replica_id": "rsame1", "status": "ready", "error_message": None}),
+        ("tavus.video.callback", "tavus.video.rsame1",
+         {"video_id": "rsame1", "status": "error", "reason": "replica_in_error_state"}),
+    ]
+    prefect.record("rsame1", "Error", 90.0, kind="video")  # an earlier receipt, in another case
+    prefect.record("rsame1", "ERROR", 300.0, kind="video")
+    prefect.record("rsame1", "queued", 50.0, kind="video")
+    prefect.record("rsame1", "ready", 400.0)  # a replica's, later: only the earliest counts
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video") == {
+        ("rsame1", "error"): 90.0, ("rsame1", "queued"): 50.0
+    }
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {("rsame1", "ready"): 100.0}
+    # An event of one kind's name on the other kind's resource (a misconfigured webhook)
+    # counts for neither, even from a server that let it through.
+    odd = {**prefect.events[written[0]["id"]], "id": "odd", "event": "tavus.video.callback"}
+    prefect.events["odd"] = {**odd, "occurred": "1970-01-01T00:00:10Z"}
+    prefect.filter_names = False
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {("rsame1", "ready"): 100.0}
+    assert (await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video"))[("rsame1", "error")] == 90.0

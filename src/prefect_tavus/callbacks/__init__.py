@@ -1,9 +1,11 @@
 """The Tavus callback receiver (``prefect-tavus callbacks``).
 
-Tavus POSTs to a replica's ``callback_url`` when training ends. The receiver accepts those
-POSTs on ``/tavus/callbacks/<token>`` and resumes the suspended Prefect runs waiting on
-that replica (see ``prefect_tavus.suspension``). Callbacks are recorded as
-Prefect events, so every receiver, restart and sweep sees the same ones. A callback is
+Tavus POSTs to a replica's ``callback_url`` when training ends, and to a video's when
+the video is ready or fails. The receiver accepts those POSTs on
+``/tavus/callbacks/<token>`` and resumes the suspended Prefect runs waiting on that
+replica or that video (see ``prefect_tavus.suspension``); conversation callbacks are
+answered and ignored. Callbacks are recorded as Prefect events (``tavus.replica.callback``,
+``tavus.video.callback``), so every receiver, restart and sweep sees the same ones. A callback is
 only a hint: the resumed wait confirms with Tavus before anything acts on it, which is why
 the receiver holds no Tavus API key. Modules: :mod:`.app` (HTTP), :mod:`.payload`
 (parsing), :mod:`.store` (what one process holds until Prefect has it), :mod:`.events`

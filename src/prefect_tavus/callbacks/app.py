@@ -11,8 +11,11 @@ The order of checks is the contract:
 2. the size: a ``Content-Length`` over 64 KiB is refused before reading, and a body sent
    without one (chunked) is read only up to the cap: 413; a body not complete within
    ``body_timeout`` seconds: 408 (a slow sender must not hold a connection for long);
-3. the content: not a JSON object, no ``replica_id`` / ``face_id``, or an id that fails
-   validation: 400 with a short generic reason that never echoes the input;
+3. the content: not a JSON object, an id that fails validation, or no id at all (neither
+   a ``video_id`` nor a ``replica_id`` / ``face_id``, and not a conversation callback):
+   400 with a short generic reason that never echoes the input. A video callback (it has
+   a ``video_id``) and a training callback are taken; a conversation callback is answered
+   202 and ignored (see :mod:`.payload`);
 4. store it, wake the resumer, answer 202. No Prefect call happens before the answer,
    so the answer is fast even when the Prefect API is slow or down; the resumer writes
    it to Prefect in its next pass (and on SIGTERM, see :func:`stop_resumer`).
@@ -96,9 +99,9 @@ class _CallbackEndpoint:
             callback = parse_callback(body)
         except BadCallback as exc:
             return _error(400, str(exc))
-        if callback.replica_id is None:
+        if callback.resource_id is None or callback.kind is None:
             return JSONResponse({"status": "ignored"}, status_code=202)
-        stored = self._resumer.store.record(callback.replica_id, callback.status, callback.error_message)
+        stored = self._resumer.store.record(callback.resource_id, callback.status, callback.reason, kind=callback.kind)
         if stored is not None:
             self._resumer.received(stored)
         return JSONResponse({"status": "accepted"}, status_code=202)

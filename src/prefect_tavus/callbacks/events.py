@@ -3,9 +3,16 @@
 A callback held in one process's memory is lost when that process restarts, and is
 invisible to a second receiver behind the same load balancer; a batch wait whose
 replicas report hours apart, to different processes, would then never be resumed. So
-each callback is written to the Prefect server as an event ``tavus.replica.callback``
-(resource ``tavus.replica.<id>``, ``occurred`` = when it was received), and every pass
-reads them back for the replicas that suspended waits name.
+each callback is written to the Prefect server as an event, ``occurred`` = when it was
+received (names from :mod:`prefect_tavus.core.contract`):
+
+* a training callback as ``tavus.replica.callback`` on resource ``tavus.replica.<id>``,
+  payload ``replica_id``, ``status``, ``error_message``;
+* a video callback as ``tavus.video.callback`` on resource ``tavus.video.<id>``, payload
+  ``video_id``, ``status``, ``reason`` (Tavus's ``status_details``);
+
+and every pass reads them back for the replicas and videos that suspended waits name,
+one kind at a time (a video's events never count for a replica with a same-looking id).
 
 Writing goes through ``POST /api/events`` and waits for the answer, unlike
 ``prefect.events.emit_event`` (a websocket that drops events while the server is away):
@@ -25,18 +32,19 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prefect_tavus.callbacks.store import StoredCallback, status_key
-from prefect_tavus.core.contract import CALLBACK_EVENTS, EVENT_PREFIXES
+from prefect_tavus.core.contract import CALLBACK_EVENTS, EVENT_PREFIXES, Kind
 
 __all__ = [
     "EVENT_NAME",
     "LOOKBACK",
     "RESOURCE_PREFIX",
+    "RESOURCE_PREFIXES",
     "FirstReceipts",
     "read_first_receipts",
     "to_event",
@@ -45,8 +53,16 @@ __all__ = [
 
 logger = logging.getLogger("prefect_tavus.callbacks")
 
+#: The resource id of a callback's event is this prefix (per kind) and the id.
+RESOURCE_PREFIXES: Mapping[Kind, str] = {kind: prefix + "." for kind, prefix in EVENT_PREFIXES.items()}
+#: The replica's event name and resource prefix (the names before videos were taken).
 EVENT_NAME = CALLBACK_EVENTS["replica"]
-RESOURCE_PREFIX = EVENT_PREFIXES["replica"] + "."
+RESOURCE_PREFIX = RESOURCE_PREFIXES["replica"]
+#: The payload's names for the id and the reason, per kind.
+_PAYLOAD_KEYS: Mapping[Kind, tuple[str, str]] = {
+    "replica": ("replica_id", "error_message"),
+    "video": ("video_id", "reason"),
+}
 #: How far back callbacks are read: Prefect's default event retention (7 days).
 LOOKBACK = timedelta(days=7)
 #: Events accepted after ``now`` by this much still count (clocks of receivers and server differ).
@@ -55,14 +71,14 @@ _CLOCK_SKEW = timedelta(hours=1)
 _IDS_PER_QUERY = 100
 #: The largest page the server serves (its INTERACTIVE_PAGE_SIZE).
 _PAGE_SIZE = 50
-#: Pages read per chunk of ids in one pass. Each receiver writes one event per replica
+#: Pages read per chunk of ids in one pass. Each receiver writes one event per resource
 #: and status, so real callbacks fill a fraction of a page; a token holder posting endless
 #: invented statuses for a waited-on replica is cut off here (oldest events come first).
 _MAX_PAGES = 40
 #: Events per ``POST /api/events``.
 WRITE_BATCH = 200
 
-#: (replica id, status key) -> the earliest receipt of that callback, in epoch seconds.
+#: (id, status key) -> the earliest receipt of that callback, in epoch seconds (one kind).
 FirstReceipts = dict[tuple[str, str], float]
 
 
@@ -72,20 +88,17 @@ def _iso(epoch: float) -> str:
 
 def to_event(callback: StoredCallback) -> dict[str, Any]:
     """The Prefect event (JSON) that records ``callback``; the token is never in it."""
+    id_key, reason_key = _PAYLOAD_KEYS[callback.kind]
     return {
         "id": str(callback.event_id),
-        "event": EVENT_NAME,
+        "event": CALLBACK_EVENTS[callback.kind],
         "occurred": _iso(callback.received_at),
         "resource": {
-            "prefect.resource.id": RESOURCE_PREFIX + callback.replica_id,
-            "prefect.resource.name": callback.replica_id,
+            "prefect.resource.id": RESOURCE_PREFIXES[callback.kind] + callback.resource_id,
+            "prefect.resource.name": callback.resource_id,
         },
         "related": [],
-        "payload": {
-            "replica_id": callback.replica_id,
-            "status": callback.status,
-            "error_message": callback.error_message,
-        },
+        "payload": {id_key: callback.resource_id, "status": callback.status, reason_key: callback.reason},
     }
 
 
@@ -96,9 +109,13 @@ async def write_events(client: Any, callbacks: Sequence[StoredCallback]) -> None
         await client.request("POST", "/events", json=[to_event(callback) for callback in callbacks])
 
 
-async def read_first_receipts(client: Any, replica_ids: Iterable[str], now: float) -> FirstReceipts:
-    """The earliest recorded receipt of each (replica, status) among ``replica_ids``."""
-    wanted = sorted(set(replica_ids))
+async def read_first_receipts(
+    client: Any, resource_ids: Iterable[str], now: float, *, kind: Kind = "replica"
+) -> FirstReceipts:
+    """The earliest recorded receipt of each (id, status) among ``resource_ids``, which
+    are replicas (or, with ``kind="video"``, videos): only that kind's events are read."""
+    event_name, prefix = CALLBACK_EVENTS[kind], RESOURCE_PREFIXES[kind]
+    wanted = sorted(set(resource_ids))
     first: FirstReceipts = {}
     since, until = _iso(now - LOOKBACK.total_seconds()), _iso(now + _CLOCK_SKEW.total_seconds())
     for start in range(0, len(wanted), _IDS_PER_QUERY):
@@ -106,8 +123,8 @@ async def read_first_receipts(client: Any, replica_ids: Iterable[str], now: floa
         body = {
             "filter": {
                 "occurred": {"since": since, "until": until},
-                "event": {"name": [EVENT_NAME]},
-                "resource": {"id": [RESOURCE_PREFIX + replica_id for replica_id in chunk]},
+                "event": {"name": [event_name]},
+                "resource": {"id": [prefix + resource_id for resource_id in chunk]},
                 "order": "ASC",
             },
             "limit": _PAGE_SIZE,
@@ -115,38 +132,45 @@ async def read_first_receipts(client: Any, replica_ids: Iterable[str], now: floa
         response = await client.request("POST", "/events/filter", json=body)
         for _ in range(_MAX_PAGES):
             page = response.json()
-            _merge_page(first, page.get("events") or [], set(chunk))
+            _merge_page(first, page.get("events") or [], set(chunk), kind)
             token = _page_token(page.get("next_page"))
             if token is None:
                 break
             response = await client.request("GET", "/events/filter/next", params={"page-token": token})
         else:
             logger.warning(
-                "More than %d tavus.replica.callback events for %d replicas; read the oldest only.",
+                "More than %d %s events for %d %ss; read the oldest only.",
                 _MAX_PAGES * _PAGE_SIZE,
+                event_name,
                 len(chunk),
+                kind,
             )
     return first
 
 
-def _merge_page(first: FirstReceipts, events: list[Any], wanted: set[str]) -> None:
-    """Fold one page into ``first``; anything malformed (another writer's event) is skipped."""
+def _merge_page(first: FirstReceipts, events: list[Any], wanted: set[str], kind: Kind) -> None:
+    """Fold one page of ``kind``'s callback events into ``first``; anything malformed, or
+    of another kind or name (another writer's event), is skipped."""
+    prefix = RESOURCE_PREFIXES[kind]
     for event in events:
         if not isinstance(event, dict):
             continue
-        resource = event.get("resource") or {}
-        resource_id = resource.get("prefect.resource.id") if isinstance(resource, dict) else None
-        if not isinstance(resource_id, str) or not resource_id.startswith(RESOURCE_PREFIX):
+        name = event.get("event")
+        if name is not None and name != CALLBACK_EVENTS[kind]:
             continue
-        replica_id = resource_id[len(RESOURCE_PREFIX) :]
-        if replica_id not in wanted:
+        resource = event.get("resource") or {}
+        full_id = resource.get("prefect.resource.id") if isinstance(resource, dict) else None
+        if not isinstance(full_id, str) or not full_id.startswith(prefix):
+            continue
+        resource_id = full_id[len(prefix) :]
+        if resource_id not in wanted:
             continue
         payload = event.get("payload")
         status = payload.get("status") if isinstance(payload, dict) else None
         occurred = _epoch(event.get("occurred"))
         if occurred is None:
             continue
-        key = (replica_id, status_key(status if isinstance(status, str) else None))
+        key = (resource_id, status_key(status if isinstance(status, str) else None))
         if occurred < first.get(key, math.inf):
             first[key] = occurred
 

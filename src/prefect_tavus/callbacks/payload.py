@@ -1,17 +1,30 @@
-"""Reading a Tavus training callback: lenient about its shape, strict about the id.
+"""Reading a Tavus callback: lenient about its shape, strict about the id.
 
-Tavus documents ``{"replica_id": "r...", "status": "ready"}`` and ``{"replica_id": "r...",
-"status": "error", "error_message": "..."}``; its newest docs call a replica a *face* and
-the id ``face_id`` (same ``r...`` ids), so either name is read (``replica_id`` first). One
-docs page branches on an ``event_type`` field instead, so the id (and status) are also
-looked for under ``data`` or ``properties``. Extra fields are ignored. The status and
-error message are cut to 64 and 1,000 characters: they are stored, written to Prefect and
-logged, and an outsider chooses them. The id goes through ``validate_replica_id``
-(the same check as every id the integration sends in a URL): a callback is only a hint,
-but a hint naming ``../x`` is refused, not stored.
+Two kinds of callback are taken, told apart by the id they carry:
 
-Video and conversation callbacks also carry a ``replica_id`` but say nothing about
+* a **video** callback: Tavus POSTs the whole video object (``video_id``, ``status`` in
+  ``queued`` / ``generating`` / ``ready`` / ``deleted`` / ``error``, ``status_details``
+  with the reason on error, ``generation_progress``, ...). It also carries the
+  ``replica_id`` of the replica that speaks in it, so ``video_id`` is looked for first: a
+  body with one is a video callback whatever else it holds. The reason is read from
+  ``status_details``, else ``error_details`` or ``error_message``; whichever shape it has
+  (text, a list, an object) it is kept as text.
+* a **training** (replica) callback: Tavus documents ``{"replica_id": "r...", "status":
+  "ready"}`` and ``{"replica_id": "r...", "status": "error", "error_message": "..."}``; its
+  newest docs call a replica a *face* and the id ``face_id`` (same ``r...`` ids), so either
+  name is read (``replica_id`` first). One docs page branches on an ``event_type`` field
+  instead, so the ids (and status) are also looked for under ``data`` or ``properties``,
+  and ``event_type`` stands in for a missing status.
+
+Conversation callbacks (a different product: ``conversation_id``, or ``event_type`` with
+``message_type``, and no ``video_id``) often name a replica too but say nothing about
 training; they are accepted (so Tavus does not retry them) and ignored.
+
+Extra fields are ignored. The status and the reason are cut to 64 and 1,000 characters:
+they are stored, written to Prefect and logged, and an outsider chooses them. The id goes
+through ``validate_video_id`` or ``validate_replica_id`` (the same checks as every id the
+integration sends in a URL): a callback is only a hint, but a hint naming ``../x`` is
+refused, not stored.
 """
 
 from __future__ import annotations
@@ -20,37 +33,68 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from prefect_tavus.core.errors import InvalidReplicaIdError
-from prefect_tavus.core.validation import validate_replica_id
+from prefect_tavus.core.contract import Kind
+from prefect_tavus.core.errors import InvalidReplicaIdError, InvalidVideoIdError
+from prefect_tavus.core.validation import validate_replica_id, validate_video_id
 
 __all__ = ["BadCallback", "ParsedCallback", "parse_callback"]
 
 _MAX_STATUS = 64
-_MAX_ERROR_MESSAGE = 1000
+_MAX_REASON = 1000
 _NESTED = ("data", "properties")
-_NOT_TRAINING = ("video_id", "conversation_id")
-#: The id's names, in order of preference: Tavus's documented one, then the newest docs' one.
-_ID_KEYS = ("replica_id", "face_id")
+#: The replica id's names, in order of preference: Tavus's documented one, then the newest docs' one.
+_REPLICA_ID_KEYS = ("replica_id", "face_id")
+_VIDEO_ID_KEYS = ("video_id",)
+#: Where a reason is read from, in order: a video's own field, the list items' one, a replica's.
+_REASON_KEYS = ("status_details", "error_details", "error_message")
+#: A conversation callback: any of these alone, or all of these together (with no video_id).
+_CONVERSATION_ANY = ("conversation_id",)
+_CONVERSATION_ALL = ("event_type", "message_type")
+#: The statuses Tavus documents (training, then video), each one shared string: a stored
+#: callback with one of them holds no copy of its own (about 55 bytes each).
+_KNOWN_STATUSES = {
+    status: status for status in ("started", "training", "ready", "error", "queued", "generating", "deleted")
+}
 
 
 class BadCallback(ValueError):
-    """The body is not a training callback (answered 400 with a short, generic reason)."""
+    """The body is not a callback the receiver takes (answered 400 with a short, generic reason)."""
 
 
 @dataclass(frozen=True)
 class ParsedCallback:
-    """What the receiver keeps from a callback; ``replica_id`` is None for one it ignores."""
+    """What the receiver keeps from a callback: which ``kind`` of resource, its id, its
+    status and the reason given (``reason``: a replica's ``error_message``, a video's
+    ``status_details``). ``resource_id`` (and ``kind``) is None for one it ignores."""
 
-    replica_id: str | None
+    resource_id: str | None
     status: str | None = None
-    error_message: str | None = None
+    reason: str | None = None
+    kind: Kind | None = None
+
+    @property
+    def ignored(self) -> bool:
+        """A callback that is answered and otherwise dropped (a conversation's)."""
+        return self.resource_id is None
+
+    @property
+    def replica_id(self) -> str | None:
+        """The replica of a training callback (None for any other)."""
+        return self.resource_id if self.kind == "replica" else None
+
+    @property
+    def video_id(self) -> str | None:
+        """The video of a video callback (None for any other)."""
+        return self.resource_id if self.kind == "video" else None
 
 
 def parse_callback(body: bytes) -> ParsedCallback:
     """Parse a callback body.
 
     Raises:
-        BadCallback: not a JSON object, or no valid ``replica_id`` / ``face_id``.
+        BadCallback: not a JSON object; a ``video_id`` that fails validation; or, in a body
+            with no ``video_id`` that is not a conversation callback, no valid
+            ``replica_id`` / ``face_id``.
     """
     try:
         data = json.loads(body)
@@ -58,9 +102,18 @@ def parse_callback(body: bytes) -> ParsedCallback:
         raise BadCallback("body is not JSON") from None
     if not isinstance(data, dict):
         raise BadCallback("body is not a JSON object")
-    if any(key in data for key in _NOT_TRAINING):
+    holders = [data] + [nested for key in _NESTED if isinstance(nested := data.get(key), dict)]
+    found = _id_and_holder(holders, _VIDEO_ID_KEYS)
+    if found is not None:
+        raw_id, source = found
+        try:
+            video_id = validate_video_id(raw_id)
+        except InvalidVideoIdError:
+            raise BadCallback("invalid video_id") from None
+        return ParsedCallback(video_id, _status(data, source), _reason(source, data), "video")
+    if any(key in data for key in _CONVERSATION_ANY) or all(key in data for key in _CONVERSATION_ALL):
         return ParsedCallback(None)
-    found = _replica_id_and_holder(data)
+    found = _id_and_holder(holders, _REPLICA_ID_KEYS)
     if found is None:
         raise BadCallback("no replica_id")
     raw_id, source = found
@@ -68,22 +121,53 @@ def parse_callback(body: bytes) -> ParsedCallback:
         replica_id = validate_replica_id(raw_id)
     except InvalidReplicaIdError:
         raise BadCallback("invalid replica_id") from None
-    status = _short_text(source.get("status", data.get("status")), _MAX_STATUS)
-    if status is None:
-        status = _short_text(data.get("event_type"), _MAX_STATUS)
-    message = _short_text(source.get("error_message", data.get("error_message")), _MAX_ERROR_MESSAGE)
-    return ParsedCallback(replica_id, status, message)
+    message = _short_text(source.get("error_message", data.get("error_message")), _MAX_REASON)
+    return ParsedCallback(replica_id, _status(data, source), message, "replica")
 
 
-def _replica_id_and_holder(data: dict[str, Any]) -> tuple[object, dict[str, Any]] | None:
+def _id_and_holder(holders: list[dict[str, Any]], keys: tuple[str, ...]) -> tuple[object, dict[str, Any]] | None:
     """The raw id and the object that carries it: the body itself, or its data/properties;
-    ``replica_id`` before ``face_id`` at each level."""
-    holders = [data] + [nested for key in _NESTED if isinstance(nested := data.get(key), dict)]
+    ``keys`` in order at each level."""
     for holder in holders:
-        for key in _ID_KEYS:
+        for key in keys:
             if key in holder:
                 return holder[key], holder
     return None
+
+
+def _status(data: dict[str, Any], source: dict[str, Any]) -> str | None:
+    """The status next to the id, else at the top level, else the ``event_type``."""
+    status = _short_text(source.get("status", data.get("status")), _MAX_STATUS)
+    if status is None:
+        status = _short_text(data.get("event_type"), _MAX_STATUS)
+    return None if status is None else _KNOWN_STATUSES.get(status, status)
+
+
+def _reason(source: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The first reason given next to the id (else at the top level), as text."""
+    for holder in (source, data) if source is not data else (data,):
+        for key in _REASON_KEYS:
+            text = _as_text(holder.get(key), _MAX_REASON)
+            if text:
+                return text
+    return None
+
+
+def _as_text(value: object, limit: int) -> str | None:
+    """``value`` as text of at most ``limit`` characters: a string as it is, a number as
+    written, a list or object as compact JSON; None for null, a boolean or an empty value."""
+    if isinstance(value, bool) or (not value and not isinstance(value, (int, float))):
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+        except (ValueError, TypeError, RecursionError):
+            return None
+    return text[:limit] or None
 
 
 def _short_text(value: object, limit: int) -> str | None:

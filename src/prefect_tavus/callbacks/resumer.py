@@ -4,14 +4,21 @@ complete.
 The HTTP handler only stores a callback and calls :meth:`Resumer.notify`; everything
 that talks to Prefect happens here, after the answer was sent. One *pass*:
 
-1. writes the callbacks not yet recorded as ``tavus.replica.callback`` events, one
-   request for all of them (:mod:`.events`); if Prefect does not take them they stay
-   pending and are sent again, with backoff;
-2. reads every suspended wait (``find_suspended_waits``) and, for the replicas they wait
-   on, the recorded callbacks *from Prefect*, merged with this process's own callbacks
-   that the server may not serve yet (its event persister flushes every few seconds);
-3. resumes each wait for which every replica it waits on has a callback that is news
-   to it, through ``resume_if_still_waiting`` (read, compare ``checked_at``, resume).
+1. writes the callbacks not yet recorded as ``tavus.replica.callback`` and
+   ``tavus.video.callback`` events, one request for up to 200 of them (:mod:`.events`);
+   if Prefect does not take them they stay pending and are sent again, with backoff;
+2. reads every suspended wait (``find_suspended_waits``) and, for the replicas and the
+   videos they wait on, the recorded callbacks *from Prefect*, merged with this
+   process's own callbacks that the server may not serve yet (its event persister
+   flushes every few seconds);
+3. resumes each wait for which every replica (or, for a video wait, every video) it
+   waits on has a callback that is news to it, through ``resume_if_still_waiting``
+   (under the resume lock: read, compare ``checked_at``, resume).
+
+Kinds never mix: a wait of kind ``replica`` counts only training callbacks, one of kind
+``video`` only video callbacks, matched on (kind, id), so a callback never wakes a wait
+of the other kind even when the ids look alike. Everything below holds for both kinds;
+it says "replica" for short.
 
 Nothing that decides a resume lives only in this process: callbacks split over two
 receivers, or over a restart, or hours apart, are all in Prefect, so whichever receiver
@@ -58,7 +65,8 @@ from uuid import UUID
 import httpx
 
 from prefect_tavus.callbacks.events import WRITE_BATCH, read_first_receipts, write_events
-from prefect_tavus.callbacks.store import CallbackStore, StoredCallback, status_key
+from prefect_tavus.callbacks.store import CallbackStore, StoredCallback
+from prefect_tavus.core.contract import Kind
 from prefect_tavus.core.text import plural, printable
 
 __all__ = ["Resumer", "ResumerSettings"]
@@ -233,39 +241,51 @@ class Resumer:
             waits = [
                 wait
                 for wait in await find_suspended_waits(client)
-                if wait.replica_ids and (wait.flow_run_id, wait.checked_at) not in self._resumed
+                if wait.ids and (wait.flow_run_id, wait.checked_at) not in self._resumed
             ]
             if waits:
-                latest = await self._latest_first_receipts(client, set().union(*(w.replica_ids for w in waits)), now)
+                wanted: dict[Kind, set[str]] = {}
                 for wait in waits:
-                    if not all(r in latest and wait.is_news(r, latest[r]) for r in wait.replica_ids):
+                    wanted.setdefault(wait.kind, set()).update(wait.ids)
+                latest = await self._latest_first_receipts(client, wanted, now)
+                for wait in waits:
+                    if not all(
+                        (wait.kind, i) in latest and wait.is_news(i, latest[(wait.kind, i)], wait.kind)
+                        for i in wait.ids
+                    ):
                         continue
                     accepted = await resume_if_still_waiting(client, wait, lock=self._resume_lock or resume_lock)
                     self._remember((wait.flow_run_id, wait.checked_at))
                     if accepted:
                         resumed += 1
                         self.resumes += 1
-                        shown = ", ".join(sorted(wait.replica_ids)[:5]) + (" ..." if len(wait.replica_ids) > 5 else "")
+                        shown = ", ".join(sorted(wait.ids)[:5]) + (" ..." if len(wait.ids) > 5 else "")
                         logger.info(
-                            "Resumed flow run %s (%s): callbacks arrived for %s.",
+                            "Resumed flow run %s (%s): callbacks arrived for %s %s.",
                             printable(wait.flow_run_name, 100),
                             wait.flow_run_id,
+                            "replicas" if wait.kind == "replica" else "videos",
                             printable(shown, 300),
                         )
         self.passes += 1
         return resumed
 
-    async def _latest_first_receipts(self, client: Any, replica_ids: set[str], now: float) -> dict[str, float]:
-        """Per replica, the latest of its callbacks' earliest receipts (one per status):
+    async def _latest_first_receipts(
+        self, client: Any, wanted: dict[Kind, set[str]], now: float
+    ) -> dict[tuple[Kind, str], float]:
+        """Per (kind, id), the latest of its callbacks' earliest receipts (one per status):
         the wait's ``checked_at`` must be before it for some status to be news."""
-        first = await read_first_receipts(client, replica_ids, now)
+        first: dict[tuple[Kind, str, str], float] = {}
+        for kind, ids in wanted.items():
+            for (resource_id, status), received_at in (await read_first_receipts(client, ids, now, kind=kind)).items():
+                first[(kind, resource_id, status)] = received_at
         for callback in self.store.callbacks():
-            if callback.replica_id in replica_ids:
-                key = (callback.replica_id, status_key(callback.status))
+            if callback.resource_id in wanted.get(callback.kind, ()):
+                key = callback.key
                 first[key] = min(first.get(key, math.inf), callback.received_at)
-        latest: dict[str, float] = {}
-        for (replica_id, _), received_at in first.items():
-            latest[replica_id] = max(latest.get(replica_id, -math.inf), received_at)
+        latest: dict[tuple[Kind, str], float] = {}
+        for (kind, resource_id, _), received_at in first.items():
+            latest[(kind, resource_id)] = max(latest.get((kind, resource_id), -math.inf), received_at)
         return latest
 
     async def _write_pending(self, client: Any, *, force: bool = False) -> None:
@@ -286,7 +306,7 @@ class Resumer:
                 if 400 <= status < 500 and status not in (408, 429):
                     logger.error(
                         "The Prefect API refused %s (HTTP %d: %s); kept in memory only.",
-                        plural(len(batch), "tavus.replica.callback event"),
+                        plural(len(batch), "callback event"),
                         status,
                         printable(exc.response.text, 200),
                     )
@@ -337,7 +357,10 @@ class Resumer:
         self._unlogged, self._unlogged_count = [], 0
         if not fresh:
             return
-        shown = ", ".join(f"{callback.replica_id} ({callback.status or '?'})" for callback in fresh)
+        shown = ", ".join(
+            f"{'video ' if callback.kind == 'video' else ''}{callback.resource_id} ({callback.status or '?'})"
+            for callback in fresh
+        )
         logger.info(
             "New callbacks: %s: %s%s", plural(count, "callback"), printable(shown, 400), " ..." if count > len(fresh) else ""
         )

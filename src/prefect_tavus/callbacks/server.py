@@ -91,7 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-events", action="store_true",
-        help="ignored: tavus.replica.callback events are the receiver's record of callbacks now",
+        help="ignored: tavus.replica.callback and tavus.video.callback events are the receiver's record "
+        "of callbacks now",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"

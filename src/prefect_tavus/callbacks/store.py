@@ -11,23 +11,28 @@ readable, and is therefore small and bounded:
   after its flush interval (seconds), so written callbacks are kept ``hold_seconds`` more
   and merged with what is read back.
 
-One entry per (replica id, status compared without regard to case): a repeat keeps the
+One entry per (kind, id, status compared without regard to case): a replica's and a
+video's callbacks never share an entry, even for ids that look alike. A repeat keeps the
 *first* receipt time and is neither stored nor written again, because what decides
 whether a callback is news to a wait is its earliest receipt (a replay must never make
 it news again). Each entry's event id is derived from it and a random value drawn once
 per process, so it is the same every time this process sends the entry (a batch re-sent
 after a lost answer is not recorded twice: the server ignores a known id) and differs
 from every other receiver's; deriving it rather than storing it saves ~100 bytes each.
-A written entry drops its error message (only the event needed it).
+A written entry drops its reason (a replica's error message, a video's status details:
+only the event needed it).
 
 Bound: at most ``max_entries``; beyond it written entries (durable already) go first,
 then the oldest pending ones, with a warning (the sweep covers what they concerned).
 Memory, measured with tracemalloc over 10,000 callbacks parsed from JSON bodies
-(``tests/callbacks/test_store.py``): about 300 bytes per pending ``ready`` callback with an
-11-character id, about 1.3 KiB per pending error callback with a 1,000-character message
-(the cap), about 310 bytes per written one; so the default bound (100,000) is at most
-about 130 MiB, and 30 MiB for ordinary callbacks. The store this replaces, measured the
-same way, took 334 bytes and 1.35 KiB.
+(``tests/callbacks/test_store.py``), ids of 11 characters: about 260 bytes per pending
+``ready`` training callback, 350 per pending ``ready`` video callback (the whole video
+object, of which its 45-character ``status_details`` is kept as the reason), 1.3 KiB per
+pending error callback of either kind with a 1,000-character reason (the cap), and 290
+bytes per written one; so the default bound (100,000) is at most about 130 MiB, and 35
+MiB for ordinary callbacks. (Before videos were taken, the same measure gave 295 bytes,
+1.34 KiB and 325 bytes: a documented status is now one shared string, which pays for the
+callback's kind in its key.)
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from uuid import UUID
+
+from prefect_tavus.core.contract import Kind
 
 __all__ = ["CallbackStore", "StoredCallback", "status_key"]
 
@@ -58,26 +65,44 @@ _PROCESS_SALT = uuid.uuid4()
 
 @dataclass(slots=True, eq=False)
 class StoredCallback:
-    """One genuine-looking callback: which replica, what it said, and when it arrived.
+    """One genuine-looking callback: which resource (``kind``: a replica or a video, and
+    its id), what it said (its status and the reason given, if any), and when it arrived.
     ``written_at`` is set once Prefect took it."""
 
-    replica_id: str
+    resource_id: str
     status: str | None
-    error_message: str | None
+    reason: str | None
     received_at: float
     written_at: float | None = None
+    kind: Kind = "replica"
+
+    @property
+    def key(self) -> tuple[Kind, str, str]:
+        """What tells it from every other callback: (kind, id, status key)."""
+        return (self.kind, self.resource_id, status_key(self.status))
+
+    @property
+    def replica_id(self) -> str | None:
+        """The replica of a training callback (None for a video's)."""
+        return self.resource_id if self.kind == "replica" else None
+
+    @property
+    def video_id(self) -> str | None:
+        """The video of a video callback (None for a replica's)."""
+        return self.resource_id if self.kind == "video" else None
 
     @property
     def event_id(self) -> UUID:
         """The id of the Prefect event that records this callback (stable in this process)."""
-        return uuid.uuid5(_PROCESS_SALT, f"{self.replica_id}\n{status_key(self.status)}\n{self.received_at!r}")
+        kind, resource_id, status = self.key
+        return uuid.uuid5(_PROCESS_SALT, f"{kind}\n{resource_id}\n{status}\n{self.received_at!r}")
 
 
-_Key = tuple[str, str]
+_Key = tuple[Kind, str, str]
 
 
 class CallbackStore:
-    """Callbacks not yet readable from Prefect, keyed by (replica id, status key).
+    """Callbacks not yet readable from Prefect, keyed by (kind, id, status key).
 
     Not thread-safe: the app and the resumer share one event loop.
     """
@@ -106,16 +131,18 @@ class CallbackStore:
         return len(self._pending)
 
     def record(
-        self, replica_id: str, status: str | None, error_message: str | None, received_at: float | None = None
+        self, resource_id: str, status: str | None, reason: str | None, received_at: float | None = None,
+        *, kind: Kind = "replica",
     ) -> StoredCallback | None:
-        """Store a callback; returns it, or None for a repeat (same replica, same status
-        without regard to case), which leaves the first receipt as it was."""
+        """Store a callback about the replica (or, with ``kind="video"``, the video)
+        ``resource_id``; returns it, or None for a repeat (same kind, id and status without
+        regard to case), which leaves the first receipt as it was."""
         self.received += 1
-        key = (replica_id, status_key(status))
+        key = (kind, resource_id, status_key(status))
         if key in self._pending or key in self._written:
             return None
         now = time.time() if received_at is None else received_at
-        entry = StoredCallback(replica_id, status, error_message, now)
+        entry = StoredCallback(resource_id, status, reason, now, None, kind)
         self._pending[key] = entry
         self._newest = now if self._newest is None else max(self._newest, now)
         self._enforce_bound()
@@ -138,9 +165,9 @@ class CallbackStore:
         if len(self) < self.max_entries * 0.9:
             self._overflowing = False
 
-    def get(self, replica_id: str, status: str | None) -> StoredCallback | None:
-        """The held callback for ``replica_id`` with ``status`` (any case), if any."""
-        key = (replica_id, status_key(status))
+    def get(self, resource_id: str, status: str | None, kind: Kind = "replica") -> StoredCallback | None:
+        """The held callback of ``kind`` for ``resource_id`` with ``status`` (any case), if any."""
+        key = (kind, resource_id, status_key(status))
         return self._pending.get(key) or self._written.get(key)
 
     def pending(self, limit: int | None = None) -> list[StoredCallback]:
@@ -154,11 +181,11 @@ class CallbackStore:
         """Prefect accepted ``entries``: keep them ``hold_seconds`` more, then forget them."""
         written_at = time.time() if now is None else now
         for entry in entries:
-            key = (entry.replica_id, status_key(entry.status))
+            key = entry.key
             if self._pending.get(key) is entry:
                 del self._pending[key]
                 entry.written_at = written_at
-                entry.error_message = None
+                entry.reason = None
                 self._written[key] = entry
 
     def prune(self, now: float | None = None) -> int:
