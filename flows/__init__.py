@@ -7,7 +7,6 @@ require_prefect()
 
 # isort: split
 from prefect_tavus.flows.create import create_replica_and_wait, acreate_replica_and_wait
-from prefect_tavus.flows.next_step import ReplicaNotReadyError, generate_welcome_video
 from prefect_tavus.flows.sweep import aresume_replica_waits, resume_replica_waits
 from prefect_tavus.flows.videos import (
     agenerate_videos,
@@ -20,10 +19,8 @@ from prefect_tavus.flows.videos import (
 from prefect_tavus.flows.wait import wait_for_replica, await_for_replica, wait_for_replicas, await_for_replicas
 
 __all__ = [
-    "ReplicaNotReadyError",
     "create_replica_and_wait",
     "acreate_replica_and_wait",
-    "generate_welcome_video",
     "resume_replica_waits",
     "aresume_replica_waits",
     "wait_for_replica",

@@ -30,6 +30,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.core import (
     DEFAULT_RETRY_POLICY,
+    ReplicaNotReadyError,
     TavusClient,
     TavusError,
     TavusNotFoundError,
@@ -336,7 +337,7 @@ def _results(rows: list[VideoRow], created: dict[str, str], waited: VideoWaitRes
 
 async def _generate_videos(
     replica_id: str, requests: list[Any], tavus_credentials: CredentialsInput, settings: WaitSettings,
-    release_worker: bool, raise_on_failure: bool,
+    release_worker: bool, raise_on_failure: bool, require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
     rows = VideoRow.parse_batch(replica_id, requests)  # bad input fails here, before any request
     replica_id = validate_replica_id(replica_id)
@@ -356,6 +357,13 @@ async def _generate_videos(
         logger.error("Replica %s failed training; none of the %s is created: %s", replica_id,
                      plural(len(rows), "video"), replica_error)
     else:
+        if require_completed_replica and not replica.is_completed:
+            raise ReplicaNotReadyError(
+                f"Replica {replica_id!r} is not completed according to Tavus ({replica.describe()}); "
+                "nothing is generated with it (require_completed_replica). Was the event that started "
+                "this run stale or replayed?",
+                replica_id=replica_id,
+            )
         if not replica.is_completed:
             logger.info("Replica %s is still %s; Tavus queues the videos until it has trained.",
                         replica_id, printable(replica.status, 40) or "training")
@@ -414,6 +422,9 @@ _GEN_DOC = """Generate one video per row with a trained (or training) replica, w
         tavus_credentials, wait_settings, release_worker: as for ``wait_for_videos``.
         raise_on_failure: fail the run (after publishing the table) if any row has no
             ready video; False returns the table either way.
+        require_completed_replica: fail with ``ReplicaNotReadyError``, creating nothing,
+            unless Tavus says the replica is completed: for a run started by a
+            ``tavus.replica.completed`` event, which must not act on a stale or forged one.
 
     Returns:
         One ``VideoRowResult`` per row, in order: ``key``, ``video_id``, ``outcome``,
@@ -431,9 +442,10 @@ def generate_videos(
                                                timeout_seconds=6 * 3600),
     release_worker: bool = False,
     raise_on_failure: bool = True,
+    require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
     return run_coro_as_sync(_generate_videos(replica_id, requests, tavus_credentials, wait_settings,
-                                             release_worker, raise_on_failure))
+                                             release_worker, raise_on_failure, require_completed_replica))
 
 
 @flow(name="generate-videos", flow_run_name="generate-videos-{replica_id}", description=_GEN_DOC.split("\n")[0])
@@ -445,9 +457,10 @@ async def agenerate_videos(
                                                timeout_seconds=6 * 3600),
     release_worker: bool = False,
     raise_on_failure: bool = True,
+    require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
     return await _generate_videos(replica_id, requests, tavus_credentials, wait_settings, release_worker,
-                                  raise_on_failure)
+                                  raise_on_failure, require_completed_replica)
 
 
 generate_videos.__doc__ = agenerate_videos.__doc__ = _GEN_DOC

@@ -44,7 +44,6 @@ _PREFECT_LAYER: dict[str, str] = {
         [
             "wait_for_replica", "await_for_replica", "wait_for_replicas", "await_for_replicas",
             "create_replica_and_wait", "acreate_replica_and_wait",
-            "generate_welcome_video", "ReplicaNotReadyError",
             "resume_replica_waits", "aresume_replica_waits",
             "wait_for_video", "await_for_video", "wait_for_videos", "await_for_videos",
             "generate_videos", "agenerate_videos",
@@ -76,7 +75,6 @@ if "prefect" in sys.modules:  # loaded by Prefect (entry point) or after it: reg
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prefect_tavus.blocks import API_KEY_ENV_VAR, GLOBAL_LIMIT_NAME, CredentialsInput, TavusCredentials
     from prefect_tavus.flows import (
-        ReplicaNotReadyError,
         acreate_replica_and_wait,
         agenerate_videos,
         await_for_video,
@@ -88,7 +86,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         await_for_replica,
         await_for_replicas,
         create_replica_and_wait,
-        generate_welcome_video,
         resume_replica_waits,
         wait_for_replica,
         wait_for_replicas,

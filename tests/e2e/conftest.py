@@ -496,7 +496,7 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     services: dict[str, Service] = {}
     # A SIGTERM to pytest (a cancelled CI job) unwinds like Ctrl-C, so teardown still runs.
     previous_sigterm = _raise_on_sigterm()
-    simulator = TavusSimulator(api_keys=(SIM_KEY,), default_training_seconds=3.0)
+    simulator = TavusSimulator(api_keys=(SIM_KEY,), default_training_seconds=3.0, default_generation_seconds=2.0)
     api = httpx.Client(base_url=api_url, timeout=10, transport=_BusyRetryTransport())
     stack = Stack(api_url, client_env, simulator, api, database, services,
                   new_dir=lambda name: tmp_path_factory.mktemp(name), homes=[str(home)])

@@ -1,13 +1,14 @@
 """prefect.yaml, deployed and run for real: the README's "Deploy" commands, then the chain.
 
 ``prefect deploy --all`` on a real server, a process worker picking the runs up, and the
-trigger of ``generate-welcome-video`` turning a wait's ``tavus.replica.completed`` event
+trigger of ``welcome-videos`` turning a wait's ``tavus.replica.completed`` event
 into a run of the next step (which confirms with Tavus before acting). Setup is in
 ``conftest.py``; all of it runs over loopback against the Tavus simulator.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -101,22 +102,23 @@ def completed_events(stack: Stack, **resource_filter: Any) -> list[dict[str, Any
 
 
 def triggered_runs(stack: Stack, replica_id: str, expect: int = 1) -> list[dict[str, Any]]:
-    """generate-welcome-video runs for ``replica_id`` (waits until there are ``expect``)."""
-    welcome = deployment_by_name(stack, "generate-welcome-video")
+    """welcome-videos runs for ``replica_id`` (waits until there are ``expect``)."""
+    welcome = deployment_by_name(stack, "welcome-videos")
 
     def check() -> list[dict[str, Any]]:
         runs = stack.post("/flow_runs/filter", {"deployments": {"id": {"any_": [welcome["id"]]}}})
         mine = [r for r in runs if r["parameters"].get("replica_id") == replica_id]
-        assert len(mine) >= expect, f"{len(mine)} generate-welcome-video runs for {replica_id} (of {len(runs)})"
+        assert len(mine) >= expect, f"{len(mine)} welcome-videos runs for {replica_id} (of {len(runs)})"
         return mine
 
-    return eventually(check, f"the trigger to start generate-welcome-video for {replica_id}")
+    return eventually(check, f"the trigger to start welcome-videos for {replica_id}")
 
 
 def test_every_flow_is_deployed_on_the_process_pool(stack: Stack) -> None:
     wanted = project_deployments()
     assert {d["name"] for d in wanted} >= {
-        "wait-for-replica", "wait-for-replicas", "create-replica-and-wait", "generate-welcome-video"
+        "wait-for-replica", "wait-for-replicas", "create-replica-and-wait", "wait-for-video", "wait-for-videos",
+        "generate-videos", "welcome-videos",
     }
     for spec in wanted:
         deployment = deployment_by_name(stack, spec["name"])
@@ -129,7 +131,7 @@ def test_every_flow_is_deployed_on_the_process_pool(stack: Stack) -> None:
             for step in steps
         ), (spec["name"], steps)
 
-    welcome = deployment_by_name(stack, "generate-welcome-video")
+    welcome = deployment_by_name(stack, "welcome-videos")
     automations = stack.get(f"/automations/related-to/prefect.deployment.{welcome['id']}")
     assert len(automations) == 1, automations
     (automation,) = automations
@@ -146,6 +148,9 @@ def test_every_flow_is_deployed_on_the_process_pool(stack: Stack) -> None:
     assert action["parameters"] == {
         "replica_id": "{{ event.resource['tavus.replica.id'] }}",
         "tavus_credentials": BLOCK_NAME,
+        "require_completed_replica": True,
+        "requests": [{"key": "welcome", "video_name": "Welcome",
+                      "script": "Hello! I am your new presenter, and this is my first video."}],
     }
 
 
@@ -186,14 +191,18 @@ def test_a_completed_wait_triggers_the_next_step(stack: Stack) -> None:
         (r["prefect.resource.id"], r.get("prefect.resource.role")) for r in event["related"]
     } >= {(f"prefect.flow-run.{run_id}", "flow-run")}
 
-    # 4. The trigger starts generate-welcome-video for that replica, which completes.
+    # 4. The trigger starts welcome-videos for that replica: one video, made and ready.
     downstream = only(triggered_runs(stack, replica_id))
-    assert downstream["parameters"] == {"replica_id": replica_id, "tavus_credentials": BLOCK_NAME}
+    assert downstream["parameters"]["replica_id"] == replica_id
+    assert downstream["parameters"]["require_completed_replica"] is True
     assert (downstream.get("created_by") or {}).get("type") == "AUTOMATION", downstream.get("created_by")
-    downstream = wait_until_completed(stack, downstream["id"], f"generate-welcome-video run {downstream['id']}")
+    downstream = wait_until_completed(stack, downstream["id"], f"welcome-videos run {downstream['id']}")
 
     artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [downstream["id"]]}}})
-    assert f"welcome-video-{replica_id.lower()}" in {a.get("key") for a in artifacts}, artifacts
+    (table,) = [a for a in artifacts if (a.get("key") or "").startswith("tavus-videos-1-rows-")]
+    (row,) = json.loads(table["data"])
+    assert row["key"] == "welcome" and row["outcome"] == "completed" and row["download_url"], row
+    assert stack.simulator.video_payload(row["video_id"])["replica_id"] == replica_id
     print(f"wait run -> triggered next step completed in {time.monotonic() - started:.1f} s")
 
 
@@ -215,14 +224,16 @@ def test_the_next_step_confirms_with_tavus_before_acting(stack: Stack) -> None:
     }])
     assert response.status_code == 204, response.text
 
+    creates = stack.simulator.stats()["by_route"].get("POST /v2/videos", 0)
     downstream = only(triggered_runs(stack, replica_id))
-    assert downstream["parameters"] == {"replica_id": replica_id, "tavus_credentials": BLOCK_NAME}
-    run = wait_until_final(stack, downstream["id"], f"generate-welcome-video run {downstream['id']}")
+    assert downstream["parameters"]["replica_id"] == replica_id
+    run = wait_until_final(stack, downstream["id"], f"welcome-videos run {downstream['id']}")
     assert run["state_type"] == "FAILED", run["state"]
     assert "not completed" in (run["state"].get("message") or ""), run["state"]
     assert stack.simulator.stats()["by_replica"].get(replica_id, 0) >= 1  # it did ask Tavus
+    assert stack.simulator.stats()["by_route"].get("POST /v2/videos", 0) == creates  # and made nothing
     artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [downstream["id"]]}}})
-    assert not [a for a in artifacts if (a.get("key") or "").startswith("welcome-video-")], artifacts
+    assert not [a for a in artifacts if (a.get("key") or "").startswith("tavus-videos-")], artifacts
 
 
 def test_create_replica_and_wait_chains_to_the_next_step(stack: Stack) -> None:
@@ -246,4 +257,4 @@ def test_create_replica_and_wait_chains_to_the_next_step(stack: Stack) -> None:
     assert stack.simulator.replica_payload(replica_id)["replica_name"] == "E2E created"
 
     downstream = only(triggered_runs(stack, replica_id))
-    wait_until_completed(stack, downstream["id"], f"generate-welcome-video run {downstream['id']}")
+    wait_until_completed(stack, downstream["id"], f"welcome-videos run {downstream['id']}")

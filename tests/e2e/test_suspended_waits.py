@@ -116,12 +116,12 @@ def sweep_schedule_off(stack: Stack) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def next_step_trigger_off(stack: Stack) -> None:
-    """This module counts requests to Tavus about the replicas it waits on. The example next
-    step (``generate-welcome-video``, triggered by every ``tavus.replica.completed``) asks
+    """This module counts requests to Tavus about the replicas it waits on. The next step
+    (``welcome-videos``, triggered by every ``tavus.replica.completed``) asks
     Tavus about the same replicas, at a moment that depends on the worker: switch its
     trigger off here (tests/e2e/test_deployments.py follows the chain)."""
     automations = stack.post("/automations/filter", {})
-    mine = [a for a in automations if a["name"].startswith("generate-welcome-video")]
+    mine = [a for a in automations if a["name"].startswith("welcome-videos")]
     assert mine, [a["name"] for a in automations]
     for automation in mine:
         response = stack.api.patch(f"/automations/{automation['id']}", json={"enabled": False})

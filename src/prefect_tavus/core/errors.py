@@ -51,6 +51,7 @@ __all__ = [
     "ReplicaTrainingFailedError",
     "ReplicaNotFoundDuringWaitError",
     "ReplicaWaitTimeoutError",
+    "ReplicaNotReadyError",
     "ReplicasWaitFailedError",
     "VideoGenerationFailedError",
     "VideoNotFoundDuringWaitError",
@@ -444,6 +445,12 @@ class ReplicasWaitFailedError(TavusError):
     def __init__(self, message: str, results: Any) -> None:
         super().__init__(message)
         self.results = results
+
+
+class ReplicaNotReadyError(TavusError):
+    """The replica is not completed (still training), so nothing may be generated with it
+    yet where the caller asked for a completed one (a step triggered by its completion:
+    the event was stale, replayed or forged)."""
 
 
 class VideoGenerationFailedError(TavusError):
