@@ -29,7 +29,6 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
@@ -41,13 +40,12 @@ from prefect_tavus.core import (
     Replica,
     ReplicaCreateOutcomeUnknownError,
     ReplicaCreateRequest,
-    TavusAPIUnavailableError,
     TavusClient,
     TavusTransientError,
     validate_replica_id,
 )
 from prefect_tavus.core.waiting import WaitSettings
-from prefect_tavus.flows._records import RunRecord
+from prefect_tavus.flows._records import RunRecord, create_at_most_once
 from prefect_tavus.suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
 from prefect_tavus.flows.wait import _wait_for_replica
 
@@ -110,9 +108,7 @@ async def _create_once(
     it is read here, so the token in it never becomes a task input.
     """
     logger = get_run_logger()
-    context = TaskRunContext.get()
-    assert context is not None and context.task_run.flow_run_id is not None, "runs inside a flow run"
-    record = RunRecord(context.task_run.flow_run_id, outage_budget_seconds, logger)
+    record = RunRecord.of_this_task_run(outage_budget_seconds, logger)
     client = tavus_credentials.get_client()
 
     labels = await record.read()
@@ -136,23 +132,12 @@ async def _create_once(
     TavusClient.replica_create_body(**body)  # bad input fails here, before anything is recorded or sent
     attempted = time.time()
     await record.write({LABEL_CREATE_ATTEMPTED: attempted}, "record the create attempt")
-    started, retries = time.monotonic(), 0
-    while True:
-        try:
-            created = await client.create_replica(**body)
-            break
-        except TavusTransientError as error:
-            if not DEFAULT_RETRY_POLICY.may_resend(error, idempotent=False):
-                replica = await _find_lost_create(client, body, attempted, error, outage_budget_seconds)
-                created = CreatedReplica(replica_id=replica.replica_id, status=replica.status)
-                break
-            retries += 1
-            if time.monotonic() - started >= outage_budget_seconds:
-                raise TavusAPIUnavailableError(
-                    outage_seconds=time.monotonic() - started, budget_seconds=outage_budget_seconds,
-                    last_error=error,
-                ) from error
-            await asyncio.sleep(DEFAULT_RETRY_POLICY.delay(retries, error))
+
+    async def find_lost(error: TavusTransientError) -> CreatedReplica:
+        replica = await _find_lost_create(client, body, attempted, error, outage_budget_seconds)
+        return CreatedReplica(replica_id=replica.replica_id, status=replica.status)
+
+    created = await create_at_most_once(lambda: client.create_replica(**body), find_lost, outage_budget_seconds)
     # The moment Tavus answered: every later life reads this back before it would create.
     await record.write({LABEL_CREATED: created.replica_id}, "record the created replica")
     return created

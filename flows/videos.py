@@ -23,18 +23,16 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.core import (
-    DEFAULT_RETRY_POLICY,
     ReplicaNotReadyError,
+    TavusAPIUnavailableError,
     TavusClient,
-    TavusError,
     TavusNotFoundError,
-    TavusTransientError,
+    TavusRequestError,
     Video,
     VideoGenerationFailedError,
     VideoNotFoundDuringWaitError,
@@ -50,7 +48,7 @@ from prefect_tavus.core.validation import validate_video_id, validate_video_ids
 from prefect_tavus.core.waiting import Outcome, VideoRowResult, VideoWaitResult, WaitSettings
 from prefect_tavus.flows._cancellation import WaitCancelled
 from prefect_tavus.flows._engine import run_wait
-from prefect_tavus.flows._records import RunRecord
+from prefect_tavus.flows._records import RunRecord, create_at_most_once
 from prefect_tavus.flows.wait import _cancelled, not_all_completed_message
 
 __all__ = [
@@ -252,23 +250,15 @@ async def _create_row(
         request = request.model_copy(update={"callback_url": callback_url})
     attempted = time.time()
     await record.write({attempt_label: attempted}, "record a row's create attempt")
-    started, retries = time.monotonic(), 0
-    while True:
-        try:
-            video = await client.create_video(request)
-            break
-        except TavusTransientError as error:
-            if not DEFAULT_RETRY_POLICY.may_resend(error, idempotent=False):
-                video = await _find_lost_video(client, request, attempted)
-                break
-            retries += 1
-            if time.monotonic() - started >= budget_seconds:
-                raise _RowFailed(f"Tavus was unavailable for the create: {printable(error, 300)}") from None
-            await asyncio.sleep(DEFAULT_RETRY_POLICY.delay(retries, error))
-        except TavusError as error:
-            if isinstance(error, TavusNotFoundError) or getattr(error, "status_code", None) in (400, 404, 422):
-                raise _RowFailed(f"Tavus refused the create: {printable(error, 300)}") from None
-            raise  # the key refused: the batch cannot go on
+    try:
+        video = await create_at_most_once(
+            lambda: client.create_video(request), lambda error: _find_lost_video(client, request, attempted),
+            budget_seconds,
+        )
+    except TavusAPIUnavailableError as error:
+        raise _RowFailed(f"Tavus was unavailable for the create: {printable(error, 300)}") from None
+    except (TavusNotFoundError, TavusRequestError) as error:  # Tavus refused this row (not the key)
+        raise _RowFailed(f"Tavus refused the create: {printable(error, 300)}") from None
     await record.write({id_label: video.video_id}, "record a row's video")
     return video.video_id
 
@@ -281,9 +271,7 @@ async def _create_videos(
     """Each row's video id, or (under ``"!" + key``) why it has none: created at most once
     per key per flow run, whatever lives the run has."""
     logger = get_run_logger()
-    context = TaskRunContext.get()
-    assert context is not None and context.task_run.flow_run_id is not None, "runs inside a flow run"
-    record = RunRecord(context.task_run.flow_run_id, outage_budget_seconds, logger)
+    record = RunRecord.of_this_task_run(outage_budget_seconds, logger)
     client = tavus_credentials.get_client()
     labels = await record.read()
     url = tavus_credentials.callback_url() if callback_from_block else None
