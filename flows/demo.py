@@ -1,4 +1,7 @@
-"""``make demo``: watch ``wait_for_replica`` follow a replica from ``started`` to ``completed``.
+"""``make demo``: the whole pipeline on this machine. ``wait_for_replica`` follows a replica
+from ``started`` to ``completed``; ``generate_videos`` then makes three videos with it (one
+fails, as videos sometimes do) and prints the results table a pipeline writes back; last,
+a batch of replicas is waited on together.
 
 Runs entirely on this machine: the local Tavus simulator on 127.0.0.1 stands in for
 Tavus (its key is ``sim-key``: no real API key is used or needed) and Prefect's embedded
@@ -15,6 +18,7 @@ import time
 from prefect.client.orchestration import get_client
 
 from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.flows.videos import generate_videos
 from prefect_tavus.flows.wait import wait_for_replica, wait_for_replicas
 from prefect_tavus.core import WaitSettings
 from prefect_tavus.simulator import TavusSimulator
@@ -27,6 +31,16 @@ async def _start_prefect() -> str:
     async with get_client() as client:
         await client.hello()
         return str(client.api_url)
+
+
+def _table(rows: list) -> str:  # noqa: ANN001 - VideoRowResult rows
+    """The results as a plain-text table (what a pipeline writes back to its warehouse)."""
+    header = ("key", "video_id", "status", "download_url", "error")
+    cells = [header] + [
+        (r.key, r.video_id or "-", r.status or "-", r.download_url or "-", r.error or "") for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
+    return "\n".join("    " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
 
 
 def main() -> int:
@@ -50,6 +64,24 @@ def main() -> int:
             f"\n==> {replica.replica_id} is {replica.status} ({replica.training_progress}) after "
             f"{time.monotonic() - started:.0f} s; the pipeline can now generate videos with it.\n"
         )
+
+        rows = [
+            {"key": "lead-0001", "video_name": "Welcome, Ana", "script": "Hi Ana, thanks for signing up!"},
+            {"key": "lead-0002", "video_name": "Welcome, Bo", "script": "Hi Bo, great to meet you."},
+            {"key": "lead-0003", "video_name": "Welcome, Cy", "audio_url": "https://media.example.com/cy.mp3"},
+        ]
+        # The simulator renders in a few seconds; Cy's audio is "too short", as Tavus would say.
+        simulator.state.default_generation_seconds = 4.0
+        simulator.script_video_named("Welcome, Cy", outcome="error",
+                                     error_reason="audio_too_short: audio must be at least 3 seconds long")
+        print(f"Generating {len(rows)} videos with {replica_id}...\n")
+        table = generate_videos(
+            replica_id, rows, credentials, raise_on_failure=False,
+            wait_settings=WaitSettings(poll_interval_seconds=1, max_poll_interval_seconds=3),
+        )
+        print("\n==> Results table (also the run's table artifact):\n")
+        print(_table(table))
+        print()
 
         batch = [
             simulator.add_replica(replica_name="Rep A", training_seconds=6),

@@ -143,8 +143,8 @@ ROWS = [
 
 def test_generate_videos_creates_one_video_per_row_and_returns_the_table(simulator, credentials):
     replica_id = simulator.add_replica(training_seconds=0.5)  # still training: Tavus queues the videos
-    simulator.script_created_videos(outcome="ready")
-    simulator.script_created_videos(outcome="error", error_reason="audio_too_short")
+    # Creates go out several at once, in no set order: the failure is scripted by name.
+    simulator.script_video_named("Bo's welcome", outcome="error", error_reason="audio_too_short")
     state = generate_videos(replica_id, ROWS, credentials, raise_on_failure=False, return_state=True, **FAST)
     table = state.result()
     assert [row.key for row in table] == ["lead-1", "lead-2", "lead-3"]
@@ -160,7 +160,7 @@ def test_generate_videos_creates_one_video_per_row_and_returns_the_table(simulat
     (artifact,) = [a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.key and a.key.startswith("tavus-videos-")]
     assert [row["key"] for row in json.loads(artifact.data)] == ["lead-1", "lead-2", "lead-3"]
     with pytest.raises(VideosWaitFailedError, match="lead-2: audio_too_short"):
-        simulator.script_created_videos(outcome="error", error_reason="audio_too_short")
+        simulator.script_video_named("Bo's welcome", outcome="error", error_reason="audio_too_short")
         generate_videos(replica_id, ROWS[1:2], credentials, **FAST)
 
 

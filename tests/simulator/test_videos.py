@@ -772,3 +772,21 @@ def test_cli_serves_videos_with_its_options() -> None:
             process.kill()
             process.communicate()
     assert process.returncode == 0 and "Traceback" not in stderr
+
+
+def test_a_video_scripted_by_name_is_the_one_created_with_that_name_whatever_the_order() -> None:
+    from prefect_tavus.simulator import TavusSimulator
+
+    with TavusSimulator(api_keys=("sim-test-key-000001",), default_generation_seconds=0.05) as sim:
+        sim.script_video_named("second", outcome="error", error_reason="audio_too_short")
+        sim.script_created_videos(outcome="error", error_reason="queued-for-the-next-create")
+        client = httpx.Client(base_url=sim.url, headers={"x-api-key": "sim-test-key-000001"})
+        rid = sim.add_replica(training_seconds=0)
+        first, second, third = (
+            client.post("/v2/videos", json={"replica_id": rid, "script": "a", "video_name": name}).json()["video_id"]
+            for name in ("first", "second", "second")
+        )
+        time.sleep(0.2)
+        assert sim.video_payload(second)["status_details"] == "audio_too_short"  # by name
+        assert sim.video_payload(first)["status_details"] == "queued-for-the-next-create"  # the queue
+        assert sim.video_payload(third)["status"] == "ready"  # a named script is used once

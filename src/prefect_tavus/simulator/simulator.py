@@ -322,6 +322,14 @@ class TavusSimulator:
             specs = (*specs, build_video_spec(None, fields))
         return self.state.script_created_videos(specs)
 
+    def script_video_named(self, video_name: str, spec: VideoSpec | None = None, /, **fields: Any) -> None:
+        """Script the next video created with this ``video_name`` (a :class:`VideoSpec` or its
+        fields), whatever order a batch's creates arrive in::
+
+            sim.script_video_named("lead-3", outcome="error", error_reason="audio_too_short")
+        """
+        self.state.script_video_named(video_name, build_video_spec(spec, fields))
+
     def video_payload(self, video_id: str, verbose: bool = False) -> dict[str, Any]:
         """What ``GET /v2/videos/{video_id}`` would return right now.
 

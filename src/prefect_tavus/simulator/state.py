@@ -285,6 +285,7 @@ class SimulatorState:
         self._owned_videos = 0  # of those, videos restricted to one key
         self._video_sequence = 0
         self._next_videos: deque[VideoSpec] = deque()
+        self._named_videos: dict[str, VideoSpec] = {}
         self._api_keys = frozenset(api_keys)
         self._revoked: set[str] = set()
         self._replicas: dict[str, Replica] = {}
@@ -512,8 +513,12 @@ class SimulatorState:
             raise TypeError(f"add_video takes a VideoSpec, got {type(spec).__name__}")
         with self._lock:
             now = self._clock()
-            from_script = scripted and bool(self._next_videos)
-            if from_script:
+            named = (request or {}).get("video_name")
+            by_name = scripted and isinstance(named, str) and named in self._named_videos
+            from_script = scripted and not by_name and bool(self._next_videos)
+            if by_name:
+                spec = _merge_scripted(self._named_videos[named], spec, request or {})
+            elif from_script:
                 spec = _merge_scripted(self._next_videos[0], spec, request or {})
             ready_at: float | None = None
             failed = False
@@ -535,7 +540,9 @@ class SimulatorState:
                 existing = self._videos.get(video_id)
                 if existing is not None and not existing.removed:
                     raise ValueError(f"video {video_id!r} already exists")
-            if from_script:
+            if by_name:
+                del self._named_videos[named]
+            elif from_script:
                 self._next_videos.popleft()
             video = Video(
                 video_id=video_id,
@@ -562,6 +569,15 @@ class SimulatorState:
             "hosted_url": _HOSTED_URL.format(video_id=video_id),
             "created_at": video.created_at_iso,
         }
+
+    def script_video_named(self, video_name: str, spec: VideoSpec) -> None:
+        """Script the next video created through ``POST /v2/videos`` with this
+        ``video_name``, whatever order creates arrive in (a batch sends several at once);
+        it goes before the queue of :meth:`script_created_videos`."""
+        if not isinstance(spec, VideoSpec):
+            raise TypeError(f"expected a VideoSpec, got {spec!r}")
+        with self._lock:
+            self._named_videos[video_name] = spec
 
     def script_created_videos(self, specs: Iterable[VideoSpec]) -> int:
         """Queue specs for the next videos created through ``POST /v2/videos``, one each, in
@@ -801,6 +817,7 @@ class SimulatorState:
             self._video_order.clear()
             self._owned_videos = 0
             self._next_videos.clear()
+            self._named_videos.clear()
             self._faults.clear()
             self._revoked.clear()
             self._reset_stats_locked()
