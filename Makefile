@@ -40,7 +40,7 @@ export DO_NOT_TRACK ?= 1
 .PHONY: help demo test test-lowest e2e simulator bench bench-release bench-burst bench-video-polling lock lock-lowest clean
 
 help:
-	@echo "make demo           run wait_for_replica against the local Tavus simulator (no API key needed)"
+	@echo "make demo           train a replica, generate videos with it, print the table: local simulator, no API key"
 	@echo "make test           run the test suite (real Prefect server + simulator over loopback)"
 	@echo "make test-lowest    the same suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK))"
 	@echo "make e2e            only the end-to-end tests (prefect server start, worker, prefect deploy)"

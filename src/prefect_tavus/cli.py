@@ -75,10 +75,10 @@ SIMULATOR = from_module(
 CALLBACKS = from_module(
     "callbacks",
     "prefect_tavus.callbacks.server",
-    summary="resume suspended waits on Tavus training callbacks",
+    summary="resume suspended waits on Tavus's training and video callbacks",
     description=(
-        "Receive Tavus training callbacks (POST /tavus/callbacks/<token>) and resume the suspended "
-        "Prefect runs waiting on those replicas. The token comes from TAVUS_CALLBACK_TOKEN or a Prefect "
+        "Receive Tavus's training and video callbacks (POST /tavus/callbacks/<token>) and resume the "
+        "suspended Prefect runs waiting on those replicas or videos. The token comes from TAVUS_CALLBACK_TOKEN or a Prefect "
         "Secret block (--token-secret-block); the Prefect API from PREFECT_API_URL. It needs no Tavus API key."
     ),
 )
