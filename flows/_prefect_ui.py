@@ -347,13 +347,13 @@ def _row(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> dict[str, An
         "outcome": outcome.outcome.value,
         "status": resource.status if resource else None,
     }
-    if kind.kind == "video":  # where the video is: what the pipeline writes back
-        row["hosted_url"] = getattr(resource, "hosted_url", None)
-        row["download_url"] = getattr(resource, "download_url", None)
-    else:
+    if kind.kind == "replica":
         row["progress"] = resource.progress_text if resource else None
     row["error_message"] = outcome.error_message
     row["seen_finished_after_s"] = round(outcome.seen_finished_after_seconds or 0, 1)
+    if kind.kind == "video":  # where the video is (long, so last): what the pipeline writes back
+        row["hosted_url"] = getattr(resource, "hosted_url", None)
+        row["download_url"] = getattr(resource, "download_url", None)
     return row
 
 

@@ -35,9 +35,9 @@ async def _start_prefect() -> str:
 
 def _table(rows: list) -> str:  # noqa: ANN001 - VideoRowResult rows
     """The results as a plain-text table (what a pipeline writes back to its warehouse)."""
-    header = ("key", "video_id", "status", "download_url", "error")
+    header = ("key", "video_id", "status", "error", "download_url")
     cells = [header] + [
-        (r.key, r.video_id or "-", r.status or "-", r.download_url or "-", r.error or "") for r in rows
+        (r.key, r.video_id or "-", r.status or "-", r.error or "-", r.download_url or "-") for r in rows
     ]
     widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
     return "\n".join("    " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)

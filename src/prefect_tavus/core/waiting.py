@@ -405,9 +405,10 @@ class VideoRowResult(BaseModel):
     video_id: str | None = Field(default=None, description="The video made for it (None if none was).")
     outcome: Outcome | None = Field(default=None, description="How its wait ended (None: never created).")
     status: str | None = Field(default=None, description="The video's last status as Tavus reported it.")
+    # Before the URLs, which are long: a table in the UI shows it without scrolling.
+    error: str | None = Field(default=None, description="Why it has no ready video, if it has none.")
     hosted_url: str | None = None
     download_url: str | None = None
-    error: str | None = Field(default=None, description="Why it has no ready video, if it has none.")
 
     @property
     def ok(self) -> bool:
