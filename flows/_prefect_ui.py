@@ -52,7 +52,7 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
+from prefect_tavus.core.kinds import REPLICAS, SEEN_LABELS, ResourceKind, TavusResource
 from prefect_tavus.core.text import format_duration, format_time, plural
 from prefect_tavus.core.waiting import Outcome, SettledOutcome, WaitResult
 
@@ -70,12 +70,6 @@ EVENT_PREFIX = REPLICAS.event_prefix
 #: replicas that did not complete, at most this many.
 PER_REPLICA_ARTIFACT_LIMIT = 25
 
-_EVENT_FOR_OUTCOME = {
-    Outcome.COMPLETED: "completed",
-    Outcome.FAILED: "failed",
-    Outcome.NOT_FOUND: "failed",
-    Outcome.TIMED_OUT: "timed-out",
-}
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -236,7 +230,7 @@ class WaitUI:
             return
         self._bands[replica.resource_id] = band
         emit_event(
-            f"{self.kind.event_prefix}.progress",
+            self.kind.event_name("progress"),
             resource=replica_resource(replica.resource_id, replica, kind=self.kind),
             payload=_payload(replica.resource_id, replica, kind=self.kind),
         )
@@ -245,7 +239,7 @@ class WaitUI:
         """Emit the terminal event (``tavus.replica.completed``, ``tavus.video.failed``...)."""
         self._settled.add(outcome.resource_id)
         emit_event(
-            f"{self.kind.event_prefix}.{_EVENT_FOR_OUTCOME[outcome.outcome]}",
+            self.kind.event_name(outcome.outcome),
             resource=replica_resource(outcome.resource_id, outcome.resource, outcome.outcome, self.kind),
             payload={**_payload(outcome.resource_id, outcome.resource, outcome.error_message, self.kind),
                      "outcome": outcome.outcome.value},
@@ -357,12 +351,6 @@ def _row(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> dict[str, An
     return row
 
 
-_SEEN_LABEL = {
-    Outcome.COMPLETED: "Seen completed",
-    Outcome.FAILED: "Seen failed",
-    Outcome.NOT_FOUND: "Seen missing",
-    Outcome.TIMED_OUT: "Gave up",
-}
 
 
 def _replica_markdown(outcome: SettledOutcome, result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
@@ -381,7 +369,7 @@ def _replica_markdown(outcome: SettledOutcome, result: WaitResult, kind: Resourc
     rows = [("Name", name), ("Status", resource.status if resource else None)]
     rows += _DETAIL_ROWS[kind.kind](resource) if resource is not None else []
     rows += [
-        (_SEEN_LABEL[outcome.outcome], format_time(outcome.seen_finished_at)),
+        (SEEN_LABELS[outcome.outcome], format_time(outcome.seen_finished_at)),
         ("Time waited", format_duration(waited if waited is not None else result.elapsed_seconds)),
         ("Requests made by this wait" + (f" (batch of {len(result.results)})" if batch else ""),
          str(result.requests)),

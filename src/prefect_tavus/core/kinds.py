@@ -28,7 +28,23 @@ from prefect_tavus.core.waiting import (
     WaitResult,
 )
 
-__all__ = ["REPLICAS", "VIDEOS", "ResourceKind", "TavusResource", "kind_of"]
+__all__ = ["EVENT_SUFFIXES", "REPLICAS", "SEEN_LABELS", "VIDEOS", "ResourceKind", "TavusResource", "kind_of"]
+
+#: The last part of the terminal event of each outcome (``tavus.video.failed``): a deployment
+#: trigger listens for these, so they are part of the contract with users' automations.
+EVENT_SUFFIXES: Mapping[Outcome, str] = {
+    Outcome.COMPLETED: "completed",
+    Outcome.FAILED: "failed",
+    Outcome.NOT_FOUND: "failed",  # gone is as final as failed, for whatever listens
+    Outcome.TIMED_OUT: "timed-out",
+}
+#: What a details artifact calls the moment the wait saw the outcome.
+SEEN_LABELS: Mapping[Outcome, str] = {
+    Outcome.COMPLETED: "Seen completed",
+    Outcome.FAILED: "Seen failed",
+    Outcome.NOT_FOUND: "Seen missing",
+    Outcome.TIMED_OUT: "Gave up",
+}
 
 
 class TavusResource(Protocol):
@@ -109,6 +125,12 @@ class ResourceKind:
     def result(self, **fields: Any) -> WaitResult:
         """A whole wait's result (``WaitResult``, ``VideoWaitResult``)."""
         return self.result_model(**fields)
+
+    def event_name(self, outcome: Outcome | str) -> str:
+        """``tavus.replica.completed``: the terminal event of ``outcome``, or another of this
+        kind's events by name (``"progress"``)."""
+        what = EVENT_SUFFIXES[outcome] if isinstance(outcome, Outcome) else outcome
+        return f"{self.event_prefix}.{what}"
 
     def count(self, n: int) -> str:
         """``1 video``, ``3 videos``."""
