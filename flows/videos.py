@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
+from prefect_tavus._run_names import video_batch_wait_run_name
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
 from prefect_tavus.core import (
     ReplicaNotReadyError,
@@ -180,7 +181,7 @@ _MANY_DOC = """Wait until every video in a batch is rendered.
     """
 
 
-@flow(name="wait-for-videos", description=_MANY_DOC.split("\n")[0])
+@flow(name="wait-for-videos", flow_run_name=video_batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
 def wait_for_videos(
     video_ids: list[str],
     tavus_credentials: CredentialsInput = None,
@@ -191,7 +192,7 @@ def wait_for_videos(
     return run_coro_as_sync(_wait_for_videos(video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker))
 
 
-@flow(name="wait-for-videos", description=_MANY_DOC.split("\n")[0])
+@flow(name="wait-for-videos", flow_run_name=video_batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
 async def await_for_videos(
     video_ids: list[str],
     tavus_credentials: CredentialsInput = None,

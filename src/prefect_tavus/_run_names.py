@@ -35,6 +35,7 @@ __all__ = [
     "create_replica_task_run_name",
     "create_video_task_run_name",
     "list_replicas_task_run_name",
+    "video_batch_wait_run_name",
 ]
 
 
@@ -76,6 +77,12 @@ def batch_wait_run_name() -> str:
     """``wait-for-3-replicas`` (duplicates counted once, as the wait does)."""
     count = _count(_flow_parameters().get("replica_ids"))
     return f"wait-for-{_replicas(count)}" if count is not None else "wait-for-replicas"
+
+
+def video_batch_wait_run_name() -> str:
+    """``wait-for-3-videos`` (duplicates counted once, as the wait does)."""
+    count = _count(_flow_parameters().get("video_ids"))
+    return f"wait-for-{plural(count, 'video').replace(' ', '-')}" if count is not None else "wait-for-videos"
 
 
 def create_and_wait_run_name() -> str:
