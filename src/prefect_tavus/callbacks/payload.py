@@ -61,8 +61,27 @@ class BadCallback(ValueError):
     """The body is not a callback the receiver takes (answered 400 with a short, generic reason)."""
 
 
+class ResourceIds:
+    """``replica_id`` / ``video_id`` of a callback that holds ``kind`` and ``resource_id``
+    (slot-free, so the receiver's store keeps its small objects)."""
+
+    __slots__ = ()
+    kind: Kind | None
+    resource_id: str | None
+
+    @property
+    def replica_id(self) -> str | None:
+        """The replica of a training callback (None for any other)."""
+        return self.resource_id if self.kind == "replica" else None
+
+    @property
+    def video_id(self) -> str | None:
+        """The video of a video callback (None for any other)."""
+        return self.resource_id if self.kind == "video" else None
+
+
 @dataclass(frozen=True)
-class ParsedCallback:
+class ParsedCallback(ResourceIds):
     """What the receiver keeps from a callback: which ``kind`` of resource, its id, its
     status and the reason given (``reason``: a replica's ``error_message``, a video's
     ``status_details``). ``resource_id`` (and ``kind``) is None for one it ignores."""
@@ -76,16 +95,6 @@ class ParsedCallback:
     def ignored(self) -> bool:
         """A callback that is answered and otherwise dropped (a conversation's)."""
         return self.resource_id is None
-
-    @property
-    def replica_id(self) -> str | None:
-        """The replica of a training callback (None for any other)."""
-        return self.resource_id if self.kind == "replica" else None
-
-    @property
-    def video_id(self) -> str | None:
-        """The video of a video callback (None for any other)."""
-        return self.resource_id if self.kind == "video" else None
 
 
 def parse_callback(body: bytes) -> ParsedCallback:

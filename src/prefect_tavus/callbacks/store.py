@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
+from prefect_tavus.callbacks.payload import ResourceIds
 from prefect_tavus.core.contract import Kind
 
 __all__ = ["CallbackStore", "StoredCallback", "status_key"]
@@ -64,7 +65,7 @@ _PROCESS_SALT = uuid.uuid4()
 
 
 @dataclass(slots=True, eq=False)
-class StoredCallback:
+class StoredCallback(ResourceIds):
     """One genuine-looking callback: which resource (``kind``: a replica or a video, and
     its id), what it said (its status and the reason given, if any), and when it arrived.
     ``written_at`` is set once Prefect took it."""
@@ -80,16 +81,6 @@ class StoredCallback:
     def key(self) -> tuple[Kind, str, str]:
         """What tells it from every other callback: (kind, id, status key)."""
         return (self.kind, self.resource_id, status_key(self.status))
-
-    @property
-    def replica_id(self) -> str | None:
-        """The replica of a training callback (None for a video's)."""
-        return self.resource_id if self.kind == "replica" else None
-
-    @property
-    def video_id(self) -> str | None:
-        """The video of a video callback (None for a replica's)."""
-        return self.resource_id if self.kind == "video" else None
 
     @property
     def event_id(self) -> UUID:
