@@ -37,7 +37,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test test-lowest e2e simulator bench bench-release bench-burst bench-video-polling lock lock-lowest clean
+.PHONY: help demo test test-lowest e2e simulator bench bench-release bench-burst bench-video-polling bench-videos lock lock-lowest clean
 
 help:
 	@echo "make demo           train a replica, generate videos with it, print the table: local simulator, no API key"
@@ -49,6 +49,7 @@ help:
 	@echo "make bench-release  only the release_worker benchmark (polling vs callbacks vs sweep)"
 	@echo "make bench-burst    1,000 suspended waits resumed at once by callbacks, SQLite then PostgreSQL (BURST_ARGS=...)"
 	@echo "make bench-video-polling  one poll round over N videos: GETs vs list pages vs auto (in-process, < 1 min)"
+	@echo "make bench-videos   1,000 videos: polling vs release_worker + callbacks vs callbacks lost + sweep (~12 min)"
 	@echo "make lock           re-resolve requirements.lock (newest versions within pyproject.toml's ranges)"
 	@echo "make lock-lowest    re-resolve $(LOWEST_LOCK) (the lowest Prefect declared)"
 	@echo "make clean          remove the venvs and Prefect homes"
@@ -102,6 +103,12 @@ bench-burst: $(STAMP)
 
 bench-video-polling: $(STAMP)
 	$(BIN)/python -m benchmarks.video_polling
+
+# A deployed stack (prefect server start, process worker, prefect deploy, the callback
+# receiver): one wait-for-videos run on 1,000 videos per scenario. VIDEO_BENCH_ARGS=... to vary it.
+VIDEO_BENCH_ARGS ?=
+bench-videos: $(STAMP)
+	$(BIN)/python -m benchmarks.video_batch $(VIDEO_BENCH_ARGS)
 
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
