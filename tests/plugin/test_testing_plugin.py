@@ -194,8 +194,8 @@ def test_the_simulator_fixture_needs_no_prefect(pytester: pytest.Pytester, monke
     result.stdout.fnmatch_lines(["*no prefect here*"])
 
 
-#: A user suite that tests a video step against the fixture (raw httpx: the project's
-#: client has no video calls).
+#: A user suite that tests a video step against the fixture, with raw httpx as a user's own
+#: code might (the project's tasks are tested on the fixture in tests/integration/test_videos.py).
 VIDEO_SUITE = '''
     import time
 
