@@ -259,3 +259,72 @@ def machine_summary() -> dict[str, Any]:
         "httpx": version("httpx"),
         "prefect_tavus": version("prefect-tavus"),
     }
+
+
+class BusyPrefect(JsonHttp):
+    """The Prefect REST calls of the deployment benchmarks (no Prefect import in the
+    parent). A server busy with a 1,000-run wait on SQLite may answer 503 (database
+    locked): each call is tried again for up to a minute."""
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        for _ in range(30):
+            status, data = self.request(method, path, body)
+            if status != 503:
+                break
+            time.sleep(2)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{method} {path} answered {status}: {data!r}")
+        return data
+
+    def get(self, path: str) -> Any:
+        return self.ok("GET", "/api" + path)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.ok("POST", "/api" + path, body if body is not None else {})
+
+    def deployment(self, name: str) -> dict[str, Any]:
+        (found,) = self.post("/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
+        return found
+
+
+class BenchStack:
+    """What a deployment benchmark starts its processes in: a temporary directory (logs, a
+    Prefect home), a port for its Prefect server, the environments of the server and of
+    everything that talks to it (no user profile, no Tavus secrets, no telemetry), and the
+    processes it started, stopped in reverse order by :meth:`stop`."""
+
+    def __init__(self, prefix: str, prefect: type[BusyPrefect] = BusyPrefect) -> None:
+        import tempfile
+
+        self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
+        self.processes: list[ManagedProcess] = []
+        self.prefect_port = free_port()
+        self.api = f"http://{LOOPBACK}:{self.prefect_port}/api"
+        self.prefect = prefect(LOOPBACK, self.prefect_port, timeout=120.0)
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith("PREFECT_") and k not in ("TAVUS_API_KEY", "TAVUS_CALLBACK_TOKEN")}
+        base.update(PREFECT_HOME=str(self.tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                    DO_NOT_TRACK="1", PYTHONPATH=str(PROJECT_ROOT), PREFECT_SERVER_UI_ENABLED="false")
+        self.server_env = dict(base)
+        self.env = dict(base, PREFECT_API_URL=self.api)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        process = start_process(name, argv, self.tmp / f"{name}.log", env or self.env, PROJECT_ROOT)
+        self.processes.append(process)
+        return process
+
+    def cli(self, *args: str) -> str:
+        """``prefect <args>`` against this stack's server; its output, or RuntimeError."""
+        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT_ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        return done.stdout
+
+    def start_server(self) -> ManagedProcess:
+        return self.start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", LOOPBACK,
+                                     "--port", str(self.prefect_port), "--analytics-off"], self.server_env)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop(grace_seconds=10)

@@ -29,28 +29,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
+    BenchStack,
     PROJECT_ROOT,
     RESULTS_DIR,
     POOL,
     LOOPBACK,
     JsonHttp,
-    ManagedProcess,
     SimulatorControl,
     free_port,
     machine_summary,
-    start_process,
     wait_http_ok,
 )
 from benchmarks._report import percentile
@@ -81,66 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Prefect(JsonHttp):
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        """As JsonHttp.ok, but a server busy with a 1,000-replica wait may answer 503
-        (SQLite locked): try again for up to a minute."""
-        for _ in range(30):
-            status, data = self.request(method, path, body)
-            if status != 503:
-                break
-            time.sleep(2)
-        if not 200 <= status < 300:
-            raise RuntimeError(f"{method} {path} answered {status}: {data!r}")
-        return data
-
-    def get(self, path: str) -> Any:
-        return self.ok("GET", "/api" + path)
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.ok("POST", "/api" + path, body if body is not None else {})
-
-    def deployment(self, name: str) -> dict[str, Any]:
-        (found,) = self.post("/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
-        return found
-
-
-class Bench:
+class Bench(BenchStack):
     def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__("prefect-tavus-bench-suspend-")
         self.args = args
         self.rng = random.Random(args.seed)
-        self.tmp = Path(tempfile.mkdtemp(prefix="prefect-tavus-bench-suspend-"))
-        self.processes: list[ManagedProcess] = []
-        self.prefect_port = free_port()
-        self.api = f"http://{LOOPBACK}:{self.prefect_port}/api"
-        self.prefect = Prefect(LOOPBACK, self.prefect_port, timeout=120.0)
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith("PREFECT_") and k not in ("TAVUS_API_KEY", "TAVUS_CALLBACK_TOKEN")}
-        base.update(PREFECT_HOME=str(self.tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                    DO_NOT_TRACK="1", PYTHONPATH=str(PROJECT_ROOT), PREFECT_SERVER_UI_ENABLED="false")
-        self.server_env = dict(base)
-        self.env = dict(base, PREFECT_API_URL=self.api)
         self.sims: dict[str, SimulatorControl] = {}
         self.sim_urls: dict[str, str] = {}
         self.receiver_url: str | None = None
 
-    # -- infrastructure ------------------------------------------------------------------
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
-        process = start_process(name, argv, self.tmp / f"{name}.log", env or self.env, PROJECT_ROOT)
-        self.processes.append(process)
-        return process
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT_ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-        return done.stdout
-
     def setup(self, approaches: list[str]) -> None:
-        server = self.start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", LOOPBACK,
-                                       "--port", str(self.prefect_port), "--analytics-off"], self.server_env)
+        server = self.start_server()
         for approach in approaches:
             port = free_port()
             sim = self.start(f"simulator-{approach}", [sys.executable, "-m", "prefect_tavus.simulator", "--port",
@@ -203,10 +151,6 @@ class Bench:
             if active:
                 body["schedule"] = {"interval": self.args.sweep_interval}
             self.prefect.ok("PATCH", f"/api/deployments/{deployment['id']}/schedules/{schedule['id']}", body)
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop(grace_seconds=10)
 
     # -- one approach ----------------------------------------------------------------------
 

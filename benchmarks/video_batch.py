@@ -42,28 +42,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
+    BenchStack,
+    BusyPrefect,
     LOOPBACK,
     POOL,
     PROJECT_ROOT,
     RESULTS_DIR,
-    JsonHttp,
-    ManagedProcess,
     SimulatorControl,
     free_port,
     machine_summary,
-    start_process,
     wait_http_ok,
 )
 from benchmarks._report import percentile
@@ -105,29 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Prefect(JsonHttp):
+class Prefect(BusyPrefect):
     """The Prefect REST calls of this benchmark (no Prefect import in the parent)."""
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        # A busy SQLite server may answer 503 (database locked): try again for up to a minute.
-        for _ in range(30):
-            status, data = self.request(method, path, body)
-            if status != 503:
-                break
-            time.sleep(2)
-        if not 200 <= status < 300:
-            raise RuntimeError(f"{method} {path} answered {status}: {data!r}")
-        return data
-
-    def get(self, path: str) -> Any:
-        return self.ok("GET", "/api" + path)
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.ok("POST", "/api" + path, body if body is not None else {})
-
-    def deployment(self, name: str) -> dict[str, Any]:
-        (found,) = self.post("/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
-        return found
 
     def paged(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -147,44 +123,19 @@ class Simulator(SimulatorControl):
         return None if value is None else float(value)
 
 
-class Bench:
+class Bench(BenchStack):
     def __init__(self, args: argparse.Namespace) -> None:
         import random
 
+        super().__init__("prefect-tavus-bench-videos-", Prefect)
         self.args = args
         self.rng = random.Random(args.seed)
-        self.tmp = Path(tempfile.mkdtemp(prefix="prefect-tavus-bench-videos-"))
-        self.processes: list[ManagedProcess] = []
-        self.prefect_port = free_port()
-        self.api = f"http://{LOOPBACK}:{self.prefect_port}/api"
-        self.prefect = Prefect(LOOPBACK, self.prefect_port, timeout=120.0)
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith("PREFECT_") and k not in ("TAVUS_API_KEY", "TAVUS_CALLBACK_TOKEN")}
-        base.update(PREFECT_HOME=str(self.tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                    DO_NOT_TRACK="1", PYTHONPATH=str(PROJECT_ROOT), PREFECT_SERVER_UI_ENABLED="false")
-        self.server_env = dict(base)
-        self.env = dict(base, PREFECT_API_URL=self.api)
         self.sims: dict[str, Simulator] = {}
         self.replicas: dict[str, str] = {}
         self.receiver_url: str | None = None
 
-    # -- infrastructure ------------------------------------------------------------------
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
-        process = start_process(name, argv, self.tmp / f"{name}.log", env or self.env, PROJECT_ROOT)
-        self.processes.append(process)
-        return process
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT_ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-        return done.stdout
-
     def setup(self, scenarios: list[str]) -> None:
-        server = self.start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", LOOPBACK,
-                                       "--port", str(self.prefect_port), "--analytics-off"], self.server_env)
+        server = self.start_server()
         sim_urls = {}
         for scenario in scenarios:
             port = free_port()
@@ -224,10 +175,6 @@ class Bench:
                               dict(self.env, TAVUS_CALLBACK_TOKEN=TOKEN))
         wait_http_ok(f"http://{LOOPBACK}:{port}/healthz", receiver, 60)
         self.receiver_url = f"http://{LOOPBACK}:{port}/tavus/callbacks/{TOKEN}"
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop(grace_seconds=10)
 
     def log_summary(self) -> dict[str, Any]:
         """ERROR records in each process's log, and the server's "database is locked" ones."""
