@@ -321,6 +321,15 @@ class BenchStack:
             raise RuntimeError(f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
         return done.stdout
 
+    def save_blocks(self, blocks: dict[str, dict[str, Any]]) -> None:
+        """Save a ``TavusCredentials`` block ``tavus-<name>`` per entry, in a child process
+        (the parent imports no Prefect)."""
+        script = ("import json,sys\nfrom prefect_tavus.blocks import TavusCredentials\n"
+                  "for name, fields in json.loads(sys.argv[1]).items():\n"
+                  "    TavusCredentials(**fields).save(f'tavus-{name}', overwrite=True)\n")
+        subprocess.run([sys.executable, "-c", script, json.dumps(blocks)], cwd=PROJECT_ROOT, env=self.env,
+                       check=True, timeout=300)
+
     def start_server(self) -> ManagedProcess:
         return self.start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", LOOPBACK,
                                      "--port", str(self.prefect_port), "--analytics-off"], self.server_env)

@@ -31,7 +31,6 @@ import argparse
 import json
 import random
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -104,11 +103,7 @@ class Bench(BenchStack):
         blocks = {a: {"api_key": f"key-{a}", "base_url": self.sim_urls[a], "min_poll_spacing_seconds": 0.01,
                       "callback_base_url": receiver_base if a == "b" else None, "callback_token": TOKEN}
                   for a in approaches}
-        script = ("import json,sys\nfrom prefect_tavus.blocks import TavusCredentials\n"
-                  "for name, fields in json.loads(sys.argv[1]).items():\n"
-                  "    TavusCredentials(**fields).save(f'tavus-{name}', overwrite=True)\n")
-        subprocess.run([sys.executable, "-c", script, json.dumps(blocks)], cwd=PROJECT_ROOT, env=self.env,
-                       check=True, timeout=300)
+        self.save_blocks(blocks)
         self.cli("work-pool", "create", POOL, "--type", "process")
         self.cli("--no-prompt", "deploy", "--name", "wait-for-replicas", "--name", "resume-replica-waits")
         # The sweep sweeps with (c)'s key, as a user points it at their own saved block.

@@ -44,7 +44,6 @@ import json
 import math
 import re
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -152,11 +151,7 @@ class Bench(BenchStack):
             self.start_receiver()
         blocks = {s: {"api_key": f"key-{s}", "base_url": sim_urls[s], "min_poll_spacing_seconds": 0.01}
                   for s in scenarios}
-        script = ("import json,sys\nfrom prefect_tavus.blocks import TavusCredentials\n"
-                  "for name, fields in json.loads(sys.argv[1]).items():\n"
-                  "    TavusCredentials(**fields).save(f'tavus-{name}', overwrite=True)\n")
-        subprocess.run([sys.executable, "-c", script, json.dumps(blocks)], cwd=PROJECT_ROOT, env=self.env,
-                       check=True, timeout=300)
+        self.save_blocks(blocks)
         self.cli("work-pool", "create", POOL, "--type", "process")
         self.cli("--no-prompt", "deploy", "--name", "wait-for-videos", "--name", "resume-replica-waits")
         # Sweeps are triggered by this benchmark (at a fixed interval, during (c) only),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -44,6 +46,18 @@ if not any(isinstance(f, _QuietPollRounds) for f in logging.getLogger("prefect.t
     logging.getLogger("prefect.task_runs").addFilter(_QuietPollRounds())
 
 
+async def _one(resource_id: str, get: Callable[[str], Awaitable[Any]]) -> PollRound:
+    """One GET as a round: found, not found (400/404: definitive) or a transient failure,
+    all returned, never raised; the wait decides within its budget."""
+    try:
+        resource = await get(resource_id)
+    except TavusNotFoundError as error:
+        return PollRound(missing={resource_id: error}, received_at={resource_id: time.time()})
+    except TavusTransientError as error:
+        return PollRound.failure(error)
+    return PollRound(found={resource_id: resource}, received_at={resource_id: time.time()})
+
+
 @task(name="poll_replicas", task_run_name="poll-{round_number}", cache_policy=NO_CACHE, retries=0)
 async def poll_replicas(
     replica_ids: list[str],
@@ -53,14 +67,9 @@ async def poll_replicas(
 ) -> PollRound:
     """Ask Tavus once about every id in ``replica_ids`` (already validated)."""
     client = tavus_credentials.get_client()
+    if len(replica_ids) == 1:
+        return await _one(replica_ids[0], lambda rid: client.get_replica(rid, verbose=True))
     try:
-        if len(replica_ids) == 1:
-            (replica_id,) = replica_ids
-            try:
-                replica = await client.get_replica(replica_id, verbose=True)
-            except TavusNotFoundError as error:
-                return PollRound(missing={replica_id: error}, received_at={replica_id: time.time()})
-            return PollRound(found={replica_id: replica}, received_at={replica_id: time.time()})
         wanted = set(replica_ids)
         found: dict[str, Replica] = {}
         received_at: dict[str, float] = {}
@@ -86,13 +95,7 @@ async def confirm_replica(replica_id: str, tavus_credentials: TavusCredentials) 
     budget, deadline and cancellation. So nothing is raised for Tavus's answers: found,
     not found (400/404) and transient failures all come back as a :class:`PollRound`.
     """
-    try:
-        replica = await tavus_credentials.get_client().get_replica(replica_id, verbose=True)
-    except TavusNotFoundError as error:
-        return PollRound(missing={replica_id: error}, received_at={replica_id: time.time()})
-    except TavusTransientError as error:
-        return PollRound.failure(error)
-    return PollRound(found={replica_id: replica}, received_at={replica_id: time.time()})
+    return await _one(replica_id, lambda rid: tavus_credentials.get_client().get_replica(rid, verbose=True))
 
 
 @task(name="poll_videos", task_run_name="poll-{round_number}", cache_policy=NO_CACHE, retries=0)
@@ -115,10 +118,4 @@ async def poll_videos(
 async def confirm_video(video_id: str, tavus_credentials: TavusCredentials) -> PollRound:
     """One confirming GET of a video wait's round (an id a list scan did not see), as
     ``confirm_replica`` is for replicas: not retried, nothing raised for Tavus's answers."""
-    try:
-        video = await tavus_credentials.get_client().get_video(video_id)
-    except TavusNotFoundError as error:
-        return PollRound(missing={video_id: error}, received_at={video_id: time.time()})
-    except TavusTransientError as error:
-        return PollRound.failure(error)
-    return PollRound(found={video_id: video}, received_at={video_id: time.time()})
+    return await _one(video_id, tavus_credentials.get_client().get_video)
