@@ -37,12 +37,13 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test test-lowest e2e simulator bench bench-release bench-burst bench-video-polling bench-videos lock lock-lowest clean
+.PHONY: help demo test test-lowest check e2e simulator bench bench-release bench-burst bench-video-polling bench-videos lock lock-lowest clean
 
 help:
 	@echo "make demo           train a replica, generate videos with it, print the table: local simulator, no API key"
 	@echo "make test           run the test suite (real Prefect server + simulator over loopback)"
 	@echo "make test-lowest    the same suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK))"
+	@echo "make check          ruff (lint and format) and mypy over the package (strict on core/)"
 	@echo "make e2e            only the end-to-end tests (prefect server start, worker, prefect deploy)"
 	@echo "make simulator      start the local Tavus simulator on 127.0.0.1:8765"
 	@echo "make bench          run the benchmarks: batch waits, then waits that release their worker (tables)"
@@ -82,6 +83,14 @@ test-lowest: $(LOWEST_STAMP)
 	@$(LOWEST_BIN)/python -c '$(VERSIONS)' test-lowest
 	PREFECT_HOME=$(LOWEST_HOME) WHEEL_TEST_BASE_LOCK=$(LOWEST_LOCK) $(LOWEST_BIN)/python -m pytest
 
+# The package as Python sees it (src/prefect_tavus, flows/ tasks/ blocks/ through its links),
+# plus the tests and benchmarks for ruff. mypy's settings are in pyproject.toml.
+LINT_PATHS := src flows tasks blocks tests benchmarks
+check: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests/e2e
 
@@ -112,7 +121,7 @@ bench-videos: $(STAMP)
 
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
-	$(LOCK_VENV)/bin/$(PIP_INSTALL) -e '.[test]'
+	$(LOCK_VENV)/bin/$(PIP_INSTALL) -e '.[test,dev,docs]'
 	$(LOCK_VENV)/bin/pip check
 	{ echo "# Full, exact environment for prefect-tavus (what \`make\` installs into .venv)."; \
 	  echo "# Regenerate: make lock  (after changing ranges in pyproject.toml)"; \

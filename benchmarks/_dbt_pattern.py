@@ -54,7 +54,9 @@ from prefect_tavus.core import Replica
     retries=3,
     retry_delay_seconds=10,
 )
-async def get_replica_status(tavus_credentials: TavusCredentials, replica_id: str) -> dict[str, Any]:
+async def get_replica_status(
+    tavus_credentials: TavusCredentials, replica_id: str
+) -> dict[str, Any]:
     """One poll of one replica: the replica's JSON, like ``get_dbt_cloud_run_info``."""
     replica = await tavus_credentials.get_client().get_replica(replica_id)
     return replica.model_dump(mode="json")
@@ -84,7 +86,9 @@ async def wait_for_replica_dbt_style(
             if time.time() >= stop_at:
                 return "bounded"
             run_data_future = await get_replica_status(
-                tavus_credentials=tavus_credentials, replica_id=replica_id, wait_for=wait_for,
+                tavus_credentials=tavus_credentials,
+                replica_id=replica_id,
+                wait_for=wait_for,
             )
         record["polls"] += 1
         run_data = run_data_future
@@ -94,14 +98,19 @@ async def wait_for_replica_dbt_style(
         wait_for = [run_data_future]
         logger.debug(
             "Replica %s has status %s. Waiting for %s seconds.",
-            replica_id, run_data.get("status"), poll_frequency_seconds,
+            replica_id,
+            run_data.get("status"),
+            poll_frequency_seconds,
         )
         await asyncio.sleep(poll_frequency_seconds)
         seconds_waited_for_run_completion += poll_frequency_seconds
     return "timed_out"
 
 
-@flow(name="benchmark-dbt-style-wait", description="prefect-dbt's wait loop, one per replica, one task run per poll.")
+@flow(
+    name="benchmark-dbt-style-wait",
+    description="prefect-dbt's wait loop, one per replica, one task run per poll.",
+)
 async def wait_and_collect(
     replica_ids: list[str],
     tavus_credentials: TavusCredentials,
@@ -119,15 +128,23 @@ async def wait_and_collect(
         record = records[rid]
         try:
             record["outcome"] = await wait_for_replica_dbt_style(
-                rid, tavus_credentials, max_wait_seconds, poll_frequency_seconds, semaphore, stop_at, record,
+                rid,
+                tavus_credentials,
+                max_wait_seconds,
+                poll_frequency_seconds,
+                semaphore,
+                stop_at,
+                record,
             )
-        except Exception as exc:  # noqa: BLE001 - a failed loop is reported, not fatal
+        except Exception as exc:
             record["outcome"] = f"error: {type(exc).__name__}: {exc}"
 
     # A hard stop a minute after the bound, in case a poll hangs past it.
     hard_timeout = max(1.0, stop_at - time.time() + 60.0)
     try:
-        await asyncio.wait_for(asyncio.gather(*(one(rid) for rid in replica_ids)), timeout=hard_timeout)
+        await asyncio.wait_for(
+            asyncio.gather(*(one(rid) for rid in replica_ids)), timeout=hard_timeout
+        )
     except asyncio.TimeoutError:
         for record in records.values():
             if record["outcome"] is None:

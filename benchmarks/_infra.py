@@ -114,13 +114,24 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def start_process(
-    name: str, argv: Sequence[str], log_path: Path, env: dict[str, str], cwd: Path, *, stdin: int | None = None
+    name: str,
+    argv: Sequence[str],
+    log_path: Path,
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    stdin: int | None = None,
 ) -> ManagedProcess:
     """Start ``argv`` in a new session, stdout and stderr to ``log_path``."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed by ManagedProcess.stop
     popen = subprocess.Popen(
-        list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-        env=env, cwd=str(cwd), start_new_session=True,
+        list(argv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        env=env,
+        cwd=str(cwd),
+        start_new_session=True,
     )
     return ManagedProcess(name, popen, log_path, log)
 
@@ -131,16 +142,20 @@ def wait_http_ok(url: str, process: ManagedProcess, timeout_seconds: float) -> N
     last_error = "no answer"
     while time.monotonic() < deadline:
         if not process.alive():
-            raise RuntimeError(f"{process.name} exited early (code {process.popen.returncode}):\n{process.log_tail()}")
+            raise RuntimeError(
+                f"{process.name} exited early (code {process.popen.returncode}):\n{process.log_tail()}"
+            )
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
                 last_error = f"HTTP {response.status}"
         except (OSError, urllib.error.URLError) as exc:
             last_error = str(exc)
         time.sleep(0.25)
-    raise RuntimeError(f"{process.name} did not answer {url} within {timeout_seconds:.0f} s ({last_error})")
+    raise RuntimeError(
+        f"{process.name} did not answer {url} within {timeout_seconds:.0f} s ({last_error})"
+    )
 
 
 class JsonHttp:
@@ -207,7 +222,12 @@ class PrefectRest(JsonHttp):
         return int(self.ok("POST", "/api/task_runs/count", body))
 
     def settled_task_run_count(
-        self, flow_run_ids: Sequence[str], *, expected: int | None, quiet_seconds: float, max_seconds: float
+        self,
+        flow_run_ids: Sequence[str],
+        *,
+        expected: int | None,
+        quiet_seconds: float,
+        max_seconds: float,
     ) -> tuple[int, bool, float]:
         """Task runs of ``flow_run_ids`` once the server has recorded them all.
 
@@ -301,38 +321,77 @@ class BenchStack:
         self.prefect_port = free_port()
         self.api = f"http://{LOOPBACK}:{self.prefect_port}/api"
         self.prefect = prefect(LOOPBACK, self.prefect_port, timeout=120.0)
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith("PREFECT_") and k not in ("TAVUS_API_KEY", "TAVUS_CALLBACK_TOKEN")}
-        base.update(PREFECT_HOME=str(self.tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                    DO_NOT_TRACK="1", PYTHONPATH=str(PROJECT_ROOT), PREFECT_SERVER_UI_ENABLED="false")
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PREFECT_") and k not in ("TAVUS_API_KEY", "TAVUS_CALLBACK_TOKEN")
+        }
+        base.update(
+            PREFECT_HOME=str(self.tmp / "prefect-home"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            DO_NOT_TRACK="1",
+            PYTHONPATH=str(PROJECT_ROOT),
+            PREFECT_SERVER_UI_ENABLED="false",
+        )
         self.server_env = dict(base)
         self.env = dict(base, PREFECT_API_URL=self.api)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         process = start_process(name, argv, self.tmp / f"{name}.log", env or self.env, PROJECT_ROOT)
         self.processes.append(process)
         return process
 
     def cli(self, *args: str) -> str:
         """``prefect <args>`` against this stack's server; its output, or RuntimeError."""
-        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT_ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "prefect", *args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+            raise RuntimeError(
+                f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
         return done.stdout
 
     def save_blocks(self, blocks: dict[str, dict[str, Any]]) -> None:
         """Save a ``TavusCredentials`` block ``tavus-<name>`` per entry, in a child process
         (the parent imports no Prefect)."""
-        script = ("import json,sys\nfrom prefect_tavus.blocks import TavusCredentials\n"
-                  "for name, fields in json.loads(sys.argv[1]).items():\n"
-                  "    TavusCredentials(**fields).save(f'tavus-{name}', overwrite=True)\n")
-        subprocess.run([sys.executable, "-c", script, json.dumps(blocks)], cwd=PROJECT_ROOT, env=self.env,
-                       check=True, timeout=300)
+        script = (
+            "import json,sys\nfrom prefect_tavus.blocks import TavusCredentials\n"
+            "for name, fields in json.loads(sys.argv[1]).items():\n"
+            "    TavusCredentials(**fields).save(f'tavus-{name}', overwrite=True)\n"
+        )
+        subprocess.run(
+            [sys.executable, "-c", script, json.dumps(blocks)],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            check=True,
+            timeout=300,
+        )
 
     def start_server(self) -> ManagedProcess:
-        return self.start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", LOOPBACK,
-                                     "--port", str(self.prefect_port), "--analytics-off"], self.server_env)
+        return self.start(
+            "server",
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(self.prefect_port),
+                "--analytics-off",
+            ],
+            self.server_env,
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):

@@ -26,7 +26,9 @@ async def naive_wait(
     max_seconds: float,
     concurrency: int,
 ) -> dict[str, Any]:
-    records: dict[str, dict[str, Any]] = {rid: {"seen_at": None, "polls": 0, "outcome": None} for rid in replica_ids}
+    records: dict[str, dict[str, Any]] = {
+        rid: {"seen_at": None, "polls": 0, "outcome": None} for rid in replica_ids
+    }
     errors = 0
     rounds = 0
     deadline = time.monotonic() + max_seconds
@@ -54,8 +56,15 @@ async def naive_wait(
                 await asyncio.gather(*(poll(rid) for rid in pending))
                 pending = [rid for rid in pending if records[rid]["seen_at"] is None]
                 if pending:
-                    await asyncio.sleep(min(interval_seconds, max(0.0, deadline - time.monotonic())))
+                    await asyncio.sleep(
+                        min(interval_seconds, max(0.0, deadline - time.monotonic()))
+                    )
         requests = counted[0]
     for rid in pending:
         records[rid]["outcome"] = "bounded"
-    return {"records": records, "rounds": rounds, "client_requests": requests, "request_errors": errors}
+    return {
+        "records": records,
+        "rounds": rounds,
+        "client_requests": requests,
+        "request_errors": errors,
+    }

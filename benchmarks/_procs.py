@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,5 +164,3 @@ class TreeSampler:
                 stats.peak_pss_kb = 0
                 stats.peak_processes = 0
                 stats.max_single_hwm_kb = 0
-
-

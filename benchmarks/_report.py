@@ -130,7 +130,9 @@ def ratios_table(rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]
             "n": n,
             "requests_b_over_a": _ratio(b and b.get("http_requests"), a.get("http_requests")),
             "requests_c_over_a": _ratio(c and c.get("http_requests"), a.get("http_requests")),
-            "nominal_over_a": _ratio(a.get("nominal_fixed_interval_requests"), a.get("http_requests")),
+            "nominal_over_a": _ratio(
+                a.get("nominal_fixed_interval_requests"), a.get("http_requests")
+            ),
             "nominal_requests": a.get("nominal_fixed_interval_requests"),
             "task_runs_b_over_a": _ratio(b and b.get("task_runs"), a.get("task_runs")),
             "cpu_b_over_a": _ratio(b and b.get("cpu_seconds"), a.get("cpu_seconds")),
@@ -176,17 +178,25 @@ def checks(rows: list[dict[str, Any]], page_size: int) -> list[dict[str, Any]]:
         budget = rounds * pages + failed
         requests = row.get("http_requests")
         add(
-            n, f"requests <= rounds x ceil(N/{page_size}) + failed", requests is not None and requests <= budget,
+            n,
+            f"requests <= rounds x ceil(N/{page_size}) + failed",
+            requests is not None and requests <= budget,
             f"{requests} requests, {rounds} rounds x {pages} + {failed} failed = {budget}",
         )
         task_runs = row.get("task_runs")
         add(
-            n, "task runs <= rounds + failed", None if task_runs is None else task_runs <= rounds + failed,
+            n,
+            "task runs <= rounds + failed",
+            None if task_runs is None else task_runs <= rounds + failed,
             f"{task_runs} task runs, {rounds} rounds + {failed} failed = {rounds + failed}",
         )
         p95 = row.get("lag_p95_over_cap")
-        add(n, "detection lag p95 <= poll cap", None if p95 is None else p95 <= 1.0,
-            f"p95 lag / cap = {_num(p95, 2)} (p95 lag {_num(row.get('lag_p95'), 2)} s)")
+        add(
+            n,
+            "detection lag p95 <= poll cap",
+            None if p95 is None else p95 <= 1.0,
+            f"p95 lag / cap = {_num(p95, 2)} (p95 lag {_num(row.get('lag_p95'), 2)} s)",
+        )
         add(n, "every replica seen finished", row["resolved"] == n, f"{row['resolved']}/{n}")
         if n >= 1000:
             rss = row.get("peak_rss_mb")

@@ -30,25 +30,26 @@ def _warm_up(approach: str) -> None:
     if approach in ("a", "b"):
         from prefect.client.orchestration import get_client
 
-        import prefect_tavus.blocks  # noqa: F401
+        import prefect_tavus.blocks
         import prefect_tavus.flows.wait  # noqa: F401
 
         with get_client(sync_client=True) as client:
             client.hello()
         if approach == "b":
-            import benchmarks._dbt_pattern  # noqa: F401
+            import benchmarks._dbt_pattern
     else:
         import benchmarks._naive  # noqa: F401
 
 
 def _run_a(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     from prefect_tavus.blocks import TavusCredentials
-    from prefect_tavus.flows.wait import wait_for_replicas
     from prefect_tavus.core.waiting import Outcome, WaitSettings
+    from prefect_tavus.flows.wait import wait_for_replicas
 
     credentials = TavusCredentials(api_key=config["api_key"], base_url=config["sim_url"])
     state = wait_for_replicas(
-        ids, credentials,
+        ids,
+        credentials,
         wait_settings=WaitSettings(
             poll_interval_seconds=config["poll_interval"],
             max_poll_interval_seconds=config["poll_cap"],
@@ -61,7 +62,10 @@ def _run_a(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     )
     flow_run_id = str(state.state_details.flow_run_id)
     if not state.is_completed():
-        return {"flow_run_ids": [flow_run_id], "error": f"wait_for_replicas ended {state.type.value}: {state.message}"}
+        return {
+            "flow_run_ids": [flow_run_id],
+            "error": f"wait_for_replicas ended {state.type.value}: {state.message}",
+        }
     result = state.result()
     seen_kinds = (Outcome.COMPLETED, Outcome.FAILED)
     records = {
@@ -74,8 +78,11 @@ def _run_a(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
         for o in result.results
     }
     return {
-        "flow_run_ids": [flow_run_id], "records": records, "rounds": result.poll_rounds,
-        "client_requests": result.requests, "elapsed_reported": result.elapsed_seconds,
+        "flow_run_ids": [flow_run_id],
+        "records": records,
+        "rounds": result.poll_rounds,
+        "client_requests": result.requests,
+        "elapsed_reported": result.elapsed_seconds,
     }
 
 
@@ -89,7 +96,8 @@ def _run_b(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     stop_at = time.time() + config["b_max_seconds"]
     out = asyncio.run(
         wait_and_collect(
-            ids, credentials,
+            ids,
+            credentials,
             max_wait_seconds=config["a_timeout"],
             poll_frequency_seconds=config["interval"],
             concurrency=config["concurrency"],
@@ -114,8 +122,11 @@ def _run_c(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
 
     out = asyncio.run(
         naive_wait(
-            ids, api_key=config["api_key"], base_url=config["sim_url"],
-            interval_seconds=config["interval"], max_seconds=config["c_max_seconds"],
+            ids,
+            api_key=config["api_key"],
+            base_url=config["sim_url"],
+            interval_seconds=config["interval"],
+            max_seconds=config["c_max_seconds"],
             concurrency=config["concurrency"],
         )
     )
@@ -149,7 +160,7 @@ def worker_main(config_path: str) -> int:
             result["cpu_wait_seconds"] = _cpu_seconds() - cpu_before
             result["ended_at"] = time.time()
         return 0 if "error" not in result else 1
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, then re-raised as exit code
+    except BaseException as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc()
         return 1

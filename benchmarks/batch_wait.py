@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
+    LOOPBACK,
     PROJECT_ROOT,
     RESULTS_DIR,
-    LOOPBACK,
     ManagedProcess,
     PrefectRest,
     SimulatorControl,
@@ -48,7 +48,15 @@ from benchmarks._infra import (
     start_process,
     wait_http_ok,
 )
-from benchmarks._report import LABELS, checks, checks_markdown, lag_stats, percentile, ratios_table, results_table
+from benchmarks._report import (
+    LABELS,
+    checks,
+    checks_markdown,
+    lag_stats,
+    percentile,
+    ratios_table,
+    results_table,
+)
 
 SIM_KEY = "bench-sim-key"
 #: Where a failing simulated replica fails (the simulator's default fail_at_progress, 40%).
@@ -62,7 +70,9 @@ def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes takes comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--sizes takes comma-separated integers, got {text!r}"
+        ) from None
     if not sizes or any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError("--sizes needs at least one size, each >= 1")
     return sizes
@@ -71,7 +81,9 @@ def _sizes(text: str) -> list[int]:
 def _approaches(text: str) -> list[str]:
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items or any(item not in LABELS for item in items):
-        raise argparse.ArgumentTypeError(f"--approaches takes a comma-separated subset of a,b,c, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--approaches takes a comma-separated subset of a,b,c, got {text!r}"
+        )
     return list(dict.fromkeys(items))
 
 
@@ -87,48 +99,95 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.batch_wait",
         description="Compare wait_for_replicas, a prefect-dbt-style per-replica wait and a plain loop.",
     )
-    parser.add_argument("--sizes", type=_sizes, default=[1, 100, 1000], help="numbers of replicas (default: 1,100,1000)")
-    parser.add_argument("--approaches", type=_approaches, default=["a", "b", "c"], help="subset of a,b,c (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the training durations (default: 0)")
-    parser.add_argument("--train-min", type=_positive, default=10.0, help="shortest training, seconds (default: 10)")
-    parser.add_argument("--train-max", type=_positive, default=40.0, help="longest training, seconds (default: 40)")
     parser.add_argument(
-        "--fail-fraction", type=float, default=0.02,
+        "--sizes",
+        type=_sizes,
+        default=[1, 100, 1000],
+        help="numbers of replicas (default: 1,100,1000)",
+    )
+    parser.add_argument(
+        "--approaches",
+        type=_approaches,
+        default=["a", "b", "c"],
+        help="subset of a,b,c (default: all)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the training durations (default: 0)"
+    )
+    parser.add_argument(
+        "--train-min", type=_positive, default=10.0, help="shortest training, seconds (default: 10)"
+    )
+    parser.add_argument(
+        "--train-max", type=_positive, default=40.0, help="longest training, seconds (default: 40)"
+    )
+    parser.add_argument(
+        "--fail-fraction",
+        type=float,
+        default=0.02,
         help="fraction of replicas that fail training (status error, at 40%% progress); default 0.02",
     )
-    parser.add_argument("--poll-interval", type=_positive, default=1.0, help="(a) poll_interval_seconds (default: 1)")
     parser.add_argument(
-        "--poll-cap", type=_positive, default=4.0, help="(a) max_poll_interval_seconds, the poll cap (default: 4)"
+        "--poll-interval",
+        type=_positive,
+        default=1.0,
+        help="(a) poll_interval_seconds (default: 1)",
     )
     parser.add_argument(
-        "--no-speed-up", dest="speed_up", action="store_false", help="(a) speed_up_near_completion=False"
+        "--poll-cap",
+        type=_positive,
+        default=4.0,
+        help="(a) max_poll_interval_seconds, the poll cap (default: 4)",
+    )
+    parser.add_argument(
+        "--no-speed-up",
+        dest="speed_up",
+        action="store_false",
+        help="(a) speed_up_near_completion=False",
     )
     parser.add_argument("--page-size", type=int, default=100, help="(a) page_size (default: 100)")
     parser.add_argument(
-        "--a-timeout", type=_positive, default=None,
+        "--a-timeout",
+        type=_positive,
+        default=None,
         help="(a) timeout_seconds, also the per-replica max_wait_seconds of (b) (default: 2 x train-max + 60)",
     )
     parser.add_argument(
-        "--interval", type=_positive, default=None, help="(b) and (c) fixed poll interval (default: the poll cap)"
+        "--interval",
+        type=_positive,
+        default=None,
+        help="(b) and (c) fixed poll interval (default: the poll cap)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=10,
+        "--concurrency",
+        type=int,
+        default=10,
         help="(b) task runs / (c) requests in flight at once, and their connection pool (default: 10)",
     )
     parser.add_argument(
-        "--b-max-seconds", type=_positive, default=240.0,
+        "--b-max-seconds",
+        type=_positive,
+        default=240.0,
         help="(b) stops polling this long after it starts, resolved or not (default: 240)",
     )
     parser.add_argument(
-        "--c-max-seconds", type=_positive, default=None, help="(c) gives up after this long (default: --a-timeout)"
+        "--c-max-seconds",
+        type=_positive,
+        default=None,
+        help="(c) gives up after this long (default: --a-timeout)",
     )
     parser.add_argument(
-        "--task-run-settle-seconds", type=_positive, default=120.0,
+        "--task-run-settle-seconds",
+        type=_positive,
+        default=120.0,
         help="longest wait for the Prefect server to record a run's task runs (default: 120)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
-    parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, Prefect home) afterwards")
-    parser.add_argument("--worker-config", help=argparse.SUPPRESS)  # internal: run one approach (child process)
+    parser.add_argument(
+        "--keep-temp", action="store_true", help="keep the temp dir (logs, Prefect home) afterwards"
+    )
+    parser.add_argument(
+        "--worker-config", help=argparse.SUPPRESS
+    )  # internal: run one approach (child process)
     return parser
 
 
@@ -176,7 +235,13 @@ def plan_replicas(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
     for index in range(n):
         seconds = rng.uniform(args.train_min, args.train_max)
         fails = rng.random() < args.fail_fraction
-        plan.append({"training_seconds": round(seconds, 3), "outcome": "error" if fails else "completed", "index": index})
+        plan.append(
+            {
+                "training_seconds": round(seconds, 3),
+                "outcome": "error" if fails else "completed",
+                "index": index,
+            }
+        )
     return plan
 
 
@@ -189,7 +254,9 @@ def nominal_fixed_interval_requests(plan: list[dict[str, Any]], interval: float)
     """
     total = 0
     for item in plan:
-        finish = item["training_seconds"] * (1.0 if item["outcome"] == "completed" else FAIL_AT_FRACTION)
+        finish = item["training_seconds"] * (
+            1.0 if item["outcome"] == "completed" else FAIL_AT_FRACTION
+        )
         total += math.ceil(finish / interval) + 1
     return total
 
@@ -208,7 +275,11 @@ class Bench:
         self.prefect_api = f"http://{LOOPBACK}:{self.prefect_port}/api"
         self.sim = SimulatorControl(LOOPBACK, self.sim_port)
         self.prefect = PrefectRest(LOOPBACK, self.prefect_port, timeout=60.0)
-        base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "TAVUS_API_KEY"}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PREFECT_") and k != "TAVUS_API_KEY"
+        }
         base.update(
             PREFECT_HOME=str(self.tmp / "prefect-home"),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
@@ -223,21 +294,39 @@ class Bench:
     def start_services(self) -> None:
         sim = start_process(
             "simulator",
-            [sys.executable, "-m", "prefect_tavus.simulator", "--port", str(self.sim_port), "--api-key", SIM_KEY],
-            self.tmp / "simulator.log", self.server_env, PROJECT_ROOT,
+            [
+                sys.executable,
+                "-m",
+                "prefect_tavus.simulator",
+                "--port",
+                str(self.sim_port),
+                "--api-key",
+                SIM_KEY,
+            ],
+            self.tmp / "simulator.log",
+            self.server_env,
+            PROJECT_ROOT,
         )
         self.processes.append(sim)
         prefect_cli = Path(sys.executable).with_name("prefect")
         server_argv = (
             [str(prefect_cli)] if prefect_cli.exists() else [sys.executable, "-m", "prefect"]
         ) + ["server", "start", "--host", LOOPBACK, "--port", str(self.prefect_port)]
-        server = start_process("prefect server", server_argv, self.tmp / "prefect-server.log", self.server_env, PROJECT_ROOT)
+        server = start_process(
+            "prefect server",
+            server_argv,
+            self.tmp / "prefect-server.log",
+            self.server_env,
+            PROJECT_ROOT,
+        )
         self.processes.append(server)
         wait_http_ok(f"{self.sim_url}/_sim/health", sim, 30)
         _log(f"simulator on {self.sim_url} (pid {sim.pid})")
         started = time.monotonic()
         wait_http_ok(f"{self.prefect_api}/health", server, 180)
-        _log(f"Prefect server on {self.prefect_api} (pid {server.pid}, up in {time.monotonic() - started:.0f} s)")
+        _log(
+            f"Prefect server on {self.prefect_api} (pid {server.pid}, up in {time.monotonic() - started:.0f} s)"
+        )
 
     def stop_worker(self) -> None:
         if self.worker is not None:
@@ -257,27 +346,49 @@ class Bench:
     def run_one(self, approach: str, n: int, plan: list[dict[str, Any]]) -> dict[str, Any]:
         args = self.args
         tag = f"{approach}-{n}"
-        paths = {name: self.tmp / f"{tag}.{name}" for name in ("config.json", "ready", "ids.json", "out.json", "log")}
+        paths = {
+            name: self.tmp / f"{tag}.{name}"
+            for name in ("config.json", "ready", "ids.json", "out.json", "log")
+        }
         hard_limit = {
             "a": args.a_timeout + 180.0,
             "b": args.b_max_seconds + 300.0,
             "c": args.c_max_seconds + 120.0,
         }[approach]
         config = {
-            "approach": approach, "n": n, "sim_url": self.sim_url, "api_key": SIM_KEY,
-            "poll_interval": args.poll_interval, "poll_cap": args.poll_cap, "speed_up": args.speed_up,
-            "page_size": args.page_size, "a_timeout": args.a_timeout, "interval": args.interval,
-            "concurrency": args.concurrency, "b_max_seconds": args.b_max_seconds,
+            "approach": approach,
+            "n": n,
+            "sim_url": self.sim_url,
+            "api_key": SIM_KEY,
+            "poll_interval": args.poll_interval,
+            "poll_cap": args.poll_cap,
+            "speed_up": args.speed_up,
+            "page_size": args.page_size,
+            "a_timeout": args.a_timeout,
+            "interval": args.interval,
+            "concurrency": args.concurrency,
+            "b_max_seconds": args.b_max_seconds,
             "c_max_seconds": args.c_max_seconds,
-            "ready_path": str(paths["ready"]), "ids_path": str(paths["ids.json"]), "out_path": str(paths["out.json"]),
+            "ready_path": str(paths["ready"]),
+            "ids_path": str(paths["ids.json"]),
+            "out_path": str(paths["out.json"]),
         }
         paths["config.json"].write_text(json.dumps(config))
         self.sim.reset()
 
         worker = start_process(
             f"worker {tag}",
-            [sys.executable, "-m", "benchmarks.batch_wait", "--worker-config", str(paths["config.json"])],
-            paths["log"], self.worker_env, PROJECT_ROOT, stdin=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.batch_wait",
+                "--worker-config",
+                str(paths["config.json"]),
+            ],
+            paths["log"],
+            self.worker_env,
+            PROJECT_ROOT,
+            stdin=subprocess.PIPE,
         )
         self.worker = worker
         spawned = time.monotonic()
@@ -290,7 +401,8 @@ class Bench:
         created_at = time.monotonic()
         ids = [
             self.sim.add_replica(
-                replica_name=f"bench {tag} #{item['index']}", training_seconds=item["training_seconds"],
+                replica_name=f"bench {tag} #{item['index']}",
+                training_seconds=item["training_seconds"],
                 outcome=item["outcome"],
             )
             for item in plan
@@ -314,8 +426,11 @@ class Bench:
             out = json.loads(paths["out.json"].read_text())
         stats = self.sim.stats()
         row: dict[str, Any] = {
-            "approach": approach, "label": LABELS[approach], "n": n,
-            "exit_status": status, "killed_at_hard_limit": killed,
+            "approach": approach,
+            "label": LABELS[approach],
+            "n": n,
+            "exit_status": status,
+            "killed_at_hard_limit": killed,
             "cpu_seconds": usage.ru_utime + usage.ru_stime if usage else None,
             "cpu_user_seconds": usage.ru_utime if usage else None,
             "cpu_system_seconds": usage.ru_stime if usage else None,
@@ -336,7 +451,10 @@ class Bench:
             "failed_created": sum(1 for item in plan if item["outcome"] == "error"),
         }
         if out.get("error") or killed or status != 0:
-            row["error"] = out.get("error") or f"worker exit status {status}{' (killed at hard limit)' if killed else ''}"
+            row["error"] = (
+                out.get("error")
+                or f"worker exit status {status}{' (killed at hard limit)' if killed else ''}"
+            )
             row["log_tail"] = worker.log_tail(40)
             _log(f"worker {tag} failed: {row['error']}\n{row['log_tail']}")
         if out.get("request_errors"):
@@ -355,23 +473,41 @@ class Bench:
                 if cap:
                     ratios.append(lag / cap)
             per_replica.append(
-                {"replica_id": rid, "finished_at": finished_at, "seen_at": seen_at, "lag": lag, "cap": cap,
-                 "outcome": record.get("outcome"), "polls": record.get("polls")}
+                {
+                    "replica_id": rid,
+                    "finished_at": finished_at,
+                    "seen_at": seen_at,
+                    "lag": lag,
+                    "cap": cap,
+                    "outcome": record.get("outcome"),
+                    "polls": record.get("polls"),
+                }
             )
         row.update(lag_stats(lags, ratios))
         row["resolved"] = len(lags)
-        row["failed_seen"] = sum(1 for item in per_replica if item["outcome"] in ("failed", "error"))
-        row["requests_per_round"] = (row["http_requests"] / row["rounds"]) if row.get("rounds") else None
-        row["nominal_fixed_interval_requests"] = nominal_fixed_interval_requests(plan, args.interval)
+        row["failed_seen"] = sum(
+            1 for item in per_replica if item["outcome"] in ("failed", "error")
+        )
+        row["requests_per_round"] = (
+            (row["http_requests"] / row["rounds"]) if row.get("rounds") else None
+        )
+        row["nominal_fixed_interval_requests"] = nominal_fixed_interval_requests(
+            plan, args.interval
+        )
         row["poll_spacing_seconds"] = _poll_spacing(approach, row, records, out.get("started_at"))
         row["per_replica"] = per_replica
 
         if approach in ("a", "b") and row["flow_run_ids"]:
             expected = row["task_calls"] if approach == "b" else None
             count, settled, waited = self.prefect.settled_task_run_count(
-                row["flow_run_ids"], expected=expected, quiet_seconds=5.0, max_seconds=args.task_run_settle_seconds,
+                row["flow_run_ids"],
+                expected=expected,
+                quiet_seconds=5.0,
+                max_seconds=args.task_run_settle_seconds,
             )
-            row.update(task_runs=count, task_runs_settled=settled, task_run_settle_wait_seconds=waited)
+            row.update(
+                task_runs=count, task_runs_settled=settled, task_run_settle_wait_seconds=waited
+            )
         elif approach == "c":
             row.update(task_runs=0, task_runs_settled=True)
         else:
@@ -403,8 +539,16 @@ class Bench:
 
 def _error_row(approach: str, n: int, error: str, log_tail: str) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "approach": approach, "label": LABELS[approach], "n": n, "error": error, "log_tail": log_tail,
-        "resolved": 0, "bounded": False, "flow_run_ids": [], "failed_seen": 0, "by_route": {},
+        "approach": approach,
+        "label": LABELS[approach],
+        "n": n,
+        "error": error,
+        "log_tail": log_tail,
+        "resolved": 0,
+        "bounded": False,
+        "flow_run_ids": [],
+        "failed_seen": 0,
+        "by_route": {},
     }
     row.update(lag_stats([], []))
     return row
@@ -456,7 +600,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                     rows.append(bench.run_one(approach, n, plan))
                 except (KeyboardInterrupt, _Terminated):
                     raise
-                except Exception as exc:  # noqa: BLE001 - report it and go on with the next run
+                except Exception as exc:
                     tail = bench.worker.log_tail(40) if bench.worker is not None else ""
                     bench.stop_worker()
                     _log(f"{LABELS[approach]}, N={n} failed: {type(exc).__name__}: {exc}\n{tail}")
@@ -483,8 +627,14 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     path.write_text(
         json.dumps(
             {
-                "command": command, "machine": machine, "settings": _settings(args), "complete": ok,
-                "total_seconds": total_seconds, "rows": rows, "ratios": report["ratios"], "checks": report["checks"],
+                "command": command,
+                "machine": machine,
+                "settings": _settings(args),
+                "complete": ok,
+                "total_seconds": total_seconds,
+                "rows": rows,
+                "ratios": report["ratios"],
+                "checks": report["checks"],
                 "markdown": report["markdown"],
             },
             indent=1,
@@ -509,8 +659,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render(
-    args: argparse.Namespace, command: str, machine: dict[str, Any], rows: list[dict[str, Any]],
-    total_seconds: float, *, complete: bool,
+    args: argparse.Namespace,
+    command: str,
+    machine: dict[str, Any],
+    rows: list[dict[str, Any]],
+    total_seconds: float,
+    *,
+    complete: bool,
 ) -> dict[str, Any]:
     ratios_md, ratios = ratios_table(rows)
     check_items = checks(rows, args.page_size)
@@ -573,10 +728,10 @@ def render(
         lines += ["", "Requests of (a): " + "; ".join(notes) + "."]
     lines += [
         "",
-        "\"Nominal fixed-interval requests\" is computed from the replica plan, not measured: the GETs a "
+        '"Nominal fixed-interval requests" is computed from the replica plan, not measured: the GETs a '
         f"one-request-per-replica loop polling every {args.interval:g} s makes if it is never late "
         f"(ceil(finish / {args.interval:g}) + 1 per replica). (b) and (c) make fewer when their rounds take longer "
-        "than the interval (see \"s between polls of a replica\").",
+        'than the interval (see "s between polls of a replica").',
     ]
     recording = [
         f"N={row['n']:,}: {_fmt(row.get('task_run_settle_wait_seconds'))} s"
@@ -588,12 +743,16 @@ def render(
         lines += [
             "",
             "Prefect 3 records task runs from events, after the fact. Time the server still needed, after (b)'s "
-            "worker had exited, before it showed all of (b)'s task runs: " + "; ".join(recording) + ". "
+            "worker had exited, before it showed all of (b)'s task runs: "
+            + "; ".join(recording)
+            + ". "
             "((a)'s counts were read once they had not moved for 5 s.)",
         ]
     errors = [row for row in rows if row.get("error")]
     if errors:
-        lines += ["", "Errors:", ""] + [f"- {row['label']}, N={row['n']:,}: {row['error']}" for row in errors]
+        lines += ["", "Errors:", ""] + [
+            f"- {row['label']}, N={row['n']:,}: {row['error']}" for row in errors
+        ]
     return {"markdown": "\n".join(lines), "ratios": ratios, "checks": check_items}
 
 

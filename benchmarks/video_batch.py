@@ -51,12 +51,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._infra import (
-    BenchStack,
-    BusyPrefect,
     LOOPBACK,
     POOL,
     PROJECT_ROOT,
     RESULTS_DIR,
+    BenchStack,
+    BusyPrefect,
     SimulatorControl,
     free_port,
     machine_summary,
@@ -88,16 +88,35 @@ def _ts(iso: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.video_batch", description=__doc__.split("\n")[0])
-    parser.add_argument("--videos", type=int, default=1000, help="videos per scenario (default 1000)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.video_batch", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--videos", type=int, default=1000, help="videos per scenario (default 1000)"
+    )
     parser.add_argument("--scenarios", default="a,b,c")
-    parser.add_argument("--gen-min", type=float, default=60.0, help="shortest generation, s (default 60)")
-    parser.add_argument("--gen-max", type=float, default=180.0, help="longest generation, s (default 180)")
-    parser.add_argument("--poll-interval", type=float, default=2.0, help="first poll interval, s (default 2)")
-    parser.add_argument("--poll-cap", type=float, default=10.0, help="largest poll interval, s (default 10)")
-    parser.add_argument("--sweep-interval", type=float, default=30.0, help="s between sweep runs for (c) (default 30)")
+    parser.add_argument(
+        "--gen-min", type=float, default=60.0, help="shortest generation, s (default 60)"
+    )
+    parser.add_argument(
+        "--gen-max", type=float, default=180.0, help="longest generation, s (default 180)"
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=2.0, help="first poll interval, s (default 2)"
+    )
+    parser.add_argument(
+        "--poll-cap", type=float, default=10.0, help="largest poll interval, s (default 10)"
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=30.0,
+        help="s between sweep runs for (c) (default 30)",
+    )
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--max-seconds", type=float, default=900.0, help="give up on a phase after this long")
+    parser.add_argument(
+        "--max-seconds", type=float, default=900.0, help="give up on a phase after this long"
+    )
     return parser
 
 
@@ -138,36 +157,79 @@ class Bench(BenchStack):
         sim_urls = {}
         for scenario in scenarios:
             port = free_port()
-            sim = self.start(f"simulator-{scenario}", [sys.executable, "-m", "prefect_tavus.simulator", "--port",
-                                                       str(port), "--api-key", f"key-{scenario}"])
+            sim = self.start(
+                f"simulator-{scenario}",
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect_tavus.simulator",
+                    "--port",
+                    str(port),
+                    "--api-key",
+                    f"key-{scenario}",
+                ],
+            )
             wait_http_ok(f"http://{LOOPBACK}:{port}/_sim/health", sim, 60)
             self.sims[scenario] = Simulator(LOOPBACK, port)
             sim_urls[scenario] = f"http://{LOOPBACK}:{port}"
             # One replica per account, trained already: every video of the scenario speaks with it.
-            self.replicas[scenario] = self.sims[scenario].add_replica(training_seconds=0, replica_name="Presenter")
+            self.replicas[scenario] = self.sims[scenario].add_replica(
+                training_seconds=0, replica_name="Presenter"
+            )
         wait_http_ok(f"{self.api}/health", server, 240)
         _log(f"Prefect server on {self.api}; simulators {sim_urls}")
         if "b" in scenarios or "c" in scenarios:
             self.start_receiver()
-        blocks = {s: {"api_key": f"key-{s}", "base_url": sim_urls[s], "min_poll_spacing_seconds": 0.01}
-                  for s in scenarios}
+        blocks = {
+            s: {"api_key": f"key-{s}", "base_url": sim_urls[s], "min_poll_spacing_seconds": 0.01}
+            for s in scenarios
+        }
         self.save_blocks(blocks)
         self.cli("work-pool", "create", POOL, "--type", "process")
-        self.cli("--no-prompt", "deploy", "--name", "wait-for-videos", "--name", "resume-replica-waits")
+        self.cli(
+            "--no-prompt", "deploy", "--name", "wait-for-videos", "--name", "resume-replica-waits"
+        )
         # Sweeps are triggered by this benchmark (at a fixed interval, during (c) only),
         # not by the deployment's own 10-minute schedule.
         sweep = self.prefect.deployment("resume-replica-waits")
         for schedule in sweep["schedules"]:
-            self.prefect.ok("PATCH", f"/api/deployments/{sweep['id']}/schedules/{schedule['id']}", {"active": False})
-        self.start("worker", [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", "40",
-                              "--name", "bench-worker"])
+            self.prefect.ok(
+                "PATCH",
+                f"/api/deployments/{sweep['id']}/schedules/{schedule['id']}",
+                {"active": False},
+            )
+        self.start(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "worker",
+                "start",
+                "--pool",
+                POOL,
+                "--limit",
+                "40",
+                "--name",
+                "bench-worker",
+            ],
+        )
         _log("deployed; worker started with Prefect's default polling")
 
     def start_receiver(self) -> None:
         port = free_port()
-        receiver = self.start("receiver", [str(Path(sys.executable).with_name("prefect-tavus")), "callbacks",
-                                           "--host", LOOPBACK, "--port", str(port)],
-                              dict(self.env, TAVUS_CALLBACK_TOKEN=TOKEN))
+        receiver = self.start(
+            "receiver",
+            [
+                str(Path(sys.executable).with_name("prefect-tavus")),
+                "callbacks",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+            ],
+            dict(self.env, TAVUS_CALLBACK_TOKEN=TOKEN),
+        )
         wait_http_ok(f"http://{LOOPBACK}:{port}/healthz", receiver, 60)
         self.receiver_url = f"http://{LOOPBACK}:{port}/tavus/callbacks/{TOKEN}"
 
@@ -179,8 +241,10 @@ class Bench(BenchStack):
                 text = process.log_path.read_text(errors="replace")
             except OSError:
                 continue
-            out[process.name] = {"error_lines": len(re.findall(r"\|\s*ERROR\s*\||\d ERROR ", text)),
-                                 "database_locked": text.count("database is locked")}
+            out[process.name] = {
+                "error_lines": len(re.findall(r"\|\s*ERROR\s*\||\d ERROR ", text)),
+                "database_locked": text.count("database is locked"),
+            }
         return out
 
     # -- one scenario ----------------------------------------------------------------------
@@ -192,7 +256,8 @@ class Bench(BenchStack):
         created_first = time.time()
         for index in range(self.args.videos):
             spec: dict[str, Any] = {
-                "replica_id": self.replicas[scenario], "script": f"Hello number {index}!",
+                "replica_id": self.replicas[scenario],
+                "script": f"Hello number {index}!",
                 "video_name": f"bench-{scenario}-{index}",
                 "generation_seconds": self.rng.uniform(self.args.gen_min, self.args.gen_max),
             }
@@ -203,16 +268,35 @@ class Bench(BenchStack):
             ids.append(sim.add_video(**spec))
         created_last = time.time()
         wait_id = self.prefect.deployment("wait-for-videos")["id"]
-        run = self.prefect.post(f"/deployments/{wait_id}/create_flow_run", {"parameters": {
-            "video_ids": ids, "tavus_credentials": f"tavus-{scenario}", "raise_on_failure": False,
-            "release_worker": scenario != "a",
-            "wait_settings": {"poll_interval_seconds": self.args.poll_interval,
-                              "max_poll_interval_seconds": self.args.poll_cap, "timeout_seconds": 3600},
-        }})
-        _log(f"{LABELS[scenario]}: {len(ids)} videos created in {created_last - created_first:.1f} s; run {run['id']}")
-        return {"scenario": scenario, "id": run["id"], "video_ids": ids, "created_first": created_first,
-                "created_last": created_last, "launched_at": time.time(), "requests_at_suspend": None,
-                "suspended_seen_at": None}
+        run = self.prefect.post(
+            f"/deployments/{wait_id}/create_flow_run",
+            {
+                "parameters": {
+                    "video_ids": ids,
+                    "tavus_credentials": f"tavus-{scenario}",
+                    "raise_on_failure": False,
+                    "release_worker": scenario != "a",
+                    "wait_settings": {
+                        "poll_interval_seconds": self.args.poll_interval,
+                        "max_poll_interval_seconds": self.args.poll_cap,
+                        "timeout_seconds": 3600,
+                    },
+                }
+            },
+        )
+        _log(
+            f"{LABELS[scenario]}: {len(ids)} videos created in {created_last - created_first:.1f} s; run {run['id']}"
+        )
+        return {
+            "scenario": scenario,
+            "id": run["id"],
+            "video_ids": ids,
+            "created_first": created_first,
+            "created_last": created_last,
+            "launched_at": time.time(),
+            "requests_at_suspend": None,
+            "suspended_seen_at": None,
+        }
 
     def follow(self, runs: list[dict[str, Any]], sweep: bool) -> list[dict[str, Any]]:
         """Until every run is final: note each run's first suspension (and its simulator's
@@ -223,21 +307,27 @@ class Bench(BenchStack):
         deadline = time.monotonic() + self.args.max_seconds
         pending = {run["id"]: run for run in runs}
         while pending and time.monotonic() < deadline:
-            found = self.prefect.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": sorted(pending)}}})
+            found = self.prefect.post(
+                "/flow_runs/filter", {"flow_runs": {"id": {"any_": sorted(pending)}}}
+            )
             for flow_run in found:
                 run = pending[flow_run["id"]]
                 if flow_run["state_type"] == "PAUSED" and run["requests_at_suspend"] is None:
                     # Suspended: the first life has ended; what its simulator counted so far is its.
                     run["requests_at_suspend"] = self.sims[run["scenario"]].stats()["requests"]
                     run["suspended_seen_at"] = time.time()
-                    _log(f"{LABELS[run['scenario']]}: suspended after {run['requests_at_suspend']} requests")
+                    _log(
+                        f"{LABELS[run['scenario']]}: suspended after {run['requests_at_suspend']} requests"
+                    )
                 if flow_run["state_type"] in FINAL:
                     _log(f"{LABELS[run['scenario']]}: {flow_run['state_name']}")
                     del pending[flow_run["id"]]
             if sweep_id is not None and pending and time.monotonic() >= next_sweep:
                 next_sweep += self.args.sweep_interval
-                created = self.prefect.post(f"/deployments/{sweep_id}/create_flow_run",
-                                            {"parameters": {"tavus_credentials": "tavus-c"}})
+                created = self.prefect.post(
+                    f"/deployments/{sweep_id}/create_flow_run",
+                    {"parameters": {"tavus_credentials": "tavus-c"}},
+                )
                 sweeps.append({"id": created["id"], "triggered_at": time.time()})
             time.sleep(2)
         if pending:
@@ -258,7 +348,10 @@ class Bench(BenchStack):
     # -- measurements ----------------------------------------------------------------------
 
     def states(self, run_id: str) -> list[dict[str, Any]]:
-        return sorted(self.prefect.get(f"/flow_run_states/?flow_run_id={run_id}"), key=lambda s: s["timestamp"])
+        return sorted(
+            self.prefect.get(f"/flow_run_states/?flow_run_id={run_id}"),
+            key=lambda s: s["timestamp"],
+        )
 
     def held(self, run_id: str) -> dict[str, Any]:
         """Seconds Running (each interval: Running -> the next state), lives, Completed time,
@@ -266,20 +359,31 @@ class Bench(BenchStack):
         states = self.states(run_id)
         intervals = []
         completed = resumed = None
-        for state, after in zip(states, [*states[1:], None]):
+        for state, after in zip(states, [*states[1:], None], strict=True):
             if state["type"] == "RUNNING":
-                intervals.append((_ts(state["timestamp"]), _ts(after["timestamp"]) if after else time.time()))
+                intervals.append(
+                    (_ts(state["timestamp"]), _ts(after["timestamp"]) if after else time.time())
+                )
             if state["type"] == "COMPLETED":
                 completed = _ts(state["timestamp"])
             if state["type"] == "PAUSED" and after is not None:
-                resumed = _ts(after["timestamp"])  # the last resume (Resuming, by the receiver or a sweep)
-        return {"seconds": sum(end - start for start, end in intervals), "lives": len(intervals),
-                "intervals": intervals, "completed_at": completed, "resumed_at": resumed,
-                "final": states[-1]["name"] if states else "?",
-                "final_type": states[-1]["type"] if states else "?",
-                "suspensions": sum(1 for s in states if s["type"] == "PAUSED")}
+                resumed = _ts(
+                    after["timestamp"]
+                )  # the last resume (Resuming, by the receiver or a sweep)
+        return {
+            "seconds": sum(end - start for start, end in intervals),
+            "lives": len(intervals),
+            "intervals": intervals,
+            "completed_at": completed,
+            "resumed_at": resumed,
+            "final": states[-1]["name"] if states else "?",
+            "final_type": states[-1]["type"] if states else "?",
+            "suspensions": sum(1 for s in states if s["type"] == "PAUSED"),
+        }
 
-    def task_runs(self, run_id: str, quiet_seconds: float = 10.0, max_seconds: float = 120.0) -> list[dict[str, Any]]:
+    def task_runs(
+        self, run_id: str, quiet_seconds: float = 10.0, max_seconds: float = 120.0
+    ) -> list[dict[str, Any]]:
         """The flow run's task runs, once the server has recorded them all (Prefect 3 records
         them from events, asynchronously: read until the count stops moving)."""
         started = time.monotonic()
@@ -343,31 +447,56 @@ class Bench(BenchStack):
             previous = start
         # Worker-seconds while the videos were generating: Running time inside [first create, last finish].
         span_start, span_end = run["created_first"], last_finish or time.time()
-        during = sum(max(0.0, min(end, span_end) - max(start, span_start)) for start, end in held["intervals"])
+        during = sum(
+            max(0.0, min(end, span_end) - max(start, span_start))
+            for start, end in held["intervals"]
+        )
         return {
-            "scenario": scenario, "label": LABELS[scenario], "flow_run_id": run["id"], "videos": n,
+            "scenario": scenario,
+            "label": LABELS[scenario],
+            "flow_run_id": run["id"],
+            "videos": n,
             "videos_finished": len(done),
-            "final_state": held["final"], "completed": held["final_type"] == "COMPLETED",
-            "requests_total": requests, "requests_list": by_route.get(ROUTE_LIST, 0),
-            "requests_get": by_route.get(ROUTE_GET, 0), "by_route": by_route,
+            "final_state": held["final"],
+            "completed": held["final_type"] == "COMPLETED",
+            "requests_total": requests,
+            "requests_list": by_route.get(ROUTE_LIST, 0),
+            "requests_get": by_route.get(ROUTE_GET, 0),
+            "by_route": by_route,
             "max_gets_one_video": max(by_video.values(), default=0),
-            "requests_by_sweeps": sweep_requests, "requests_by_wait": wait_requests,
+            "requests_by_sweeps": sweep_requests,
+            "requests_by_wait": wait_requests,
             "requests_first_life": run["requests_at_suspend"],
-            "requests_after_suspend": (None if run["requests_at_suspend"] is None
-                                       else requests - run["requests_at_suspend"] - sweep_requests),
+            "requests_after_suspend": (
+                None
+                if run["requests_at_suspend"] is None
+                else requests - run["requests_at_suspend"] - sweep_requests
+            ),
             "requests_per_video": requests / n,
-            "task_runs_total": len(tasks), "task_runs_poll": len(polls), "task_runs_confirm": len(confirms),
+            "task_runs_total": len(tasks),
+            "task_runs_poll": len(polls),
+            "task_runs_confirm": len(confirms),
             "task_runs_other": len(tasks) - len(polls) - len(confirms),
-            "rounds": len(polls), "naive_get_per_pending_per_round": naive,
-            "worker_seconds": held["seconds"], "worker_seconds_during_generation": during,
-            "lives": held["lives"], "suspensions": held["suspensions"],
-            "generation_span_seconds": (last_finish - run["created_first"]) if last_finish else None,
-            "lag_median": percentile(lags, 50), "lag_max": max(lags) if lags else None,
-            "lag_last_finish": (completed - last_finish) if completed is not None and last_finish else None,
+            "rounds": len(polls),
+            "naive_get_per_pending_per_round": naive,
+            "worker_seconds": held["seconds"],
+            "worker_seconds_during_generation": during,
+            "lives": held["lives"],
+            "suspensions": held["suspensions"],
+            "generation_span_seconds": (last_finish - run["created_first"])
+            if last_finish
+            else None,
+            "lag_median": percentile(lags, 50),
+            "lag_max": max(lags) if lags else None,
+            "lag_last_finish": (completed - last_finish)
+            if completed is not None and last_finish
+            else None,
             "lag_last_finish_to_resume": (held["resumed_at"] - last_finish)
-            if held["resumed_at"] is not None and last_finish else None,
+            if held["resumed_at"] is not None and last_finish
+            else None,
             "callbacks": stats["callbacks"],
-            "sweep_runs": len(sweep_ids), "sweep_runs_logged": sweep_logged,
+            "sweep_runs": len(sweep_ids),
+            "sweep_runs_logged": sweep_logged,
             "sweep_worker_seconds": sum(h["seconds"] for h in sweep_held),
             "sweep_final_states": sorted({h["final"] for h in sweep_held}),
             "sweeps_triggered_at": [s["triggered_at"] for s in sweeps],
@@ -418,37 +547,56 @@ def checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     for row in rows:
         s, n = row["scenario"], row["videos"]
-        add(s, "run completed, every video seen", row["completed"] and row["videos_finished"] == n,
-            f"{row['final_state']}, {row['videos_finished']:,}/{n:,} videos finished at the simulator")
+        add(
+            s,
+            "run completed, every video seen",
+            row["completed"] and row["videos_finished"] == n,
+            f"{row['final_state']}, {row['videos_finished']:,}/{n:,} videos finished at the simulator",
+        )
         if s == "a":
             rounds = row["rounds"]
             naive = row["naive_get_per_pending_per_round"]
             per_round = row["requests_total"] / rounds if rounds else None
-            add(s, f"polling: requests <= {POLL_SHARE_MAX:.0%} of one GET per pending video per round",
+            add(
+                s,
+                f"polling: requests <= {POLL_SHARE_MAX:.0%} of one GET per pending video per round",
                 bool(naive) and row["requests_total"] <= POLL_SHARE_MAX * naive,
                 f"{row['requests_total']:,} requests in {rounds} rounds ({_num(per_round)} per round); one GET per "
                 f"pending video per round would be {naive:,} ({_num(100 * row['requests_total'] / naive if naive else None)}%); "
-                f"N x rounds = {n * rounds:,}")
+                f"N x rounds = {n * rounds:,}",
+            )
         if s == "b":
             after = row["requests_after_suspend"]
-            add(s, "callbacks: at most one confirming request per video",
+            add(
+                s,
+                "callbacks: at most one confirming request per video",
                 after is not None and after <= n and row["max_gets_one_video"] <= 1,
                 f"{_num(after, 0)} requests after the suspension for {n:,} videos "
                 f"({_num(after / n if after is not None else None, 3)} per video); "
-                f"most GETs of one video: {row['max_gets_one_video']}")
+                f"most GETs of one video: {row['max_gets_one_video']}",
+            )
             span = row["generation_span_seconds"]
-            add(s, f"callbacks: worker held <= {HELD_SHARE_MAX:.0%} of the generation span",
+            add(
+                s,
+                f"callbacks: worker held <= {HELD_SHARE_MAX:.0%} of the generation span",
                 span is not None and row["worker_seconds"] <= HELD_SHARE_MAX * span,
                 f"{row['worker_seconds']:,.1f} worker-s over {row['lives']} lives "
                 f"({row['worker_seconds_during_generation']:,.1f} while generating) vs a span of {_num(span)} s "
-                f"({_num(100 * row['worker_seconds'] / span if span else None)}%)")
-            add(s, "callbacks: resumed once (one suspension, two lives)",
+                f"({_num(100 * row['worker_seconds'] / span if span else None)}%)",
+            )
+            add(
+                s,
+                "callbacks: resumed once (one suspension, two lives)",
                 row["suspensions"] == 1 and row["lives"] == 2,
-                f"{row['suspensions']} suspensions, {row['lives']} lives")
+                f"{row['suspensions']} suspensions, {row['lives']} lives",
+            )
         if s == "c":
-            add(s, "sweep: every sweep run logged its summary",
+            add(
+                s,
+                "sweep: every sweep run logged its summary",
                 row["sweep_runs_logged"] == row["sweep_runs"],
-                f"{row['sweep_runs_logged']}/{row['sweep_runs']} (final states: {', '.join(row['sweep_final_states'])})")
+                f"{row['sweep_runs_logged']}/{row['sweep_runs']} (final states: {', '.join(row['sweep_final_states'])})",
+            )
     return out
 
 
@@ -460,8 +608,13 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.monotonic()
-    results: dict[str, Any] = {"machine": machine_summary(), "settings": vars(args),
-                               "worker_query_seconds": "Prefect default (10 s)", "phases": [], "rows": []}
+    results: dict[str, Any] = {
+        "machine": machine_summary(),
+        "settings": vars(args),
+        "worker_query_seconds": "Prefect default (10 s)",
+        "phases": [],
+        "rows": [],
+    }
     rows: list[dict[str, Any]] = []
     try:
         bench.setup(scenarios)
@@ -473,9 +626,12 @@ def main(argv: list[str] | None = None) -> int:
             sweeps = bench.follow(runs, sweep="c" in phase)
             if sweeps:
                 bench.wait_sweeps_final(sweeps)
-            for run in runs:
-                rows.append(bench.measure(run, sweeps if run["scenario"] == "c" else []))
-            results["phases"].append({"scenarios": phase, "seconds": time.monotonic() - phase_started})
+            rows.extend(
+                bench.measure(run, sweeps if run["scenario"] == "c" else []) for run in runs
+            )
+            results["phases"].append(
+                {"scenarios": phase, "seconds": time.monotonic() - phase_started}
+            )
             _log(f"phase {'+'.join(phase)} done in {time.monotonic() - phase_started:.0f} s")
     finally:
         bench.stop()
@@ -485,24 +641,41 @@ def main(argv: list[str] | None = None) -> int:
     results["checks"] = found = checks(rows)
     table = render(rows)
     machine = results["machine"]
-    print(f"\n## {args.videos:,} videos from one replica: polling vs release_worker ({datetime.now():%Y-%m-%d})\n")
-    print(f"Generation {args.gen_min:.0f}-{args.gen_max:.0f} s per video (uniform, seed {args.seed}), all created at "
-          f"once; polls every {args.poll_interval:g} s growing to {args.poll_cap:g} s; worker polling: Prefect's "
-          f"default (10 s); (c): a sweep run triggered every {args.sweep_interval:.0f} s. (a) and (b) ran at the "
-          "same time, (c) after them. Lag: each video's finish (simulator) -> the run's Completed state; "
-          "resumed: the state after Suspended.\n")
+    print(
+        f"\n## {args.videos:,} videos from one replica: polling vs release_worker ({datetime.now():%Y-%m-%d})\n"
+    )
+    print(
+        f"Generation {args.gen_min:.0f}-{args.gen_max:.0f} s per video (uniform, seed {args.seed}), all created at "
+        f"once; polls every {args.poll_interval:g} s growing to {args.poll_cap:g} s; worker polling: Prefect's "
+        f"default (10 s); (c): a sweep run triggered every {args.sweep_interval:.0f} s. (a) and (b) ran at the "
+        "same time, (c) after them. Lag: each video's finish (simulator) -> the run's Completed state; "
+        "resumed: the state after Suspended.\n"
+    )
     print(table)
     print()
     for item in found:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[item["ok"]]
         print(f"{verdict}: {LABELS[item['scenario']]}: {item['check']} -- {item['detail']}")
     logs = results["logs"]
-    print("\nLogs (" + logs["log_dir"] + "): " + "; ".join(
-        f"{name} {info['error_lines']} ERROR lines" + (f" ({info['database_locked']} 'database is locked')"
-                                                       if info["database_locked"] else "")
-        for name, info in logs.items() if name != "log_dir"))
-    print(f"\nMachine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}, Python "
-          f"{machine['python']}, Prefect {machine['prefect']}; whole benchmark {results['seconds'] / 60:.1f} min.")
+    print(
+        "\nLogs ("
+        + logs["log_dir"]
+        + "): "
+        + "; ".join(
+            f"{name} {info['error_lines']} ERROR lines"
+            + (
+                f" ({info['database_locked']} 'database is locked')"
+                if info["database_locked"]
+                else ""
+            )
+            for name, info in logs.items()
+            if name != "log_dir"
+        )
+    )
+    print(
+        f"\nMachine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}, Python "
+        f"{machine['python']}, Prefect {machine['prefect']}; whole benchmark {results['seconds'] / 60:.1f} min."
+    )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"video-batch-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.json"
     results["markdown"] = table

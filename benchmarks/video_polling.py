@@ -44,27 +44,51 @@ def _ints(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not values or any(value < 0 for value in values):
         raise argparse.ArgumentTypeError("expected at least one integer, each >= 0")
     return values
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.video_polling", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=_ints, default=[1, 10, 100, 1000], help="pending batch sizes N")
-    parser.add_argument("--older", type=_ints, default=[0, 10_000], help="unrelated older videos in the account")
-    parser.add_argument("--newer", type=_ints, default=[0],
-                        help="unrelated videos created AFTER the pending ones (pending no longer the newest)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per strategy and case (median reported)")
-    parser.add_argument("--page-size", type=int, default=None, help="limit asked per list page (default: read_videos's)")
-    parser.add_argument("--max-page", type=int, default=100, help="largest page the simulator answers")
-    parser.add_argument("--no-json", action="store_true", help="do not write benchmarks/results/*.json")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.video_polling", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--sizes", type=_ints, default=[1, 10, 100, 1000], help="pending batch sizes N"
+    )
+    parser.add_argument(
+        "--older", type=_ints, default=[0, 10_000], help="unrelated older videos in the account"
+    )
+    parser.add_argument(
+        "--newer",
+        type=_ints,
+        default=[0],
+        help="unrelated videos created AFTER the pending ones (pending no longer the newest)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds per strategy and case (median reported)"
+    )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=None,
+        help="limit asked per list page (default: read_videos's)",
+    )
+    parser.add_argument(
+        "--max-page", type=int, default=100, help="largest page the simulator answers"
+    )
+    parser.add_argument(
+        "--no-json", action="store_true", help="do not write benchmarks/results/*.json"
+    )
     return parser
 
 
-async def _measure(client: Any, ids: list[str], strategy: str, rounds: int, kwargs: dict[str, Any],
-                   sim: Any) -> dict[str, Any]:
+async def _measure(
+    client: Any, ids: list[str], strategy: str, rounds: int, kwargs: dict[str, Any], sim: Any
+) -> dict[str, Any]:
     from prefect_tavus.core import count_requests
     from prefect_tavus.core.video_polling import DEFAULT_GET_CONCURRENCY, read_videos_with_report
 
@@ -79,10 +103,14 @@ async def _measure(client: Any, ids: list[str], strategy: str, rounds: int, kwar
             walls.append(time.perf_counter() - started)
         result = read.round
         if result.failed is not None or result.missing or len(result.found) != len(ids):
-            errors.append(f"found {len(result.found)}/{len(ids)}, missing {len(result.missing)}, failed {result.failed!r}")
+            errors.append(
+                f"found {len(result.found)}/{len(ids)}, missing {len(result.missing)}, failed {result.failed!r}"
+            )
         served = sim.stats()["requests"]
         if served != sent[0] or read.requests != sent[0]:
-            errors.append(f"requests: client counted {sent[0]}, report says {read.requests}, simulator served {served}")
+            errors.append(
+                f"requests: client counted {sent[0]}, report says {read.requests}, simulator served {served}"
+            )
         reports.append(read)
     last = reports[-1]
     concurrency = kwargs.get("max_concurrency", DEFAULT_GET_CONCURRENCY)
@@ -103,11 +131,15 @@ async def _measure(client: Any, ids: list[str], strategy: str, rounds: int, kwar
     }
 
 
-async def _case(order: str, older: int, newer: int, n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+async def _case(
+    order: str, older: int, newer: int, n: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
     from prefect_tavus.core import TavusClient
     from prefect_tavus.simulator import TavusSimulator
 
-    with TavusSimulator(api_keys=(SIM_KEY,), video_list_order=order, video_max_page_size=args.max_page) as sim:
+    with TavusSimulator(
+        api_keys=(SIM_KEY,), video_list_order=order, video_max_page_size=args.max_page
+    ) as sim:
         for _ in range(older):
             sim.add_video(script="older", generation_seconds=0)
         ids = [sim.add_video(script=f"pending {i}", generation_seconds=3600) for i in range(n)]
@@ -124,9 +156,16 @@ async def _case(order: str, older: int, newer: int, n: int, args: argparse.Names
 
 def table(rows: list[dict[str, Any]]) -> str:
     with_newer = any(row["newer"] for row in rows)
-    head = ("| list order | older videos |" + (" newer videos |" if with_newer else "") + " N | strategy "
-            "| requests/round | list pages | GETs | sequential round trips | wall ms/round (median) | auto took |")
-    lines = [head, "|---|---:|" + ("---:|" if with_newer else "") + "---:|---|---:|---:|---:|---:|---:|---|"]
+    head = (
+        "| list order | older videos |"
+        + (" newer videos |" if with_newer else "")
+        + " N | strategy "
+        "| requests/round | list pages | GETs | sequential round trips | wall ms/round (median) | auto took |"
+    )
+    lines = [
+        head,
+        "|---|---:|" + ("---:|" if with_newer else "") + "---:|---|---:|---:|---:|---:|---:|---|",
+    ]
     for row in rows:
         newer = f" {row['newer']:,} |" if with_newer else ""
         took = row["took"] if row["strategy"] == "auto" else ""
@@ -144,15 +183,22 @@ def summary(rows: list[dict[str, Any]]) -> str:
     lines = []
     cases: dict[tuple[str, int, int, int], dict[str, dict[str, Any]]] = {}
     for row in rows:
-        cases.setdefault((row["order"], row["older"], row["newer"], row["n"]), {})[row["strategy"]] = row
+        cases.setdefault((row["order"], row["older"], row["newer"], row["n"]), {})[
+            row["strategy"]
+        ] = row
     worse = []
     for (order, older, newer, n), by in cases.items():
         best = min(by["get"]["requests"], by["list"]["requests"])
         if by["auto"]["requests"] > best:
-            worse.append(f"{order}, {older:,} older, {newer:,} newer, N={n:,}: "
-                         f"auto {by['auto']['requests']} vs best {best}")
-    lines.append("auto sent no more requests than the better of get and list in every case."
-                 if not worse else "auto sent more requests than the better fixed strategy in: " + "; ".join(worse))
+            worse.append(
+                f"{order}, {older:,} older, {newer:,} newer, N={n:,}: "
+                f"auto {by['auto']['requests']} vs best {best}"
+            )
+    lines.append(
+        "auto sent no more requests than the better of get and list in every case."
+        if not worse
+        else "auto sent more requests than the better fixed strategy in: " + "; ".join(worse)
+    )
     return "\n".join(lines)
 
 
@@ -168,32 +214,44 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                     if n < 1:
                         continue
                     rows.extend(asyncio.run(_case(order, older, newer, n, args)))
-                    print(f"  {order}, {older:,} older, {newer:,} newer, N={n:,}: done "
-                          f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+                    print(
+                        f"  {order}, {older:,} older, {newer:,} newer, N={n:,}: done "
+                        f"({time.perf_counter() - started:.0f} s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     total = time.perf_counter() - started
     machine = machine_summary()
-    markdown = "\n".join([
-        "## Video polling: one round over N pending videos",
-        "",
-        f"- Machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), Python {machine['python']}, "
-        f"httpx {machine['httpx']}",
-        f"- Command: `{' '.join(['python -m benchmarks.video_polling', *argv])}`",
-        f"- Whole run: {total:.0f} s; {args.rounds} rounds per strategy and case; simulator in-process on loopback, "
-        f"largest page {args.max_page}; GETs {DEFAULT_GET_CONCURRENCY} at a time; auto GETs N <= {GET_EACH_MAX}",
-        "- Pending videos are created after the older ones" + (", before the newer ones" if any(args.newer) else
-        ": the account's newest") + ". Requests are per round "
-        "(identical in every round); sequential round trips = list pages + ceil(GETs / concurrency).",
-        "",
-        table(rows),
-        "",
-        summary(rows),
-    ])
+    markdown = "\n".join(
+        [
+            "## Video polling: one round over N pending videos",
+            "",
+            f"- Machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), Python {machine['python']}, "
+            f"httpx {machine['httpx']}",
+            f"- Command: `{' '.join(['python -m benchmarks.video_polling', *argv])}`",
+            f"- Whole run: {total:.0f} s; {args.rounds} rounds per strategy and case; simulator in-process on loopback, "
+            f"largest page {args.max_page}; GETs {DEFAULT_GET_CONCURRENCY} at a time; auto GETs N <= {GET_EACH_MAX}",
+            "- Pending videos are created after the older ones"
+            + (", before the newer ones" if any(args.newer) else ": the account's newest")
+            + ". Requests are per round "
+            "(identical in every round); sequential round trips = list pages + ceil(GETs / concurrency).",
+            "",
+            table(rows),
+            "",
+            summary(rows),
+        ]
+    )
     print(markdown)
     if not args.no_json:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         path = RESULTS_DIR / f"video-polling-{datetime.now():%Y%m%d-%H%M%S}.json"
-        path.write_text(json.dumps({"machine": machine, "argv": list(argv), "rows": rows, "markdown": markdown},
-                                   indent=2, default=str))
+        path.write_text(
+            json.dumps(
+                {"machine": machine, "argv": list(argv), "rows": rows, "markdown": markdown},
+                indent=2,
+                default=str,
+            )
+        )
         print(f"\n(written to {path})", file=sys.stderr)
     return 1 if any(row["errors"] for row in rows) else 0
 

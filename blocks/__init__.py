@@ -15,4 +15,12 @@ from prefect_tavus.blocks.credentials import (
     aresolve_credentials,
 )
 
-__all__ = ["GLOBAL_LIMIT_NAME", "forget_limit_lookup", "API_KEY_ENV_VAR", "CALLBACK_TOKEN_ENV_VAR", "CredentialsInput", "TavusCredentials", "aresolve_credentials"]
+__all__ = [
+    "API_KEY_ENV_VAR",
+    "CALLBACK_TOKEN_ENV_VAR",
+    "GLOBAL_LIMIT_NAME",
+    "CredentialsInput",
+    "TavusCredentials",
+    "aresolve_credentials",
+    "forget_limit_lookup",
+]

@@ -59,7 +59,7 @@ async def _current_limit() -> Any:
             limit = await client.read_global_concurrency_limit_by_name(GLOBAL_LIMIT_NAME)
     except ObjectNotFound:
         limit = None
-    except Exception:  # noqa: BLE001 - no Prefect API reachable: keep what was seen last
+    except Exception:
         limit = cached[1] if cached is not None else None
     with _lock:
         _cached = (time.monotonic(), limit)
@@ -81,14 +81,14 @@ async def tavus_api_slot() -> AsyncIterator[None]:
     if getattr(limit, "slot_decay_per_second", 0):
         try:
             await rate_limit(GLOBAL_LIMIT_NAME, occupy=1)
-        except Exception as exc:  # noqa: BLE001 - any failure to take the slot is Prefect's outage
+        except Exception as exc:
             raise _slot_error(exc) from exc
         yield
         return
     slot = concurrency(GLOBAL_LIMIT_NAME, occupy=1)
     try:
         await slot.__aenter__()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _slot_error(exc) from exc
     try:
         yield

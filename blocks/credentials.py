@@ -18,16 +18,20 @@ from prefect.client.schemas.objects import BlockDocument
 from pydantic import Field, SecretStr, field_validator
 
 from prefect_tavus.blocks._limits import tavus_api_slot
-from prefect_tavus.core.contract import CALLBACK_PATH, CALLBACK_TOKEN_ENV_VAR, callback_url
 from prefect_tavus.core import (
     DEFAULT_BASE_URL,
     TavusClient,
     TavusConfigurationError,
     validate_base_url,
 )
+from prefect_tavus.core.contract import CALLBACK_PATH, CALLBACK_TOKEN_ENV_VAR, callback_url
 
 __all__ = [
-    "API_KEY_ENV_VAR", "CALLBACK_PATH", "CALLBACK_TOKEN_ENV_VAR", "CredentialsInput", "TavusCredentials",
+    "API_KEY_ENV_VAR",
+    "CALLBACK_PATH",
+    "CALLBACK_TOKEN_ENV_VAR",
+    "CredentialsInput",
+    "TavusCredentials",
     "aresolve_credentials",
 ]
 
@@ -35,9 +39,9 @@ API_KEY_ENV_VAR = "TAVUS_API_KEY"
 
 # One client per (credentials, event loop): httpx pools are bound to the loop that made
 # them, and one pool per loop lets every task of a flow run reuse the same connections.
-_CLIENTS: weakref.WeakKeyDictionary[AbstractEventLoop, dict[tuple[str, str, float], TavusClient]] = (
-    weakref.WeakKeyDictionary()
-)
+_CLIENTS: weakref.WeakKeyDictionary[
+    AbstractEventLoop, dict[tuple[str, str, float], TavusClient]
+] = weakref.WeakKeyDictionary()
 
 
 class TavusCredentials(CredentialsBlock):
@@ -62,12 +66,12 @@ class TavusCredentials(CredentialsBlock):
     # examples), served by GitHub: square, at the size asked for (256 px), and not tied to
     # the layout of Tavus's website. Prefect's UI shows a broken image if a logo URL stops
     # working (there is no fallback icon), so a durable URL matters.
-    _logo_url = "https://github.com/Tavus-Engineering.png?size=256"
+    _logo_url = "https://github.com/Tavus-Engineering.png?size=256"  # type: ignore[assignment]  # Block types it HttpUrl; Prefect's own blocks give a str
     _description = (
         "Stores a Tavus API key and connection settings, and gives tasks and flows an "
         "HTTP client for the Tavus replica API."
     )
-    _documentation_url = "https://docs.tavus.io/api-reference/phoenix-replica-model/get-replica"
+    _documentation_url = "https://docs.tavus.io/api-reference/phoenix-replica-model/get-replica"  # type: ignore[assignment]  # Block types it HttpUrl; Prefect's own blocks give a str
 
     # Not Optional: Prefect's forms render `SecretStr | None` as a "password | null" switch;
     # a plain SecretStr is one password field. Empty means "use TAVUS_API_KEY", and blocks
@@ -150,7 +154,11 @@ class TavusCredentials(CredentialsBlock):
         """
         if self.callback_base_url is None:
             return None
-        token = self.callback_token.get_secret_value().strip() if self.callback_token is not None else ""
+        token = (
+            self.callback_token.get_secret_value().strip()
+            if self.callback_token is not None
+            else ""
+        )
         token = token or os.environ.get(CALLBACK_TOKEN_ENV_VAR, "").strip()
         if not token:
             raise TavusConfigurationError(
@@ -196,7 +204,9 @@ class TavusCredentials(CredentialsBlock):
     def new_client(self) -> TavusClient:
         """A new client that the caller owns and must close (``async with``)."""
         return TavusClient(
-            self.resolved_api_key(), base_url=self.base_url, timeout=self.request_timeout_seconds,
+            self.resolved_api_key(),
+            base_url=self.base_url,
+            timeout=self.request_timeout_seconds,
             request_slot=tavus_api_slot,
         )
 
@@ -232,7 +242,9 @@ async def aresolve_credentials(value: CredentialsInput) -> TavusCredentials:
         return TavusCredentials()
     if isinstance(value, str):
         if not value.strip():
-            raise TavusConfigurationError("tavus_credentials is an empty name; pass a saved block's name.")
+            raise TavusConfigurationError(
+                "tavus_credentials is an empty name; pass a saved block's name."
+            )
         try:
             return await TavusCredentials.aload(value)
         except ValueError as exc:

@@ -6,7 +6,7 @@ from prefect_tavus._compat import require_prefect
 require_prefect()
 
 # isort: split
-from prefect_tavus.flows.create import create_replica_and_wait, acreate_replica_and_wait
+from prefect_tavus.flows.create import acreate_replica_and_wait, create_replica_and_wait
 from prefect_tavus.flows.sweep import aresume_replica_waits, resume_replica_waits
 from prefect_tavus.flows.videos import (
     agenerate_videos,
@@ -16,21 +16,26 @@ from prefect_tavus.flows.videos import (
     wait_for_video,
     wait_for_videos,
 )
-from prefect_tavus.flows.wait import wait_for_replica, await_for_replica, wait_for_replicas, await_for_replicas
+from prefect_tavus.flows.wait import (
+    await_for_replica,
+    await_for_replicas,
+    wait_for_replica,
+    wait_for_replicas,
+)
 
 __all__ = [
-    "create_replica_and_wait",
     "acreate_replica_and_wait",
-    "resume_replica_waits",
-    "aresume_replica_waits",
-    "wait_for_replica",
-    "await_for_replica",
-    "wait_for_replicas",
-    "await_for_replicas",
-    "wait_for_video",
-    "await_for_video",
-    "wait_for_videos",
-    "await_for_videos",
-    "generate_videos",
     "agenerate_videos",
+    "aresume_replica_waits",
+    "await_for_replica",
+    "await_for_replicas",
+    "await_for_video",
+    "await_for_videos",
+    "create_replica_and_wait",
+    "generate_videos",
+    "resume_replica_waits",
+    "wait_for_replica",
+    "wait_for_replicas",
+    "wait_for_video",
+    "wait_for_videos",
 ]

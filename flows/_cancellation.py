@@ -41,7 +41,10 @@ class CancellationWatch:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -63,7 +66,9 @@ class CancellationWatch:
     async def _watch(self) -> None:
         resource = f"prefect.flow-run.{self.flow_run_id}"
         event_filter = EventFilter(
-            event=EventNameFilter(name=["prefect.flow-run.Cancelling", "prefect.flow-run.Cancelled"]),
+            event=EventNameFilter(
+                name=["prefect.flow-run.Cancelling", "prefect.flow-run.Cancelled"]
+            ),
             resource=EventResourceFilter(id=[resource]),
         )
         try:
@@ -73,15 +78,17 @@ class CancellationWatch:
                     return
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - no event stream here: read the state instead
+        except Exception:
             await self._poll_state()
 
     async def _poll_state(self) -> None:
         async with get_client() as client:
             while True:
                 with contextlib.suppress(Exception):
-                    flow_run = await client.read_flow_run(self.flow_run_id)  # type: ignore[arg-type]
-                    if flow_run.state is not None and (flow_run.state.is_cancelling() or flow_run.state.is_cancelled()):
+                    flow_run = await client.read_flow_run(self.flow_run_id)  # type: ignore[arg-type]  # only started with a run id
+                    if flow_run.state is not None and (
+                        flow_run.state.is_cancelling() or flow_run.state.is_cancelled()
+                    ):
                         self.cancelled.set()
                         return
                 await asyncio.sleep(self.fallback_poll_seconds)

@@ -44,12 +44,6 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
 from prefect_tavus.blocks import TavusCredentials
-from prefect_tavus.flows._cancellation import CancellationWatch, WaitCancelled
-from prefect_tavus.flows._prefect_api import await_prefect_api
-from prefect_tavus.flows._prefect_ui import WaitUI
-from prefect_tavus.flows._release import WorkerRelease, already_reported
-from prefect_tavus.flows._reporting import WaitReporter
-from prefect_tavus.tasks.polling import confirm_replica, confirm_video, poll_replicas, poll_videos
 from prefect_tavus.core import (
     DEFAULT_RETRY_POLICY,
     TavusAPIUnavailableError,
@@ -60,8 +54,8 @@ from prefect_tavus.core import (
 )
 from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
 from prefect_tavus.core.waiting import (
-    Outcome,
     OutageTracker,
+    Outcome,
     PollCadence,
     PollRound,
     ProgressRate,
@@ -71,6 +65,12 @@ from prefect_tavus.core.waiting import (
     WaitSettings,
     reported_progress,
 )
+from prefect_tavus.flows._cancellation import CancellationWatch, WaitCancelled
+from prefect_tavus.flows._prefect_api import await_prefect_api
+from prefect_tavus.flows._prefect_ui import WaitUI
+from prefect_tavus.flows._release import WorkerRelease, already_reported
+from prefect_tavus.flows._reporting import WaitReporter
+from prefect_tavus.tasks.polling import confirm_replica, confirm_video, poll_replicas, poll_videos
 
 __all__ = ["run_wait"]
 
@@ -101,7 +101,7 @@ async def _this_run() -> tuple[float, UUID | None, Any]:
     try:
         async with get_prefect_client() as prefect:
             flow_run = await prefect.read_flow_run(context.flow_run.id)
-    except Exception:  # noqa: BLE001 - the API being down must not stop a wait
+    except Exception:
         flow_run = context.flow_run
     start = flow_run.start_time
     return (start.timestamp() if start is not None else time.time()), context.flow_run.id, flow_run
@@ -166,15 +166,23 @@ async def _run_wait(
     cap_in_force = settings.poll_interval_seconds  # the longest sleep before the current round
 
     def finish(
-        replica_id: str, outcome: Outcome, message: str | None = None, seen_at: float | None = None,
+        replica_id: str,
+        outcome: Outcome,
+        message: str | None = None,
+        seen_at: float | None = None,
         cause: TavusError | None = None,
     ) -> None:
         item = tracked[replica_id]
         now = seen_at if seen_at is not None else time.time()
         item.outcome = kind.outcome(
-            replica_id, item.last, outcome=outcome, error_message=message,
-            seen_finished_after_seconds=now - started_at, seen_finished_at=now,
-            poll_cap_seconds=cap_in_force, cause=cause,
+            replica_id,
+            item.last,
+            outcome=outcome,
+            error_message=message,
+            seen_finished_after_seconds=now - started_at,
+            seen_finished_at=now,
+            poll_cap_seconds=cap_in_force,
+            cause=cause,
         )
         finished.append(item.outcome)
         if replica_id not in reported_before:
@@ -186,7 +194,10 @@ async def _run_wait(
         previous = item.last
         item.last = resource
         item.rate.observe(time.monotonic(), resource.progress_percent)
-        if previous is None or (previous.status, previous.progress_text) != (resource.status, resource.progress_text):
+        if previous is None or (previous.status, previous.progress_text) != (
+            resource.status,
+            resource.progress_text,
+        ):
             reporter.changed(resource, previous)
         if resource.resource_id not in reported_before:
             ui.observed(resource)
@@ -194,13 +205,17 @@ async def _run_wait(
     with count_requests() as requests:
         async with CancellationWatch(flow_run_id) as watch:
             while pending:
-                await watch.sleep(_SPACER.reserve(key, credentials.min_poll_spacing_seconds, time.monotonic()))
+                await watch.sleep(
+                    _SPACER.reserve(key, credentials.min_poll_spacing_seconds, time.monotonic())
+                )
                 rounds += 1
                 round_started = time.monotonic()
                 # Statuses read in this round may predate it by no more than this, so a
                 # callback received later is news to the wait (see _suspension.is_news).
                 round_started_wall = time.time()
-                polled = await poll_task(pending, credentials, round_number=rounds, page_size=settings.page_size)
+                polled = await poll_task(
+                    pending, credentials, round_number=rounds, page_size=settings.page_size
+                )
 
                 def outage_delay(error: TavusTransientError) -> float:
                     """Count ``error`` against the outage budget; the delay before the next round."""
@@ -208,7 +223,8 @@ async def _run_wait(
                     new_outage = outage.record_failure(error, now)
                     if outage.exceeded(now):
                         raise TavusAPIUnavailableError(
-                            outage_seconds=outage.duration(now), budget_seconds=outage.budget_seconds,
+                            outage_seconds=outage.duration(now),
+                            budget_seconds=outage.budget_seconds,
                             last_error=error,
                         )
                     wait = outage_policy.delay(outage.failures, error)
@@ -228,13 +244,19 @@ async def _run_wait(
                         ended = outage.record_success(time.monotonic())
                         if ended is not None:
                             reporter.outage_ended(ended, failures)
-                    pending = [replica_id for replica_id in pending if tracked[replica_id].outcome is None]
+                    pending = [
+                        replica_id for replica_id in pending if tracked[replica_id].outcome is None
+                    ]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
                     await ui.progress(_mean_progress(tracked.values()))
                     now = time.monotonic()
                     # Bring the next poll forward to when the whole batch should be done (a
                     # batch returns only then); each replica's lag is bounded by the cap anyway.
-                    etas = [eta for r in pending if (eta := tracked[r].rate.eta_seconds(now)) is not None]
+                    etas = [
+                        eta
+                        for r in pending
+                        if (eta := tracked[r].rate.eta_seconds(now)) is not None
+                    ]
                     batch_eta = max(etas) if etas and len(etas) == len(pending) else None
                     cap_in_force = cadence.current_cap
                     # The cadence is between poll starts: the round's own time counts.
@@ -248,9 +270,12 @@ async def _run_wait(
                 if remaining <= 0:
                     for replica_id in pending:
                         last = tracked[replica_id].last
-                        finish(replica_id, Outcome.TIMED_OUT,
-                               f"still {last.status if last else 'unseen'} "
-                               f"({(last.progress_text if last else None) or 'no progress'}) at the deadline")
+                        finish(
+                            replica_id,
+                            Outcome.TIMED_OUT,
+                            f"still {last.status if last else 'unseen'} "
+                            f"({(last.progress_text if last else None) or 'no progress'}) at the deadline",
+                        )
                     break
                 if release is not None and polled.failed is None:
                     # Returns only when Prefect could not take it: poll on, try at the next check.
@@ -262,7 +287,9 @@ async def _run_wait(
     by_id = {replica_id: tracked[replica_id].outcome for replica_id in replica_ids}
     result = kind.result(
         results=[outcome for outcome in by_id.values() if outcome is not None],
-        elapsed_seconds=time.time() - started_at, poll_rounds=rounds, requests=requests[0],
+        elapsed_seconds=time.time() - started_at,
+        poll_rounds=rounds,
+        requests=requests[0],
     )
     reporter.done(result)
     await ui.summary(result)
@@ -272,11 +299,11 @@ async def _run_wait(
 def _logger() -> Any:
     try:
         return get_run_logger()
-    except Exception:  # noqa: BLE001 - no run context (a direct call in a test)
+    except Exception:
         return logging.getLogger("prefect_tavus.wait")
 
 
-def _mean_progress(items) -> float:  # noqa: ANN001
+def _mean_progress(items) -> float:
     """Mean progress of a wait, each replica as Tavus last reported it: completed ones count
     as 100; failed, missing or still training ones as their last reported progress (0 if none)."""
     values = [
@@ -296,7 +323,11 @@ class _Confirmer:
     """
 
     def __init__(
-        self, credentials: TavusCredentials, deadline: float, watch: CancellationWatch, task: Any,
+        self,
+        credentials: TavusCredentials,
+        deadline: float,
+        watch: CancellationWatch,
+        task: Any,
         kind: ResourceKind,
     ) -> None:
         self._credentials = credentials
@@ -321,7 +352,9 @@ class _Confirmer:
             self.failed = answer.failed  # the engine counts it against the outage budget
             return None
         if replica_id in answer.missing:
-            raise answer.missing[replica_id] or TavusNotFoundError(f"Tavus has no {self._kind.noun} {replica_id!r}.")
+            raise answer.missing[replica_id] or TavusNotFoundError(
+                f"Tavus has no {self._kind.noun} {replica_id!r}."
+            )
         return answer.found[replica_id]
 
 
@@ -339,8 +372,13 @@ async def _absorb_round(
     """
     for replica_id, said_so in polled.missing.items():
         if said_so is not None:  # asked for alone, and Tavus answered 400/404
-            finish(replica_id, Outcome.NOT_FOUND, said_so.api_message or str(said_so),
-                   polled.received_at.get(replica_id), cause=said_so)
+            finish(
+                replica_id,
+                Outcome.NOT_FOUND,
+                said_so.api_message or str(said_so),
+                polled.received_at.get(replica_id),
+                cause=said_so,
+            )
             continue
         try:
             replica = await confirm.get(replica_id)
@@ -360,13 +398,22 @@ async def _absorb_round(
 
 
 def _settle(
-    resource: TavusResource, seen_at: float | None, observe: Callable[[TavusResource], None],
+    resource: TavusResource,
+    seen_at: float | None,
+    observe: Callable[[TavusResource], None],
     finish: Callable[..., None],
 ) -> None:
     observe(resource)
     if resource.is_completed:
         finish(resource.resource_id, Outcome.COMPLETED, seen_at=seen_at)
     elif resource.is_failed:
-        finish(resource.resource_id, Outcome.FAILED, resource.failure_reason or "Tavus gave no reason", seen_at)
+        finish(
+            resource.resource_id,
+            Outcome.FAILED,
+            resource.failure_reason or "Tavus gave no reason",
+            seen_at,
+        )
     elif resource.is_gone:
-        finish(resource.resource_id, Outcome.NOT_FOUND, f"Tavus reports it {resource.status}", seen_at)
+        finish(
+            resource.resource_id, Outcome.NOT_FOUND, f"Tavus reports it {resource.status}", seen_at
+        )

@@ -46,17 +46,26 @@ async def await_prefect_api(budget_seconds: float, logger: Logger | LoggerAdapte
             raise error
 
     try:
-        await with_prefect_api(healthy, what="answer before the wait reports its result",
-                               budget_seconds=budget_seconds, logger=logger)
+        await with_prefect_api(
+            healthy,
+            what="answer before the wait reports its result",
+            budget_seconds=budget_seconds,
+            logger=logger,
+        )
     except TavusAPIUnavailableError:
-        logger.error("Prefect API still unreachable after %s; reporting the result anyway.",
-                     format_duration(budget_seconds))
+        logger.error(
+            "Prefect API still unreachable after %s; reporting the result anyway.",
+            format_duration(budget_seconds),
+        )
         return False
     return True
 
 
 async def with_prefect_api(
-    call: Callable[[PrefectClient], Awaitable[T]], *, what: str, budget_seconds: float,
+    call: Callable[[PrefectClient], Awaitable[T]],
+    *,
+    what: str,
+    budget_seconds: float,
     logger: Logger | LoggerAdapter,
 ) -> T:
     """``call`` with a Prefect client, tried again with backoff while the API refuses
@@ -78,22 +87,31 @@ async def with_prefect_api(
                 result = await call(prefect)
         except ObjectNotFound:
             raise
-        except Exception as exc:  # noqa: BLE001 - transport errors and 5xx alike
+        except Exception as exc:
             waited = time.monotonic() - started
             if waited >= budget_seconds:
                 raise TavusAPIUnavailableError(
-                    outage_seconds=waited, budget_seconds=budget_seconds,
+                    outage_seconds=waited,
+                    budget_seconds=budget_seconds,
                     last_error=PrefectAPITransientError(
                         f"Prefect API failed to {what}: {printable(f'{type(exc).__name__}: {exc}', 200)}"
                     ),
                 ) from exc
             if not warned:
                 warned = True
-                logger.warning("The Prefect API failed to %s (%s); trying again for up to %s.", what,
-                               printable(f"{type(exc).__name__}: {exc}", 200), format_duration(budget_seconds))
+                logger.warning(
+                    "The Prefect API failed to %s (%s); trying again for up to %s.",
+                    what,
+                    printable(f"{type(exc).__name__}: {exc}", 200),
+                    format_duration(budget_seconds),
+                )
             await asyncio.sleep(min(delay, max(0.0, budget_seconds - waited)))
             delay = min(_CAP, delay * _GROWTH)
             continue
         if warned:
-            logger.info("The Prefect API is back; it took %s to %s.", format_duration(time.monotonic() - started), what)
+            logger.info(
+                "The Prefect API is back; it took %s to %s.",
+                format_duration(time.monotonic() - started),
+                what,
+            )
         return result

@@ -71,7 +71,6 @@ EVENT_PREFIX = REPLICAS.event_prefix
 PER_REPLICA_ARTIFACT_LIMIT = 25
 
 
-
 # --- keys --------------------------------------------------------------------------------
 
 
@@ -112,11 +111,15 @@ def _state_words(replica: TavusResource | None, outcome: Outcome | None = None) 
         return "not found"
     if replica is None:
         return "not seen yet"
-    return ", ".join(part for part in (replica.status or "unknown status", replica.progress_text) if part)
+    return ", ".join(
+        part for part in (replica.status or "unknown status", replica.progress_text) if part
+    )
 
 
 def replica_resource(
-    replica_id: str, replica: TavusResource | None, outcome: Outcome | None = None,
+    replica_id: str,
+    replica: TavusResource | None,
+    outcome: Outcome | None = None,
     kind: ResourceKind = REPLICAS,
 ) -> dict[str, str]:
     """The event resource for a replica (or video).
@@ -137,23 +140,32 @@ def replica_resource(
         f"{prefix}.progress": replica.progress_text if replica else None,
     }
     if kind.kind == "video":  # what the next step needs: where the video is, whose it is
-        labels.update({
-            f"{prefix}.replica-id": getattr(replica, "replica_id", None),
-            f"{prefix}.hosted-url": getattr(replica, "hosted_url", None),
-        })
-    resource.update({label: value for label, value in labels.items() if value})  # labels are strings
+        labels.update(
+            {
+                f"{prefix}.replica-id": getattr(replica, "replica_id", None),
+                f"{prefix}.hosted-url": getattr(replica, "hosted_url", None),
+            }
+        )
+    resource.update(
+        {label: value for label, value in labels.items() if value}
+    )  # labels are strings
     return resource
 
 
 def _payload(
-    replica_id: str, replica: TavusResource | None, error_message: str | None = None, kind: ResourceKind = REPLICAS
+    replica_id: str,
+    replica: TavusResource | None,
+    error_message: str | None = None,
+    kind: ResourceKind = REPLICAS,
 ) -> dict[str, Any]:
     payload = {
         kind.id_field: replica_id,
         "status": replica.status if replica else None,
         kind.progress_field: replica.progress_text if replica else None,
         "progress_percent": replica.progress_percent if replica else None,
-        "error_message": error_message if error_message is not None else (replica.failure_reason if replica else None),
+        "error_message": error_message
+        if error_message is not None
+        else (replica.failure_reason if replica else None),
     }
     if kind.kind == "video":
         for field in ("replica_id", "video_name", "hosted_url", "download_url", "stream_url"):
@@ -207,7 +219,9 @@ class WaitUI:
     """Events and artifacts for one wait."""
 
     def __init__(
-        self, replica_ids: list[str], kind: ResourceKind = REPLICAS,
+        self,
+        replica_ids: list[str],
+        kind: ResourceKind = REPLICAS,
         logger: logging.LoggerAdapter | logging.Logger | None = None,
     ) -> None:
         self.replica_ids = replica_ids
@@ -240,9 +254,13 @@ class WaitUI:
         self._settled.add(outcome.resource_id)
         emit_event(
             self.kind.event_name(outcome.outcome),
-            resource=replica_resource(outcome.resource_id, outcome.resource, outcome.outcome, self.kind),
-            payload={**_payload(outcome.resource_id, outcome.resource, outcome.error_message, self.kind),
-                     "outcome": outcome.outcome.value},
+            resource=replica_resource(
+                outcome.resource_id, outcome.resource, outcome.outcome, self.kind
+            ),
+            payload={
+                **_payload(outcome.resource_id, outcome.resource, outcome.error_message, self.kind),
+                "outcome": outcome.outcome.value,
+            },
         )
 
     # --- artifacts -------------------------------------------------------------------
@@ -251,17 +269,23 @@ class WaitUI:
         if not self._artifact_warned:
             self._artifact_warned = True
             if self.logger is not None:
-                self.logger.warning("Could not write a Prefect artifact (the wait goes on): %s", exc)
+                self.logger.warning(
+                    "Could not write a Prefect artifact (the wait goes on): %s", exc
+                )
 
     def _progress_description(self) -> str:
         kind = self.kind
         what = "Training" if kind.kind == "replica" else "Generation"
         if self.single:
             return f"{what} progress of {kind.noun} {self.replica_ids[0]}, as Tavus reports it"
-        return (f"Mean {what.lower()} progress of {kind.count(len(self.replica_ids))}, each as Tavus "
-                f"reports it (a completed {kind.noun} counts 100)")
+        return (
+            f"Mean {what.lower()} progress of {kind.count(len(self.replica_ids))}, each as Tavus "
+            f"reports it (a completed {kind.noun} counts 100)"
+        )
 
-    async def progress(self, percent: float, *, description: str | None = None, final: bool = False) -> None:
+    async def progress(
+        self, percent: float, *, description: str | None = None, final: bool = False
+    ) -> None:
         """Keep the wait's progress artifact at ``percent`` (0-100).
 
         Unchanged values are skipped while waiting, and so is the round that settles the last
@@ -279,16 +303,22 @@ class WaitUI:
                     description=description or self._progress_description(),
                 )
             else:
-                await aupdate_progress_artifact(self._progress_artifact, percent, description=description)
+                await aupdate_progress_artifact(
+                    self._progress_artifact, percent, description=description
+                )
             self._last_progress = percent
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._artifact_failed(exc)
 
     async def summary(self, result: WaitResult) -> None:
         """At the end of a wait: the progress artifact's last word, then the details
         artifacts (per replica, stable keys) and, for a batch, its table."""
         kind = self.kind
-        await self.progress(result.progress_percent, description=_final_progress_description(result, kind), final=True)
+        await self.progress(
+            result.progress_percent,
+            description=_final_progress_description(result, kind),
+            final=True,
+        )
         try:
             for outcome in _worth_a_details_artifact(result):
                 await acreate_markdown_artifact(
@@ -302,7 +332,7 @@ class WaitUI:
                     key=batch_artifact_key(self.replica_ids, kind),
                     description=_table_description(result, kind),
                 )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._artifact_failed(exc)
 
 
@@ -318,18 +348,28 @@ def _final_progress_description(result: WaitResult, kind: ResourceKind = REPLICA
     if len(result.results) == 1:
         (outcome,) = result.results
         return f"{_headline(outcome, kind)}: {kind.noun} {_who(outcome)}, progress as Tavus last reported it"
-    return (f"{_counts(result)} ({kind.count(len(result.results))}): mean of the progress Tavus "
-            f"last reported for each, a completed {kind.noun} counting 100")
+    return (
+        f"{_counts(result)} ({kind.count(len(result.results))}): mean of the progress Tavus "
+        f"last reported for each, a completed {kind.noun} counting 100"
+    )
 
 
 def _table_description(result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
-    text = (f"{_counts(result)}: Tavus batch of {kind.count(len(result.results))}, waited "
-            f"{format_duration(result.elapsed_seconds)}, {plural(result.requests, 'request')}.")
+    text = (
+        f"{_counts(result)}: Tavus batch of {kind.count(len(result.results))}, waited "
+        f"{format_duration(result.elapsed_seconds)}, {plural(result.requests, 'request')}."
+    )
     if len(result.results) > PER_REPLICA_ARTIFACT_LIMIT:
         shown = len(_worth_a_details_artifact(result))
-        first = f" (the first {shown} of {len(result.not_completed)})" if len(result.not_completed) > shown else ""
-        text += (f" Details artifacts (tavus-{kind.noun}-<id>) only for the {kind.plural_noun} that did not "
-                 f"complete{first}.")
+        first = (
+            f" (the first {shown} of {len(result.not_completed)})"
+            if len(result.not_completed) > shown
+            else ""
+        )
+        text += (
+            f" Details artifacts (tavus-{kind.noun}-<id>) only for the {kind.plural_noun} that did not "
+            f"complete{first}."
+        )
     return text
 
 
@@ -351,9 +391,9 @@ def _row(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> dict[str, An
     return row
 
 
-
-
-def _replica_markdown(outcome: SettledOutcome, result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
+def _replica_markdown(
+    outcome: SettledOutcome, result: WaitResult, kind: ResourceKind = REPLICAS
+) -> str:
     """Its details: what Tavus said about it and what the wait saw.
 
     A two-column table headed by its id; rows Tavus left empty are left out.
@@ -371,11 +411,15 @@ def _replica_markdown(outcome: SettledOutcome, result: WaitResult, kind: Resourc
     rows += [
         (SEEN_LABELS[outcome.outcome], format_time(outcome.seen_finished_at)),
         ("Time waited", format_duration(waited if waited is not None else result.elapsed_seconds)),
-        ("Requests made by this wait" + (f" (batch of {len(result.results)})" if batch else ""),
-         str(result.requests)),
+        (
+            "Requests made by this wait" + (f" (batch of {len(result.results)})" if batch else ""),
+            str(result.requests),
+        ),
     ]
     lines += [f"| {kind.title} id | `{_md(outcome.resource_id)}` |", "|---|---|"]
-    lines += [f"| {_md(label)} | {_md(value)} |" for label, value in rows if value not in (None, "")]
+    lines += [
+        f"| {_md(label)} | {_md(value)} |" for label, value in rows if value not in (None, "")
+    ]
     return "\n".join(lines) + "\n"
 
 

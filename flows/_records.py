@@ -38,21 +38,29 @@ class RunRecord:
         async def call(prefect: Any) -> dict[str, Any]:
             return dict((await prefect.read_flow_run(self.flow_run_id)).labels or {})
 
-        return await with_prefect_api(call, what="read the run's create record",
-                                      budget_seconds=self.budget_seconds, logger=self.logger)
+        return await with_prefect_api(
+            call,
+            what="read the run's create record",
+            budget_seconds=self.budget_seconds,
+            logger=self.logger,
+        )
 
     async def write(self, labels: dict[str, Any], what: str) -> None:
         async def call(prefect: Any) -> None:
             await prefect.update_flow_run_labels(self.flow_run_id, labels)
 
         async with self._writing:
-            await with_prefect_api(call, what=what, budget_seconds=self.budget_seconds, logger=self.logger)
+            await with_prefect_api(
+                call, what=what, budget_seconds=self.budget_seconds, logger=self.logger
+            )
 
     @classmethod
     def of_this_task_run(cls, budget_seconds: float, logger: Any) -> RunRecord:
         """The record of the flow run the current task runs in."""
         context = TaskRunContext.get()
-        assert context is not None and context.task_run.flow_run_id is not None, "runs inside a flow run"
+        assert context is not None and context.task_run.flow_run_id is not None, (
+            "runs inside a flow run"
+        )
         return cls(context.task_run.flow_run_id, budget_seconds, logger)
 
 
@@ -82,6 +90,8 @@ async def create_at_most_once(
             retries += 1
             if time.monotonic() - started >= budget_seconds:
                 raise TavusAPIUnavailableError(
-                    outage_seconds=time.monotonic() - started, budget_seconds=budget_seconds, last_error=error,
+                    outage_seconds=time.monotonic() - started,
+                    budget_seconds=budget_seconds,
+                    last_error=error,
                 ) from error
             await asyncio.sleep(DEFAULT_RETRY_POLICY.delay(retries, error))

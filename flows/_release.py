@@ -55,7 +55,9 @@ def release_blocker() -> str | None:
     return None
 
 
-def already_reported(flow_run: Any, ids: Sequence[str], kind: ResourceKind = REPLICAS) -> frozenset[str]:
+def already_reported(
+    flow_run: Any, ids: Sequence[str], kind: ResourceKind = REPLICAS
+) -> frozenset[str]:
     """Replicas (or videos) that an earlier life of this run saw finish and reported
     (events, logs).
 
@@ -78,7 +80,9 @@ class WorkerRelease:
     spell of failures, one INFO when it finally releases.
     """
 
-    def __init__(self, flow_run_id: UUID, logger: Logger | LoggerAdapter, kind: ResourceKind = REPLICAS) -> None:
+    def __init__(
+        self, flow_run_id: UUID, logger: Logger | LoggerAdapter, kind: ResourceKind = REPLICAS
+    ) -> None:
         self.flow_run_id = flow_run_id
         self.logger = logger
         self.kind = kind
@@ -87,7 +91,11 @@ class WorkerRelease:
 
     @classmethod
     def for_this_run(
-        cls, wanted: bool, flow_run_id: UUID | None, logger: Logger | LoggerAdapter, kind: ResourceKind = REPLICAS
+        cls,
+        wanted: bool,
+        flow_run_id: UUID | None,
+        logger: Logger | LoggerAdapter,
+        kind: ResourceKind = REPLICAS,
     ) -> WorkerRelease | None:
         """A releaser when ``wanted`` and possible; else None, with one WARNING if wanted."""
         if not wanted:
@@ -98,7 +106,8 @@ class WorkerRelease:
         logger.warning(
             "release_worker=True, but this wait cannot release its worker: %s. It polls "
             "instead, holding its worker until the %s finish.",
-            blocker or "its flow run is unknown", kind.plural_noun,
+            blocker or "its flow run is unknown",
+            kind.plural_noun,
         )
         return None
 
@@ -109,8 +118,10 @@ class WorkerRelease:
         """
         try:
             async with get_prefect_client() as prefect:
-                await record_waiting(prefect, self.flow_run_id, list(pending), deadline, checked_at, self.kind.kind)
-        except Exception as exc:  # noqa: BLE001 - the API being down must not stop a wait
+                await record_waiting(
+                    prefect, self.flow_run_id, list(pending), deadline, checked_at, self.kind.kind
+                )
+        except Exception as exc:
             self._failed("record the wait on its flow run", exc)
             return
         count = len(pending)
@@ -118,7 +129,9 @@ class WorkerRelease:
             "Releasing the worker: %s still %s. The run is suspended until "
             "Tavus's callback or the resume-replica-waits sweep resumes it (at the latest "
             "when its deadline passes, in %.0f min).",
-            self.kind.count(count), self.kind.doing, max(0.0, deadline - time.time()) / 60,
+            self.kind.count(count),
+            self.kind.doing,
+            max(0.0, deadline - time.time()) / 60,
         )
         try:
             # A fresh key per suspension: Prefect remembers fired keys across resumes, and
@@ -126,13 +139,15 @@ class WorkerRelease:
             await asuspend_flow_run(key=f"tavus-wait-{uuid.uuid4().hex}", timeout=None)
         except RuntimeError as exc:  # the server refused (e.g. the run is being cancelled)
             self._failed("suspend the run", exc)
-        except Exception as exc:  # noqa: BLE001 - transport error or 5xx: did it take?
+        except Exception as exc:
             # The server may have set the run Suspended and the answer been lost. Then
             # this life must end as a suspended one would, or a resume would start a
             # second life beside it.
             state = await self._state_on_server()
             if state is not None and state.is_paused():
-                self.logger.info("Prefect suspended the run, though its answer was lost; releasing the worker.")
+                self.logger.info(
+                    "Prefect suspended the run, though its answer was lost; releasing the worker."
+                )
                 raise Pause(state=state) from None
             self._failed("suspend the run", exc)
 
@@ -140,7 +155,7 @@ class WorkerRelease:
         try:
             async with get_prefect_client() as prefect:
                 return (await prefect.read_flow_run(self.flow_run_id)).state
-        except Exception:  # noqa: BLE001 - still unreachable: it did not take, as far as we can know
+        except Exception:
             return None
 
     def _failed(self, step: str, exc: BaseException) -> None:
@@ -150,5 +165,6 @@ class WorkerRelease:
             self.logger.warning(
                 "Could not release the worker: Prefect did not %s (%s). Polling meanwhile; "
                 "trying again at every check until the Prefect API takes it.",
-                step, printable(f"{type(exc).__name__}: {exc}", 300),
+                step,
+                printable(f"{type(exc).__name__}: {exc}", 300),
             )

@@ -28,7 +28,9 @@ PER_REPLICA_LOG_LIMIT = 10
 class WaitReporter:
     """The log lines of one wait."""
 
-    def __init__(self, replica_ids: list[str], kind: ResourceKind = REPLICAS, *, heartbeat_seconds: float) -> None:
+    def __init__(
+        self, replica_ids: list[str], kind: ResourceKind = REPLICAS, *, heartbeat_seconds: float
+    ) -> None:
         self.logger = get_run_logger()
         self.kind = kind
         self.replica_ids = replica_ids
@@ -45,9 +47,23 @@ class WaitReporter:
 
     def started(self, *, deadline_in: float, resumed_after: float) -> None:
         kind = self.kind
-        what = f"{kind.noun} {self.replica_ids[0]}" if len(self.replica_ids) == 1 else kind.count(len(self.replica_ids))
-        resumed = f" (resuming a wait started {_fmt_seconds(resumed_after)} ago)" if resumed_after > 1 else ""
-        self._info("Waiting for %s to finish %s; giving up in %s%s.", what, kind.doing, _fmt_seconds(deadline_in), resumed)
+        what = (
+            f"{kind.noun} {self.replica_ids[0]}"
+            if len(self.replica_ids) == 1
+            else kind.count(len(self.replica_ids))
+        )
+        resumed = (
+            f" (resuming a wait started {_fmt_seconds(resumed_after)} ago)"
+            if resumed_after > 1
+            else ""
+        )
+        self._info(
+            "Waiting for %s to finish %s; giving up in %s%s.",
+            what,
+            kind.doing,
+            _fmt_seconds(deadline_in),
+            resumed,
+        )
 
     def changed(self, resource: TavusResource, previous: TavusResource | None) -> None:
         """A replica's (or video's) status or progress moved."""
@@ -58,17 +74,25 @@ class WaitReporter:
             return
         parts = []
         if previous.status != resource.status:
-            parts.append(f"status {printable(previous.status, 40)} -> {printable(resource.status, 40)}")
+            parts.append(
+                f"status {printable(previous.status, 40)} -> {printable(resource.status, 40)}"
+            )
         if previous.progress_text != resource.progress_text:
-            parts.append(f"progress {printable(previous.progress_text, 20)} -> "
-                         f"{printable(resource.progress_text, 20)}")
+            parts.append(
+                f"progress {printable(previous.progress_text, 20)} -> "
+                f"{printable(resource.progress_text, 20)}"
+            )
         self._info("%s %s: %s", self.kind.title, resource.resource_id, ", ".join(parts))
 
-    def round_summary(self, pending: Iterable[TavusResource | None], finished: list[SettledOutcome]) -> None:
+    def round_summary(
+        self, pending: Iterable[TavusResource | None], finished: list[SettledOutcome]
+    ) -> None:
         """For large batches: one line when the counts or the median progress move."""
         if self.per_replica:
             return
-        progress = [r.progress_percent for r in pending if r is not None and r.progress_percent is not None]
+        progress = [
+            r.progress_percent for r in pending if r is not None and r.progress_percent is not None
+        ]
         counts = {outcome: sum(1 for f in finished if f.outcome is outcome) for outcome in Outcome}
         median = statistics.median(progress) if progress else None
         key = (*counts.values(), int(median or -1) // 5)
@@ -77,8 +101,13 @@ class WaitReporter:
         self._last_summary = key
         self._info(
             "%d/%d finished (%d completed, %d failed, %d not found); %d %s%s.",
-            len(finished), len(self.replica_ids), counts[Outcome.COMPLETED], counts[Outcome.FAILED],
-            counts[Outcome.NOT_FOUND], len(self.replica_ids) - len(finished), self.kind.doing,
+            len(finished),
+            len(self.replica_ids),
+            counts[Outcome.COMPLETED],
+            counts[Outcome.FAILED],
+            counts[Outcome.NOT_FOUND],
+            len(self.replica_ids) - len(finished),
+            self.kind.doing,
             f", median progress {median:.0f}%" if median is not None else "",
         )
 
@@ -93,7 +122,9 @@ class WaitReporter:
         elif outcome.outcome in (Outcome.FAILED, Outcome.NOT_FOUND):
             self.logger.error("%s: %s", said, printable(outcome.error_message, 500))
         else:
-            self.logger.warning("%s (%s).", said, resource.describe() if resource is not None else "never seen")
+            self.logger.warning(
+                "%s (%s).", said, resource.describe() if resource is not None else "never seen"
+            )
 
     def heartbeat(self, pending: int, elapsed: float, next_poll_in: float) -> None:
         """An INFO line if nothing has been logged for ``heartbeat_seconds``."""
@@ -101,7 +132,10 @@ class WaitReporter:
             return
         self._info(
             "Still waiting: %s %s after %s; next check in %s.",
-            self.kind.count(pending), self.kind.doing, _fmt_seconds(elapsed), _fmt_seconds(next_poll_in),
+            self.kind.count(pending),
+            self.kind.doing,
+            _fmt_seconds(elapsed),
+            _fmt_seconds(next_poll_in),
         )
 
     # --- outages ---------------------------------------------------------------------
@@ -110,11 +144,18 @@ class WaitReporter:
         where = "Prefect API" if isinstance(error, PrefectAPITransientError) else "Tavus API"
         self.logger.warning(
             "%s unavailable: %s Retrying in %s; the wait survives up to %s of this.",
-            where, printable(error, 500), _fmt_seconds(retry_in), _fmt_seconds(budget),
+            where,
+            printable(error, 500),
+            _fmt_seconds(retry_in),
+            _fmt_seconds(budget),
         )
 
     def outage_ended(self, duration: float, failures: int) -> None:
-        self._info("API reachable again after %s (%s).", _fmt_seconds(duration), plural(failures, "failed poll"))
+        self._info(
+            "API reachable again after %s (%s).",
+            _fmt_seconds(duration),
+            plural(failures, "failed poll"),
+        )
 
     def done(self, result: WaitResult) -> None:
         self._info("Wait finished: %s.", result.summary())

@@ -46,10 +46,10 @@ from prefect_tavus.core import (
 )
 from prefect_tavus.core.waiting import WaitSettings
 from prefect_tavus.flows._records import RunRecord, create_at_most_once
-from prefect_tavus.suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
 from prefect_tavus.flows.wait import _wait_for_replica
+from prefect_tavus.suspension import LABEL_CREATE_ATTEMPTED, LABEL_CREATED, epoch_seconds
 
-__all__ = ["create_replica_and_wait", "acreate_replica_and_wait"]
+__all__ = ["acreate_replica_and_wait", "create_replica_and_wait"]
 
 #: Looks for the replica of a create whose answer was lost: how many, how far apart.
 #: Tavus lists a replica as soon as it answers its create; the spacing covers a slow list.
@@ -62,7 +62,10 @@ def _create_once_run_name(parameters: dict[str, Any]) -> str:
 
 
 async def _find_lost_create(
-    client: TavusClient, body: dict[str, Any], attempted_at: float, cause: BaseException | None,
+    client: TavusClient,
+    body: dict[str, Any],
+    attempted_at: float,
+    cause: BaseException | None,
     budget_seconds: float,
 ) -> Replica:
     """The replica a create whose answer was lost made, looked up by name and time.
@@ -72,7 +75,9 @@ async def _find_lost_create(
     """
     name = body.get("replica_name")
     if not name:
-        raise ReplicaCreateOutcomeUnknownError(replica_name=None, attempted_at=attempted_at, cause=cause)
+        raise ReplicaCreateOutcomeUnknownError(
+            replica_name=None, attempted_at=attempted_at, cause=cause
+        )
     started = time.monotonic()
     found: list[Replica] = []
     for lookup in range(_LOOKUPS):
@@ -85,7 +90,9 @@ async def _find_lost_create(
             except TavusTransientError as error:
                 if time.monotonic() - started >= budget_seconds:
                     raise ReplicaCreateOutcomeUnknownError(
-                        replica_name=name, attempted_at=attempted_at, cause=error,
+                        replica_name=name,
+                        attempted_at=attempted_at,
+                        cause=error,
                     ) from error
                 await asyncio.sleep(DEFAULT_RETRY_POLICY.delay(1, error))
         if len(found) == 1:
@@ -93,13 +100,18 @@ async def _find_lost_create(
         if len(found) > 1:
             break
     raise ReplicaCreateOutcomeUnknownError(
-        replica_name=name, attempted_at=attempted_at, found=[r.replica_id for r in found], cause=cause,
+        replica_name=name,
+        attempted_at=attempted_at,
+        found=[r.replica_id for r in found],
+        cause=cause,
     )
 
 
-@task(name="create_replica", task_run_name=_create_once_run_name, cache_policy=NO_CACHE, retries=0)
+@task(name="create_replica", task_run_name=_create_once_run_name, cache_policy=NO_CACHE, retries=0)  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
 async def _create_once(
-    tavus_credentials: TavusCredentials, body: dict[str, Any], callback_from_block: bool = False,
+    tavus_credentials: TavusCredentials,
+    body: dict[str, Any],
+    callback_from_block: bool = False,
     outage_budget_seconds: float = 1800.0,
 ) -> CreatedReplica:
     """``POST /v2/replicas`` at most once per flow run, whatever lives it has.
@@ -114,22 +126,30 @@ async def _create_once(
     labels = await record.read()
     if labels.get(LABEL_CREATED):
         replica_id = validate_replica_id(str(labels[LABEL_CREATED]), name=f"label {LABEL_CREATED}")
-        logger.info("Replica %s was created by an earlier life of this run; waiting on it.", replica_id)
+        logger.info(
+            "Replica %s was created by an earlier life of this run; waiting on it.", replica_id
+        )
         return CreatedReplica(replica_id=replica_id, status=None)
     attempted = epoch_seconds(labels.get(LABEL_CREATE_ATTEMPTED))
     if attempted is not None:
-        logger.warning("An earlier life of this run sent the create and never recorded Tavus's answer; "
-                       "looking for the replica it made instead of training another.")
+        logger.warning(
+            "An earlier life of this run sent the create and never recorded Tavus's answer; "
+            "looking for the replica it made instead of training another."
+        )
         replica = await _find_lost_create(client, body, attempted, None, outage_budget_seconds)
         await record.write({LABEL_CREATED: replica.replica_id}, "record the created replica")
-        logger.info("Found replica %s, created by that earlier attempt; waiting on it.", replica.replica_id)
+        logger.info(
+            "Found replica %s, created by that earlier attempt; waiting on it.", replica.replica_id
+        )
         return CreatedReplica(replica_id=replica.replica_id, status=replica.status)
 
     if callback_from_block:
         url = tavus_credentials.callback_url()
         if url is not None:
             body = {**body, "callback_url": url.get_secret_value()}
-    TavusClient.replica_create_body(**body)  # bad input fails here, before anything is recorded or sent
+    TavusClient.replica_create_body(
+        **body
+    )  # bad input fails here, before anything is recorded or sent
     attempted = time.time()
     await record.write({LABEL_CREATE_ATTEMPTED: attempted}, "record the create attempt")
 
@@ -137,7 +157,9 @@ async def _create_once(
         replica = await _find_lost_create(client, body, attempted, error, outage_budget_seconds)
         return CreatedReplica(replica_id=replica.replica_id, status=replica.status)
 
-    created = await create_at_most_once(lambda: client.create_replica(**body), find_lost, outage_budget_seconds)
+    created = await create_at_most_once(
+        lambda: client.create_replica(**body), find_lost, outage_budget_seconds
+    )
     # The moment Tavus answered: every later life reads this back before it would create.
     await record.write({LABEL_CREATED: created.replica_id}, "record the created replica")
     return created
@@ -151,18 +173,27 @@ async def _create_and_wait(
     release_worker: bool = False,
 ) -> Replica:
     credentials = await aresolve_credentials(tavus_credentials)
-    from_block = release_worker and not body.get("callback_url") and credentials.callback_base_url is not None
+    from_block = (
+        release_worker
+        and not body.get("callback_url")
+        and credentials.callback_base_url is not None
+    )
     if from_block:
         credentials.callback_url()  # no token: fail before anything is created
     created: CreatedReplica = await _create_once(
-        credentials, body, callback_from_block=from_block, outage_budget_seconds=settings.max_outage_seconds
+        credentials,
+        body,
+        callback_from_block=from_block,
+        outage_budget_seconds=settings.max_outage_seconds,
     )
     get_run_logger().info(
         "Replica %s is training (recorded on this flow run: a retry, restart or resume reuses it)%s.",
         created.replica_id,
         "; Tavus will call the callback receiver when it finishes" if from_block else "",
     )
-    return await _wait_for_replica(created.replica_id, credentials, settings, raise_on_error, release_worker)
+    return await _wait_for_replica(
+        created.replica_id, credentials, settings, raise_on_error, release_worker
+    )
 
 
 def _split(params: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +201,9 @@ def _split(params: dict[str, Any]) -> dict[str, Any]:
     those of ``ReplicaCreateRequest`` (the one list of them) that the flows expose."""
     return {
         "tavus_credentials": params["tavus_credentials"],
-        "body": {name: params[name] for name in ReplicaCreateRequest.model_fields if name in params},
+        "body": {
+            name: params[name] for name in ReplicaCreateRequest.model_fields if name in params
+        },
         "settings": params["wait_settings"],
         "raise_on_error": params["raise_on_error"],
         "release_worker": params["release_worker"],
@@ -191,7 +224,11 @@ _DOC = """Create a replica (``POST /v2/replicas``) and wait until it finishes tr
     """
 
 
-@flow(name="create-replica-and-wait", flow_run_name=create_and_wait_run_name, description=_DOC.split("\n")[0])
+@flow(
+    name="create-replica-and-wait",
+    flow_run_name=create_and_wait_run_name,
+    description=_DOC.split("\n")[0],
+)
 def create_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,
@@ -208,7 +245,11 @@ def create_replica_and_wait(
     return run_coro_as_sync(_create_and_wait(**_split(locals())))
 
 
-@flow(name="create-replica-and-wait", flow_run_name=create_and_wait_run_name, description=_DOC.split("\n")[0])
+@flow(
+    name="create-replica-and-wait",
+    flow_run_name=create_and_wait_run_name,
+    description=_DOC.split("\n")[0],
+)
 async def acreate_replica_and_wait(
     train_video_url: str | None = None,
     tavus_credentials: CredentialsInput = None,

@@ -18,9 +18,9 @@ import time
 from prefect.client.orchestration import get_client
 
 from prefect_tavus.blocks import TavusCredentials
+from prefect_tavus.core import WaitSettings
 from prefect_tavus.flows.videos import generate_videos
 from prefect_tavus.flows.wait import wait_for_replica, wait_for_replicas
-from prefect_tavus.core import WaitSettings
 from prefect_tavus.simulator import TavusSimulator
 
 SIM_KEY = "sim-key"
@@ -33,19 +33,25 @@ async def _start_prefect() -> str:
         return str(client.api_url)
 
 
-def _table(rows: list) -> str:  # noqa: ANN001 - VideoRowResult rows
+def _table(rows: list) -> str:
     """The results as a plain-text table (what a pipeline writes back to its warehouse)."""
     header = ("key", "video_id", "status", "error", "download_url")
     cells = [header] + [
-        (r.key, r.video_id or "-", r.status or "-", r.error or "-", r.download_url or "-") for r in rows
+        (r.key, r.video_id or "-", r.status or "-", r.error or "-", r.download_url or "-")
+        for r in rows
     ]
     widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
-    return "\n".join("    " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+    return "\n".join(
+        "    " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
 
 
 def main() -> int:
     training_seconds = float(os.environ.get("DEMO_TRAINING_SECONDS", "20"))
-    print("prefect-tavus demo: local Tavus simulator + Prefect's embedded server, no API key needed.\n")
+    print(
+        "prefect-tavus demo: local Tavus simulator + Prefect's embedded server, no API key needed.\n"
+    )
     api_url = asyncio.run(_start_prefect())
     print(f"Prefect API: {api_url}")
 
@@ -53,11 +59,14 @@ def main() -> int:
         print(f"Tavus simulator: {simulator.url}\n")
         credentials = TavusCredentials(api_key=SIM_KEY, base_url=simulator.url)
 
-        replica_id = simulator.add_replica(replica_name="Sales presenter", training_seconds=training_seconds)
+        replica_id = simulator.add_replica(
+            replica_name="Sales presenter", training_seconds=training_seconds
+        )
         print(f"Training replica {replica_id} ({training_seconds:.0f} s standing in for ~4 h)...\n")
         started = time.monotonic()
         replica = wait_for_replica(
-            replica_id, credentials,
+            replica_id,
+            credentials,
             wait_settings=WaitSettings(poll_interval_seconds=2, max_poll_interval_seconds=5),
         )
         print(
@@ -66,17 +75,35 @@ def main() -> int:
         )
 
         rows = [
-            {"key": "lead-0001", "video_name": "Welcome, Ana", "script": "Hi Ana, thanks for signing up!"},
-            {"key": "lead-0002", "video_name": "Welcome, Bo", "script": "Hi Bo, great to meet you."},
-            {"key": "lead-0003", "video_name": "Welcome, Cy", "audio_url": "https://media.example.com/cy.mp3"},
+            {
+                "key": "lead-0001",
+                "video_name": "Welcome, Ana",
+                "script": "Hi Ana, thanks for signing up!",
+            },
+            {
+                "key": "lead-0002",
+                "video_name": "Welcome, Bo",
+                "script": "Hi Bo, great to meet you.",
+            },
+            {
+                "key": "lead-0003",
+                "video_name": "Welcome, Cy",
+                "audio_url": "https://media.example.com/cy.mp3",
+            },
         ]
         # The simulator renders in a few seconds; Cy's audio is "too short", as Tavus would say.
         simulator.state.default_generation_seconds = 4.0
-        simulator.script_video_named("Welcome, Cy", outcome="error",
-                                     error_reason="audio_too_short: audio must be at least 3 seconds long")
+        simulator.script_video_named(
+            "Welcome, Cy",
+            outcome="error",
+            error_reason="audio_too_short: audio must be at least 3 seconds long",
+        )
         print(f"Generating {len(rows)} videos with {replica_id}...\n")
         table = generate_videos(
-            replica_id, rows, credentials, raise_on_failure=False,
+            replica_id,
+            rows,
+            credentials,
+            raise_on_failure=False,
             wait_settings=WaitSettings(poll_interval_seconds=1, max_poll_interval_seconds=3),
         )
         print("\n==> Results table (also the run's table artifact):\n")
@@ -86,12 +113,18 @@ def main() -> int:
         batch = [
             simulator.add_replica(replica_name="Rep A", training_seconds=6),
             simulator.add_replica(replica_name="Rep B", training_seconds=8),
-            simulator.add_replica(replica_name="Rep C", training_seconds=5, outcome="error",
-                                  error_message="Training video has no audible speech"),
+            simulator.add_replica(
+                replica_name="Rep C",
+                training_seconds=5,
+                outcome="error",
+                error_message="Training video has no audible speech",
+            ),
         ]
         print(f"Waiting on a batch of {len(batch)} replicas together...\n")
         result = wait_for_replicas(
-            batch, credentials, wait_settings=WaitSettings(poll_interval_seconds=1, max_poll_interval_seconds=3),
+            batch,
+            credentials,
+            wait_settings=WaitSettings(poll_interval_seconds=1, max_poll_interval_seconds=3),
             raise_on_failure=False,
         )
         print(f"\n==> {result.summary()}")

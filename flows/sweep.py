@@ -37,7 +37,7 @@ from prefect_tavus.core.text import plural, printable
 from prefect_tavus.core.video_polling import read_videos
 from prefect_tavus.suspension import SuspendedWait, find_suspended_waits, resume_if_still_waiting
 
-__all__ = ["resume_replica_waits", "aresume_replica_waits", "waits_to_resume"]
+__all__ = ["aresume_replica_waits", "resume_replica_waits", "waits_to_resume"]
 
 
 def waits_to_resume(
@@ -64,11 +64,15 @@ class _Counts:
         self.resumed = self.already = 0
 
 
-async def _resume(prefect: Any, chosen: list[tuple[SuspendedWait, str]], counts: _Counts, logger: Any) -> None:
+async def _resume(
+    prefect: Any, chosen: list[tuple[SuspendedWait, str]], counts: _Counts, logger: Any
+) -> None:
     for wait, why in chosen:
         if await resume_if_still_waiting(prefect, wait):
             counts.resumed += 1
-            logger.info("Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.ids), wait.kind), why)
+            logger.info(
+                "Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.ids), wait.kind), why
+            )
         else:
             counts.already += 1
 
@@ -85,25 +89,39 @@ async def _finished_replicas(
     """
     finished = set(ids)
     try:
-        async for replica in credentials.get_client().iter_replicas(replica_ids=ids, page_size=page_size):
+        async for replica in credentials.get_client().iter_replicas(
+            replica_ids=ids, page_size=page_size
+        ):
             if replica.replica_id in finished and not replica.is_terminal:
                 finished.discard(replica.replica_id)
     except TavusTransientError as exc:
-        logger.warning("Could not ask Tavus about %s (%s); only deadlines count this time.",
-                       plural(len(ids), "replica"), printable(exc, 300))
+        logger.warning(
+            "Could not ask Tavus about %s (%s); only deadlines count this time.",
+            plural(len(ids), "replica"),
+            printable(exc, 300),
+        )
         return None
     return finished
 
 
-async def _finished_videos(credentials: TavusCredentials, ids: list[str], logger: Any) -> set[str] | None:
+async def _finished_videos(
+    credentials: TavusCredentials, ids: list[str], logger: Any
+) -> set[str] | None:
     """As :func:`_finished_replicas`, for videos: read the cheapest way the wait engine
     reads them (``core/video_polling.py``)."""
     polled = await read_videos(credentials.get_client(), ids)
     if polled.failed is not None:
-        logger.warning("Could not ask Tavus about %s (%s); only deadlines count this time.",
-                       plural(len(ids), "video"), printable(polled.failed, 300))
+        logger.warning(
+            "Could not ask Tavus about %s (%s); only deadlines count this time.",
+            plural(len(ids), "video"),
+            printable(polled.failed, 300),
+        )
         return None
-    return {video_id for video_id in ids if video_id in polled.missing or polled.found[video_id].is_terminal}
+    return {
+        video_id
+        for video_id in ids
+        if video_id in polled.missing or polled.found[video_id].is_terminal
+    }
 
 
 async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[str, Any]:
@@ -112,8 +130,11 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
 
     def skip(flow_run: Any, error: Exception) -> None:
         unreadable.append(str(flow_run.id))
-        logger.warning("Skipped a suspended run whose wait record does not parse: %s. "
-                       "Fix its tavus.wait.* labels or cancel it.", printable(error, 400))
+        logger.warning(
+            "Skipped a suspended run whose wait record does not parse: %s. "
+            "Fix its tavus.wait.* labels or cancel it.",
+            printable(error, 400),
+        )
 
     counts = _Counts()
     permanent: Exception | None = None
@@ -124,13 +145,15 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
         waits = await find_suspended_waits(prefect, on_unreadable=skip)
         now = time.time()
         # Deadlines first, from the records alone: nothing Tavus answers can keep them waiting.
-        await _resume(prefect, [(w, why) for w, why in waits_to_resume(waits, None, now)], counts, logger)
+        await _resume(
+            prefect, [(w, why) for w, why in waits_to_resume(waits, None, now)], counts, logger
+        )
         training = [wait for wait in waits if not wait.deadline_passed(now)]
         credentials: TavusCredentials | None = None
         if waits:
             try:  # a block that cannot be loaded fails the sweep, after the deadlines
                 credentials = await aresolve_credentials(tavus_credentials)
-            except Exception as exc:  # noqa: BLE001 - re-raised below
+            except Exception as exc:
                 permanent = exc
         if training and credentials is not None:
             replicas = sorted(set().union(*(wait.replica_ids for wait in training)))
@@ -139,13 +162,19 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
             with count_requests() as requests:
                 try:
                     if replicas:
-                        finished = await _finished_replicas(credentials, replicas, page_size, logger)
+                        finished = await _finished_replicas(
+                            credentials, replicas, page_size, logger
+                        )
                     if videos and finished is not None:
                         found = await _finished_videos(credentials, videos, logger)
                         finished = None if found is None else finished | found
-                except Exception as exc:  # noqa: BLE001 - re-raised below, once the rest is done
+                except Exception as exc:
                     permanent, finished = exc, None
-            chosen = [(w, why) for w, why in waits_to_resume(training, finished, now) if why != "deadline passed"]
+            chosen = [
+                (w, why)
+                for w, why in waits_to_resume(training, finished, now)
+                if why != "deadline passed"
+            ]
             await _resume(prefect, chosen, counts, logger)
     if not waits and not unreadable:
         logger.info("No suspended waits.")
@@ -153,7 +182,8 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
         logger.info(
             "Sweep: %s on %s, %s to Tavus; resumed %d%s%s.",
             plural(len(waits), "suspended wait"),
-            plural(len(replicas), "replica") + (f" and {plural(len(videos), 'video')}" if videos else ""),
+            plural(len(replicas), "replica")
+            + (f" and {plural(len(videos), 'video')}" if videos else ""),
             plural(requests[0], "request"),
             counts.resumed,
             f" ({counts.already} already resumed or no longer suspended)" if counts.already else "",
@@ -161,9 +191,15 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
         )
     if permanent is not None:
         raise permanent
-    return {"suspended_waits": len(waits), "replicas_checked": len(replicas), "videos_checked": len(videos),
-            "requests": requests[0],
-            "resumed": counts.resumed, "already_resumed": counts.already, "unreadable": len(unreadable)}
+    return {
+        "suspended_waits": len(waits),
+        "replicas_checked": len(replicas),
+        "videos_checked": len(videos),
+        "requests": requests[0],
+        "resumed": counts.resumed,
+        "already_resumed": counts.already,
+        "unreadable": len(unreadable),
+    }
 
 
 _DOC = """Resume the suspended replica and video waits that have something to report.
@@ -193,7 +229,9 @@ _DOC = """Resume the suspended replica and video waits that have something to re
 
 
 @flow(name="resume-replica-waits", description=_DOC.split("\n")[0])
-def resume_replica_waits(tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE) -> dict[str, Any]:
+def resume_replica_waits(
+    tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
+) -> dict[str, Any]:
     return run_coro_as_sync(_sweep(tavus_credentials, page_size))
 
 

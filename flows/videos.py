@@ -72,7 +72,10 @@ _CLOCK_SKEW_SECONDS = 120.0
 
 
 async def _wait_for_video(
-    video_id: str, tavus_credentials: CredentialsInput, settings: WaitSettings, raise_on_error: bool,
+    video_id: str,
+    tavus_credentials: CredentialsInput,
+    settings: WaitSettings,
+    raise_on_error: bool,
     release_worker: bool = False,
 ) -> Video:
     video_id = validate_video_id(video_id)
@@ -90,9 +93,14 @@ async def _wait_for_video(
             raise VideoGenerationFailedError(video)
         return video
     if outcome.outcome is Outcome.TIMED_OUT:
-        raise VideoWaitTimeoutError(video_id, waited_seconds=result.elapsed_seconds,
-                                    last_status=video.status if video else None)
-    raise VideoNotFoundDuringWaitError(video_id, outcome.cause, status=video.status if video else None) from outcome.cause
+        raise VideoWaitTimeoutError(
+            video_id,
+            waited_seconds=result.elapsed_seconds,
+            last_status=video.status if video else None,
+        )
+    raise VideoNotFoundDuringWaitError(
+        video_id, outcome.cause, status=video.status if video else None
+    ) from outcome.cause
 
 
 _ONE_DOC = """Wait until a video is rendered; return it (with its ``hosted_url`` and ``download_url``).
@@ -121,7 +129,11 @@ _ONE_DOC = """Wait until a video is rendered; return it (with its ``hosted_url``
     """
 
 
-@flow(name="wait-for-video", flow_run_name="wait-for-video-{video_id}", description=_ONE_DOC.split("\n")[0])
+@flow(
+    name="wait-for-video",
+    flow_run_name="wait-for-video-{video_id}",
+    description=_ONE_DOC.split("\n")[0],
+)
 def wait_for_video(
     video_id: str,
     tavus_credentials: CredentialsInput = None,
@@ -129,10 +141,16 @@ def wait_for_video(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Video:
-    return run_coro_as_sync(_wait_for_video(video_id, tavus_credentials, wait_settings, raise_on_error, release_worker))
+    return run_coro_as_sync(
+        _wait_for_video(video_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
+    )
 
 
-@flow(name="wait-for-video", flow_run_name="wait-for-video-{video_id}", description=_ONE_DOC.split("\n")[0])
+@flow(
+    name="wait-for-video",
+    flow_run_name="wait-for-video-{video_id}",
+    description=_ONE_DOC.split("\n")[0],
+)
 async def await_for_video(
     video_id: str,
     tavus_credentials: CredentialsInput = None,
@@ -140,7 +158,9 @@ async def await_for_video(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Video:
-    return await _wait_for_video(video_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
+    return await _wait_for_video(
+        video_id, tavus_credentials, wait_settings, raise_on_error, release_worker
+    )
 
 
 wait_for_video.__doc__ = await_for_video.__doc__ = _ONE_DOC
@@ -150,7 +170,10 @@ wait_for_video.__doc__ = await_for_video.__doc__ = _ONE_DOC
 
 
 async def _wait_for_videos(
-    video_ids: list[str], tavus_credentials: CredentialsInput, settings: WaitSettings, raise_on_failure: bool,
+    video_ids: list[str],
+    tavus_credentials: CredentialsInput,
+    settings: WaitSettings,
+    raise_on_failure: bool,
     release_worker: bool = False,
 ) -> VideoWaitResult:
     ids = list(dict.fromkeys(validate_video_ids(video_ids)))
@@ -181,7 +204,11 @@ _MANY_DOC = """Wait until every video in a batch is rendered.
     """
 
 
-@flow(name="wait-for-videos", flow_run_name=video_batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
+@flow(
+    name="wait-for-videos",
+    flow_run_name=video_batch_wait_run_name,
+    description=_MANY_DOC.split("\n")[0],
+)
 def wait_for_videos(
     video_ids: list[str],
     tavus_credentials: CredentialsInput = None,
@@ -189,10 +216,18 @@ def wait_for_videos(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> VideoWaitResult:
-    return run_coro_as_sync(_wait_for_videos(video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker))
+    return run_coro_as_sync(
+        _wait_for_videos(
+            video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
+        )
+    )
 
 
-@flow(name="wait-for-videos", flow_run_name=video_batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
+@flow(
+    name="wait-for-videos",
+    flow_run_name=video_batch_wait_run_name,
+    description=_MANY_DOC.split("\n")[0],
+)
 async def await_for_videos(
     video_ids: list[str],
     tavus_credentials: CredentialsInput = None,
@@ -200,7 +235,9 @@ async def await_for_videos(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> VideoWaitResult:
-    return await _wait_for_videos(video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker)
+    return await _wait_for_videos(
+        video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
+    )
 
 
 wait_for_videos.__doc__ = await_for_videos.__doc__ = _MANY_DOC
@@ -213,14 +250,18 @@ class _RowFailed(Exception):
     """A row that gets no video (its error goes in the table, not up the stack)."""
 
 
-async def _find_lost_video(client: TavusClient, request: VideoCreateRequest, attempted_at: float) -> Video:
+async def _find_lost_video(
+    client: TavusClient, request: VideoCreateRequest, attempted_at: float
+) -> Video:
     """The video a create whose answer was lost made: same name and replica, created
     since the attempt (less the clock-skew allowance). Exactly one, or the row fails."""
     name = request.video_name
     since = attempted_at - _CLOCK_SKEW_SECONDS
     found = [
-        video async for video in client.iter_videos()
-        if video.video_name == name and video.replica_id in (None, request.replica_id)
+        video
+        async for video in client.iter_videos()
+        if video.video_name == name
+        and video.replica_id in (None, request.replica_id)
         and (video.created_at is None or video.created_at.timestamp() >= since)
     ]
     if len(found) == 1:
@@ -233,8 +274,13 @@ async def _find_lost_video(client: TavusClient, request: VideoCreateRequest, att
 
 
 async def _create_row(
-    client: TavusClient, row: VideoRow, record: RunRecord, labels: dict[str, Any], callback_url: str | None,
-    budget_seconds: float, logger: Any,
+    client: TavusClient,
+    row: VideoRow,
+    record: RunRecord,
+    labels: dict[str, Any],
+    callback_url: str | None,
+    budget_seconds: float,
+    logger: Any,
 ) -> str:
     """The id of the video for ``row``: recorded by an earlier life, found after a lost
     answer, or created now (recorded before and after the POST)."""
@@ -253,7 +299,8 @@ async def _create_row(
     await record.write({attempt_label: attempted}, "record a row's create attempt")
     try:
         video = await create_at_most_once(
-            lambda: client.create_video(request), lambda error: _find_lost_video(client, request, attempted),
+            lambda: client.create_video(request),
+            lambda error: _find_lost_video(client, request, attempted),
             budget_seconds,
         )
     except TavusAPIUnavailableError as error:
@@ -266,7 +313,10 @@ async def _create_row(
 
 @task(name="create_videos", task_run_name="create-{count}-videos", cache_policy=NO_CACHE, retries=0)
 async def _create_videos(
-    tavus_credentials: TavusCredentials, rows: list[VideoRow], count: int, callback_from_block: bool = False,
+    tavus_credentials: TavusCredentials,
+    rows: list[VideoRow],
+    count: int,
+    callback_from_block: bool = False,
     outage_budget_seconds: float = 1800.0,
 ) -> dict[str, str]:
     """Each row's video id, or (under ``"!" + key``) why it has none: created at most once
@@ -279,22 +329,29 @@ async def _create_videos(
     callback_url = url.get_secret_value() if url is not None else None
     done = sum(1 for row in rows if labels.get(row_labels(row.key)[0]))
     if done:
-        logger.info("%s created by an earlier life of this run; reusing them.", plural(done, "video"))
+        logger.info(
+            "%s created by an earlier life of this run; reusing them.", plural(done, "video")
+        )
     gate = asyncio.Semaphore(CREATE_CONCURRENCY)
     outcome: dict[str, str] = {}
 
     async def one(row: VideoRow) -> None:
         async with gate:
             try:
-                outcome[row.key] = await _create_row(client, row, record, labels, callback_url,
-                                                     outage_budget_seconds, logger)
+                outcome[row.key] = await _create_row(
+                    client, row, record, labels, callback_url, outage_budget_seconds, logger
+                )
             except _RowFailed as failed:
                 outcome["!" + row.key] = str(failed)
 
     await asyncio.gather(*(one(row) for row in rows))
     made = sum(1 for key in outcome if not key.startswith("!"))
-    logger.info("%s requested (%d new)%s.", plural(made, "video"), made - done,
-                f"; {plural(len(outcome) - made, 'row')} without a video" if len(outcome) > made else "")
+    logger.info(
+        "%s requested (%d new)%s.",
+        plural(made, "video"),
+        made - done,
+        f"; {plural(len(outcome) - made, 'row')} without a video" if len(outcome) > made else "",
+    )
     return outcome
 
 
@@ -303,8 +360,12 @@ def _table_key(rows: list[VideoRow]) -> str:
     return f"tavus-videos-{len(rows)}-rows-{digest}"
 
 
-def _results(rows: list[VideoRow], created: dict[str, str], waited: VideoWaitResult | None,
-             replica_error: str | None) -> list[VideoRowResult]:
+def _results(
+    rows: list[VideoRow],
+    created: dict[str, str],
+    waited: VideoWaitResult | None,
+    replica_error: str | None,
+) -> list[VideoRowResult]:
     by_id = {outcome.video_id: outcome for outcome in (waited.results if waited else [])}
     table: list[VideoRowResult] = []
     for row in rows:
@@ -315,18 +376,28 @@ def _results(rows: list[VideoRow], created: dict[str, str], waited: VideoWaitRes
             continue
         outcome = by_id.get(video_id)
         video = outcome.video if outcome else None
-        table.append(VideoRowResult(
-            key=row.key, video_id=video_id, outcome=outcome.outcome if outcome else None,
-            status=video.status if video else None,
-            hosted_url=video.hosted_url if video else None, download_url=video.download_url if video else None,
-            error=None if outcome is None or outcome.ok else outcome.error_message,
-        ))
+        table.append(
+            VideoRowResult(
+                key=row.key,
+                video_id=video_id,
+                outcome=outcome.outcome if outcome else None,
+                status=video.status if video else None,
+                hosted_url=video.hosted_url if video else None,
+                download_url=video.download_url if video else None,
+                error=None if outcome is None or outcome.ok else outcome.error_message,
+            )
+        )
     return table
 
 
 async def _generate_videos(
-    replica_id: str, requests: list[Any], tavus_credentials: CredentialsInput, settings: WaitSettings,
-    release_worker: bool, raise_on_failure: bool, require_completed_replica: bool = False,
+    replica_id: str,
+    requests: list[Any],
+    tavus_credentials: CredentialsInput,
+    settings: WaitSettings,
+    release_worker: bool,
+    raise_on_failure: bool,
+    require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
     rows = VideoRow.parse_batch(replica_id, requests)  # bad input fails here, before any request
     replica_id = validate_replica_id(replica_id)
@@ -341,10 +412,16 @@ async def _generate_videos(
     waited: VideoWaitResult | None = None
     if replica.is_failed:
         # Tavus would fail each video with replica_in_error_state; nothing is created (or billed).
-        replica_error = (f"replica {replica_id} is in error: "
-                         f"{printable(replica.error_message or 'Tavus gave no error_message', 500)}")
-        logger.error("Replica %s failed training; none of the %s is created: %s", replica_id,
-                     plural(len(rows), "video"), replica_error)
+        replica_error = (
+            f"replica {replica_id} is in error: "
+            f"{printable(replica.error_message or 'Tavus gave no error_message', 500)}"
+        )
+        logger.error(
+            "Replica %s failed training; none of the %s is created: %s",
+            replica_id,
+            plural(len(rows), "video"),
+            replica_error,
+        )
     else:
         if require_completed_replica and not replica.is_completed:
             raise ReplicaNotReadyError(
@@ -354,24 +431,34 @@ async def _generate_videos(
                 replica_id=replica_id,
             )
         if not replica.is_completed:
-            logger.info("Replica %s is still %s; Tavus queues the videos until it has trained.",
-                        replica_id, printable(replica.status, 40) or "training")
-        created = await _create_videos(credentials, rows, len(rows), callback_from_block=from_block,
-                                       outage_budget_seconds=settings.max_outage_seconds)
+            logger.info(
+                "Replica %s is still %s; Tavus queues the videos until it has trained.",
+                replica_id,
+                printable(replica.status, 40) or "training",
+            )
+        created = await _create_videos(
+            credentials,
+            rows,
+            len(rows),
+            callback_from_block=from_block,
+            outage_budget_seconds=settings.max_outage_seconds,
+        )
         ids = [video_id for key, video_id in created.items() if not key.startswith("!")]
         if ids:
             try:
-                waited = await run_wait(list(dict.fromkeys(ids)), credentials, settings, release_worker,
-                                        kind=VIDEOS)  # type: ignore[assignment]
+                waited = await run_wait(
+                    list(dict.fromkeys(ids)), credentials, settings, release_worker, kind=VIDEOS
+                )  # type: ignore[assignment]
             except WaitCancelled:
                 return _cancelled(plural(len(ids), "video"))  # type: ignore[return-value]
     table = _results(rows, created, waited, replica_error)
     try:
         await acreate_table_artifact(
-            table=[row.model_dump(mode="json") for row in table], key=_table_key(rows),
+            table=[row.model_dump(mode="json") for row in table],
+            key=_table_key(rows),
             description=_describe(table, replica_id),
         )
-    except Exception as exc:  # noqa: BLE001 - the table is also the flow's result
+    except Exception as exc:
         logger.warning("Could not write the results table artifact: %s", printable(exc, 300))
     failed = [row for row in table if not row.ok]
     logger.info("%s", _describe(table, replica_id))
@@ -379,15 +466,18 @@ async def _generate_videos(
         shown = "; ".join(f"{row.key}: {row.error}" for row in failed[:10])
         raise VideosWaitFailedError(
             f"{_describe(table, replica_id)} Not ready: {shown}{' ...' if len(failed) > 10 else ''}. "
-            "Pass raise_on_failure=False to get the table instead of an error.", table,
+            "Pass raise_on_failure=False to get the table instead of an error.",
+            table,
         )
     return table
 
 
 def _describe(table: list[VideoRowResult], replica_id: str) -> str:
     ready = sum(1 for row in table if row.ok)
-    return (f"{ready} of {plural(len(table), 'video')} ready from replica {replica_id}"
-            f"{f'; {len(table) - ready} failed' if ready < len(table) else ''}.")
+    return (
+        f"{ready} of {plural(len(table), 'video')} ready from replica {replica_id}"
+        f"{f'; {len(table) - ready} failed' if ready < len(table) else ''}."
+    )
 
 
 _GEN_DOC = """Generate one video per row with a trained (or training) replica, wait for them
@@ -422,34 +512,60 @@ _GEN_DOC = """Generate one video per row with a trained (or training) replica, w
     """
 
 
-@flow(name="generate-videos", flow_run_name="generate-videos-{replica_id}", description=_GEN_DOC.split("\n")[0])
+@flow(
+    name="generate-videos",
+    flow_run_name="generate-videos-{replica_id}",
+    description=_GEN_DOC.split("\n")[0],
+)
 def generate_videos(
     replica_id: str,
     requests: list[dict[str, Any]],
     tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(poll_interval_seconds=15, max_poll_interval_seconds=120,
-                                               timeout_seconds=6 * 3600),
+    wait_settings: WaitSettings = WaitSettings(
+        poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
+    ),
     release_worker: bool = False,
     raise_on_failure: bool = True,
     require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
-    return run_coro_as_sync(_generate_videos(replica_id, requests, tavus_credentials, wait_settings,
-                                             release_worker, raise_on_failure, require_completed_replica))
+    return run_coro_as_sync(
+        _generate_videos(
+            replica_id,
+            requests,
+            tavus_credentials,
+            wait_settings,
+            release_worker,
+            raise_on_failure,
+            require_completed_replica,
+        )
+    )
 
 
-@flow(name="generate-videos", flow_run_name="generate-videos-{replica_id}", description=_GEN_DOC.split("\n")[0])
+@flow(
+    name="generate-videos",
+    flow_run_name="generate-videos-{replica_id}",
+    description=_GEN_DOC.split("\n")[0],
+)
 async def agenerate_videos(
     replica_id: str,
     requests: list[dict[str, Any]],
     tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(poll_interval_seconds=15, max_poll_interval_seconds=120,
-                                               timeout_seconds=6 * 3600),
+    wait_settings: WaitSettings = WaitSettings(
+        poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
+    ),
     release_worker: bool = False,
     raise_on_failure: bool = True,
     require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
-    return await _generate_videos(replica_id, requests, tavus_credentials, wait_settings, release_worker,
-                                  raise_on_failure, require_completed_replica)
+    return await _generate_videos(
+        replica_id,
+        requests,
+        tavus_credentials,
+        wait_settings,
+        release_worker,
+        raise_on_failure,
+        require_completed_replica,
+    )
 
 
 generate_videos.__doc__ = agenerate_videos.__doc__ = _GEN_DOC

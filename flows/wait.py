@@ -17,8 +17,6 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_tavus._run_names import batch_wait_run_name
 from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
-from prefect_tavus.flows._cancellation import WaitCancelled
-from prefect_tavus.flows._engine import run_wait
 from prefect_tavus.core import (
     Replica,
     ReplicaNotFoundDuringWaitError,
@@ -30,12 +28,16 @@ from prefect_tavus.core import (
 )
 from prefect_tavus.core.text import plural
 from prefect_tavus.core.waiting import Outcome, WaitResult, WaitSettings
+from prefect_tavus.flows._cancellation import WaitCancelled
+from prefect_tavus.flows._engine import run_wait
 
-__all__ = ["wait_for_replica", "await_for_replica", "wait_for_replicas", "await_for_replicas"]
+__all__ = ["await_for_replica", "await_for_replicas", "wait_for_replica", "wait_for_replicas"]
 
 
 def _cancelled(what: str) -> State:
-    message = f"Cancelled while waiting for {what}; stopped polling and left them at Tavus as they were."
+    message = (
+        f"Cancelled while waiting for {what}; stopped polling and left them at Tavus as they were."
+    )
     get_run_logger().info(message)
     return Cancelled(message=message)
 
@@ -78,7 +80,8 @@ async def _wait_for_replica(
     if outcome.outcome is Outcome.TIMED_OUT:
         last = outcome.replica
         raise ReplicaWaitTimeoutError(
-            replica_id, waited_seconds=result.elapsed_seconds,
+            replica_id,
+            waited_seconds=result.elapsed_seconds,
             last_status=last.status if last else None,
             last_progress=last.training_progress if last else None,
         )
@@ -120,7 +123,11 @@ _ONE_DOC = """Wait until a replica finishes training; return it.
     """
 
 
-@flow(name="wait-for-replica", flow_run_name="wait-for-{replica_id}", description=_ONE_DOC.split("\n")[0])
+@flow(
+    name="wait-for-replica",
+    flow_run_name="wait-for-{replica_id}",
+    description=_ONE_DOC.split("\n")[0],
+)
 def wait_for_replica(
     replica_id: str,
     tavus_credentials: CredentialsInput = None,
@@ -129,11 +136,17 @@ def wait_for_replica(
     release_worker: bool = False,
 ) -> Replica:
     return run_coro_as_sync(
-        _wait_for_replica(replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
+        _wait_for_replica(
+            replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker
+        )
     )
 
 
-@flow(name="wait-for-replica", flow_run_name="wait-for-{replica_id}", description=_ONE_DOC.split("\n")[0])
+@flow(
+    name="wait-for-replica",
+    flow_run_name="wait-for-{replica_id}",
+    description=_ONE_DOC.split("\n")[0],
+)
 async def await_for_replica(
     replica_id: str,
     tavus_credentials: CredentialsInput = None,
@@ -141,7 +154,9 @@ async def await_for_replica(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Replica:
-    return await _wait_for_replica(replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
+    return await _wait_for_replica(
+        replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker
+    )
 
 
 wait_for_replica.__doc__ = await_for_replica.__doc__ = _ONE_DOC
@@ -189,7 +204,11 @@ _MANY_DOC = """Wait until every replica in a batch finishes training.
     """
 
 
-@flow(name="wait-for-replicas", flow_run_name=batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
+@flow(
+    name="wait-for-replicas",
+    flow_run_name=batch_wait_run_name,
+    description=_MANY_DOC.split("\n")[0],
+)
 def wait_for_replicas(
     replica_ids: list[str],
     tavus_credentials: CredentialsInput = None,
@@ -198,11 +217,17 @@ def wait_for_replicas(
     release_worker: bool = False,
 ) -> WaitResult:
     return run_coro_as_sync(
-        _wait_for_replicas(replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker)
+        _wait_for_replicas(
+            replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
+        )
     )
 
 
-@flow(name="wait-for-replicas", flow_run_name=batch_wait_run_name, description=_MANY_DOC.split("\n")[0])
+@flow(
+    name="wait-for-replicas",
+    flow_run_name=batch_wait_run_name,
+    description=_MANY_DOC.split("\n")[0],
+)
 async def await_for_replicas(
     replica_ids: list[str],
     tavus_credentials: CredentialsInput = None,
@@ -210,7 +235,9 @@ async def await_for_replicas(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> WaitResult:
-    return await _wait_for_replicas(replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker)
+    return await _wait_for_replicas(
+        replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
+    )
 
 
 wait_for_replicas.__doc__ = await_for_replicas.__doc__ = _MANY_DOC

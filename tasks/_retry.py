@@ -41,7 +41,7 @@ def _retry_condition(policy: RetryPolicy) -> Callable[[Any, Any, Any], bool]:
         if error is None:
             try:
                 state.result()
-            except BaseException as exc:  # noqa: BLE001 - we only classify it
+            except BaseException as exc:
                 error = exc
         if error is None or not policy.is_retryable(error):
             return False

@@ -39,7 +39,9 @@ class _QuietPollRounds(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno <= logging.INFO and getattr(record, "task_name", None) in _QUIET_TASKS)
+        return not (
+            record.levelno <= logging.INFO and getattr(record, "task_name", None) in _QUIET_TASKS
+        )
 
 
 if not any(isinstance(f, _QuietPollRounds) for f in logging.getLogger("prefect.task_runs").filters):
@@ -86,7 +88,12 @@ async def poll_replicas(
         return PollRound.failure(error)
 
 
-@task(name="confirm_replica", task_run_name="get-replica-{replica_id}", cache_policy=NO_CACHE, retries=0)
+@task(
+    name="confirm_replica",
+    task_run_name="get-replica-{replica_id}",
+    cache_policy=NO_CACHE,
+    retries=0,
+)
 async def confirm_replica(replica_id: str, tavus_credentials: TavusCredentials) -> PollRound:
     """One confirming GET of a poll round (a failed replica's ``error_message``, or an id
     a list left out), as its own task run so the UI shows it.
@@ -95,7 +102,9 @@ async def confirm_replica(replica_id: str, tavus_credentials: TavusCredentials) 
     budget, deadline and cancellation. So nothing is raised for Tavus's answers: found,
     not found (400/404) and transient failures all come back as a :class:`PollRound`.
     """
-    return await _one(replica_id, lambda rid: tavus_credentials.get_client().get_replica(rid, verbose=True))
+    return await _one(
+        replica_id, lambda rid: tavus_credentials.get_client().get_replica(rid, verbose=True)
+    )
 
 
 @task(name="poll_videos", task_run_name="poll-{round_number}", cache_policy=NO_CACHE, retries=0)

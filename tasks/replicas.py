@@ -24,7 +24,6 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_tavus._run_names import create_replica_task_run_name, list_replicas_task_run_name
 from prefect_tavus.blocks import CredentialsInput, aresolve_credentials
-from prefect_tavus.tasks._retry import honour_retry_after, retry_task_options
 from prefect_tavus.core import (
     DEFAULT_PAGE_SIZE,
     CreatedReplica,
@@ -33,6 +32,7 @@ from prefect_tavus.core import (
     validate_replica_id,
     validate_replica_ids,
 )
+from prefect_tavus.tasks._retry import honour_retry_after, retry_task_options
 
 __all__ = [
     "acreate_replica",
@@ -54,7 +54,9 @@ _READ = {"cache_policy": NO_CACHE, **retry_task_options()}
 # --- get ---------------------------------------------------------------------------
 
 
-async def _get_replica(replica_id: str, tavus_credentials: CredentialsInput, verbose: bool) -> Replica:
+async def _get_replica(
+    replica_id: str, tavus_credentials: CredentialsInput, verbose: bool
+) -> Replica:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     await honour_retry_after()
@@ -84,7 +86,9 @@ async def aget_replica(
 
 @async_dispatch(aget_replica)
 @task(name="get_replica", task_run_name="get-replica-{replica_id}", **_READ)
-def get_replica(replica_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False) -> Replica:
+def get_replica(
+    replica_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
+) -> Replica:
     """Fetch one replica (``GET /v2/replicas/{replica_id}``). Sync twin of ``aget_replica``."""
     return run_coro_as_sync(_get_replica(replica_id, tavus_credentials, verbose))
 
@@ -107,13 +111,16 @@ async def _list_replicas(
     return [
         replica
         async for replica in client.iter_replicas(
-            replica_ids=ids, page_size=page_size, verbose=verbose,
-            replica_type=replica_type, model_name=model_name,
+            replica_ids=ids,
+            page_size=page_size,
+            verbose=verbose,
+            replica_type=replica_type,
+            model_name=model_name,
         )
     ]
 
 
-@task(name="list_replicas", task_run_name=list_replicas_task_run_name, **_READ)
+@task(name="list_replicas", task_run_name=list_replicas_task_run_name, **_READ)  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
 async def alist_replicas(
     tavus_credentials: CredentialsInput = None,
     replica_ids: Sequence[str] | None = None,
@@ -128,11 +135,13 @@ async def alist_replicas(
     reports on up to ``page_size`` replicas. Ids Tavus does not know are simply absent.
     List items carry no ``error_message`` or ``updated_at``; use ``get_replica`` for those.
     """
-    return await _list_replicas(tavus_credentials, replica_ids, verbose, replica_type, model_name, page_size)
+    return await _list_replicas(
+        tavus_credentials, replica_ids, verbose, replica_type, model_name, page_size
+    )
 
 
 @async_dispatch(alist_replicas)
-@task(name="list_replicas", task_run_name=list_replicas_task_run_name, **_READ)
+@task(name="list_replicas", task_run_name=list_replicas_task_run_name, **_READ)  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
 def list_replicas(
     tavus_credentials: CredentialsInput = None,
     replica_ids: Sequence[str] | None = None,
@@ -156,7 +165,12 @@ async def _create_replica(tavus_credentials: CredentialsInput, **body: Any) -> C
     return await credentials.get_client().create_replica(request)
 
 
-@task(name="create_replica", task_run_name=create_replica_task_run_name, cache_policy=NO_CACHE, retries=0)
+@task(
+    name="create_replica",
+    task_run_name=create_replica_task_run_name,  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
+    cache_policy=NO_CACHE,
+    retries=0,
+)
 async def acreate_replica(
     tavus_credentials: CredentialsInput = None,
     train_video_url: str | None = None,
@@ -175,14 +189,25 @@ async def acreate_replica(
     Not retried: a retried POST would train (and bill) a second replica.
     """
     return await _create_replica(
-        tavus_credentials, train_video_url=train_video_url, consent_video_url=consent_video_url,
-        replica_name=replica_name, model_name=model_name, callback_url=callback_url,
-        train_image_url=train_image_url, voice_name=voice_name, properties=properties,
+        tavus_credentials,
+        train_video_url=train_video_url,
+        consent_video_url=consent_video_url,
+        replica_name=replica_name,
+        model_name=model_name,
+        callback_url=callback_url,
+        train_image_url=train_image_url,
+        voice_name=voice_name,
+        properties=properties,
     )
 
 
 @async_dispatch(acreate_replica)
-@task(name="create_replica", task_run_name=create_replica_task_run_name, cache_policy=NO_CACHE, retries=0)
+@task(
+    name="create_replica",
+    task_run_name=create_replica_task_run_name,  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
+    cache_policy=NO_CACHE,
+    retries=0,
+)
 def create_replica(
     tavus_credentials: CredentialsInput = None,
     train_video_url: str | None = None,
@@ -197,9 +222,15 @@ def create_replica(
     """Start training a replica. Sync twin of ``acreate_replica``."""
     return run_coro_as_sync(
         _create_replica(
-            tavus_credentials, train_video_url=train_video_url, consent_video_url=consent_video_url,
-            replica_name=replica_name, model_name=model_name, callback_url=callback_url,
-            train_image_url=train_image_url, voice_name=voice_name, properties=properties,
+            tavus_credentials,
+            train_video_url=train_video_url,
+            consent_video_url=consent_video_url,
+            replica_name=replica_name,
+            model_name=model_name,
+            callback_url=callback_url,
+            train_image_url=train_image_url,
+            voice_name=voice_name,
+            properties=properties,
         )
     )
 
@@ -207,7 +238,9 @@ def create_replica(
 # --- rename / delete (idempotent, retried) -----------------------------------------
 
 
-async def _rename_replica(replica_id: str, replica_name: str, tavus_credentials: CredentialsInput) -> None:
+async def _rename_replica(
+    replica_id: str, replica_name: str, tavus_credentials: CredentialsInput
+) -> None:
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     await honour_retry_after()
@@ -215,14 +248,18 @@ async def _rename_replica(replica_id: str, replica_name: str, tavus_credentials:
 
 
 @task(name="rename_replica", task_run_name="rename-replica-{replica_id}", **_READ)
-async def arename_replica(replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None) -> None:
+async def arename_replica(
+    replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None
+) -> None:
     """Rename a replica (``PATCH /v2/replicas/{replica_id}/name``)."""
     await _rename_replica(replica_id, replica_name, tavus_credentials)
 
 
 @async_dispatch(arename_replica)
 @task(name="rename_replica", task_run_name="rename-replica-{replica_id}", **_READ)
-def rename_replica(replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None) -> None:
+def rename_replica(
+    replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None
+) -> None:
     """Rename a replica. Sync twin of ``arename_replica``."""
     run_coro_as_sync(_rename_replica(replica_id, replica_name, tavus_credentials))
 
@@ -235,7 +272,9 @@ async def _delete_replica(replica_id: str, hard: bool, tavus_credentials: Creden
 
 
 @task(name="delete_replica", task_run_name="delete-replica-{replica_id}", **_READ)
-async def adelete_replica(replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None) -> None:
+async def adelete_replica(
+    replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
+) -> None:
     """Delete a replica (``DELETE /v2/replicas/{replica_id}``).
 
     ``hard=True`` is irrevocable and also deletes the training footage.
@@ -245,6 +284,8 @@ async def adelete_replica(replica_id: str, hard: bool = False, tavus_credentials
 
 @async_dispatch(adelete_replica)
 @task(name="delete_replica", task_run_name="delete-replica-{replica_id}", **_READ)
-def delete_replica(replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None) -> None:
+def delete_replica(
+    replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
+) -> None:
     """Delete a replica. Sync twin of ``adelete_replica``."""
     run_coro_as_sync(_delete_replica(replica_id, hard, tavus_credentials))

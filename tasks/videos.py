@@ -46,13 +46,20 @@ _READ = {"cache_policy": NO_CACHE, **retry_task_options()}
 # --- create (never retried) --------------------------------------------------------
 
 
-async def _create_video(request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput) -> Video:
+async def _create_video(
+    request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput
+) -> Video:
     checked = VideoCreateRequest.model_validate(request)  # bad input fails before anything else
     credentials = await aresolve_credentials(tavus_credentials)
     return await credentials.get_client().create_video(checked)
 
 
-@task(name="create_video", task_run_name=create_video_task_run_name, cache_policy=NO_CACHE, retries=0)
+@task(
+    name="create_video",
+    task_run_name=create_video_task_run_name,  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
+    cache_policy=NO_CACHE,
+    retries=0,
+)
 async def acreate_video(
     request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput = None
 ) -> Video:
@@ -77,8 +84,15 @@ async def acreate_video(
 
 
 @async_dispatch(acreate_video)
-@task(name="create_video", task_run_name=create_video_task_run_name, cache_policy=NO_CACHE, retries=0)
-def create_video(request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput = None) -> Video:
+@task(
+    name="create_video",
+    task_run_name=create_video_task_run_name,  # type: ignore[arg-type]  # Prefect's protocol wants a classmethod no function has
+    cache_policy=NO_CACHE,
+    retries=0,
+)
+def create_video(
+    request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput = None
+) -> Video:
     """Start rendering a video. Sync twin of ``acreate_video``."""
     return run_coro_as_sync(_create_video(request, tavus_credentials))
 
@@ -94,7 +108,9 @@ async def _get_video(video_id: str, tavus_credentials: CredentialsInput, verbose
 
 
 @task(name="get_video", task_run_name="get-video-{video_id}", **_READ)
-async def aget_video(video_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False) -> Video:
+async def aget_video(
+    video_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
+) -> Video:
     """Fetch one video (``GET /v2/videos/{video_id}``).
 
     Args:
@@ -114,7 +130,9 @@ async def aget_video(video_id: str, tavus_credentials: CredentialsInput = None, 
 
 @async_dispatch(aget_video)
 @task(name="get_video", task_run_name="get-video-{video_id}", **_READ)
-def get_video(video_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False) -> Video:
+def get_video(
+    video_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
+) -> Video:
     """Fetch one video. Sync twin of ``aget_video``."""
     return run_coro_as_sync(_get_video(video_id, tavus_credentials, verbose))
 
@@ -145,7 +163,9 @@ async def alist_videos(
 
 @async_dispatch(alist_videos)
 @task(name="list_videos", task_run_name="list-videos", **_READ)
-def list_videos(tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_VIDEO_PAGE_SIZE) -> list[Video]:
+def list_videos(
+    tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_VIDEO_PAGE_SIZE
+) -> list[Video]:
     """List the account's videos, following every page. Sync twin of ``alist_videos``."""
     return run_coro_as_sync(_list_videos(tavus_credentials, page_size))
 
@@ -153,7 +173,9 @@ def list_videos(tavus_credentials: CredentialsInput = None, page_size: int = DEF
 # --- rename / delete (idempotent, retried) -----------------------------------------
 
 
-async def _rename_video(video_id: str, video_name: str, tavus_credentials: CredentialsInput) -> None:
+async def _rename_video(
+    video_id: str, video_name: str, tavus_credentials: CredentialsInput
+) -> None:
     video_id = validate_video_id(video_id)
     credentials = await aresolve_credentials(tavus_credentials)
     await honour_retry_after()
@@ -161,14 +183,18 @@ async def _rename_video(video_id: str, video_name: str, tavus_credentials: Crede
 
 
 @task(name="rename_video", task_run_name="rename-video-{video_id}", **_READ)
-async def arename_video(video_id: str, video_name: str, tavus_credentials: CredentialsInput = None) -> None:
+async def arename_video(
+    video_id: str, video_name: str, tavus_credentials: CredentialsInput = None
+) -> None:
     """Rename a video (``PATCH /v2/videos/{video_id}/name``)."""
     await _rename_video(video_id, video_name, tavus_credentials)
 
 
 @async_dispatch(arename_video)
 @task(name="rename_video", task_run_name="rename-video-{video_id}", **_READ)
-def rename_video(video_id: str, video_name: str, tavus_credentials: CredentialsInput = None) -> None:
+def rename_video(
+    video_id: str, video_name: str, tavus_credentials: CredentialsInput = None
+) -> None:
     """Rename a video. Sync twin of ``arename_video``."""
     run_coro_as_sync(_rename_video(video_id, video_name, tavus_credentials))
 
@@ -181,13 +207,17 @@ async def _delete_video(video_id: str, hard: bool, tavus_credentials: Credential
 
 
 @task(name="delete_video", task_run_name="delete-video-{video_id}", **_READ)
-async def adelete_video(video_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None) -> None:
+async def adelete_video(
+    video_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
+) -> None:
     """Delete a video (``DELETE /v2/videos/{video_id}``). ``hard=True`` is irrevocable."""
     await _delete_video(video_id, hard, tavus_credentials)
 
 
 @async_dispatch(adelete_video)
 @task(name="delete_video", task_run_name="delete-video-{video_id}", **_READ)
-def delete_video(video_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None) -> None:
+def delete_video(
+    video_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
+) -> None:
     """Delete a video. Sync twin of ``adelete_video``."""
     run_coro_as_sync(_delete_video(video_id, hard, tavus_credentials))

@@ -13,9 +13,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
 os.environ.pop("TAVUS_API_KEY", None)
 
-import pytest  # noqa: E402
+import pytest
 
-from prefect_tavus.simulator import TavusSimulator  # noqa: E402
+from prefect_tavus.simulator import TavusSimulator
 
 SIM_KEY = "sim-test-key-7f3a9c"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import PackageNotFoundError, version
 
-__all__ = ["PREFECT_LOWEST", "PREFECT_BELOW", "PrefectVersionError", "require_prefect"]
+__all__ = ["PREFECT_BELOW", "PREFECT_LOWEST", "PrefectVersionError", "require_prefect"]
 
 #: The lowest Prefect the test suite runs on in CI, and the next major, which is excluded.
 #: pyproject.toml declares the same range (a unit test keeps them in step).

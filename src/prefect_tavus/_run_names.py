@@ -82,7 +82,11 @@ def batch_wait_run_name() -> str:
 def video_batch_wait_run_name() -> str:
     """``wait-for-3-videos`` (duplicates counted once, as the wait does)."""
     count = _count(_flow_parameters().get("video_ids"))
-    return f"wait-for-{plural(count, 'video').replace(' ', '-')}" if count is not None else "wait-for-videos"
+    return (
+        f"wait-for-{plural(count, 'video').replace(' ', '-')}"
+        if count is not None
+        else "wait-for-videos"
+    )
 
 
 def create_and_wait_run_name() -> str:
@@ -105,9 +109,14 @@ def create_video_task_run_name(parameters: dict[str, Any]) -> str:
     """``create-video-welcome-ann`` after the video's name, else ``create-video-r783537ef5``
     after its replica. ``request`` may be a ``VideoCreateRequest`` or its fields."""
     request = parameters.get("request")
-    fields = request if isinstance(request, Mapping) else {
-        "video_name": getattr(request, "video_name", None), "replica_id": getattr(request, "replica_id", None),
-    }
+    fields = (
+        request
+        if isinstance(request, Mapping)
+        else {
+            "video_name": getattr(request, "video_name", None),
+            "replica_id": getattr(request, "replica_id", None),
+        }
+    )
     for field in ("video_name", "replica_id"):
         value = fields.get(field)
         if isinstance(value, str) and slug(value):

@@ -35,8 +35,6 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
-from prefect.concurrency.asyncio import concurrency
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterState,
@@ -45,6 +43,8 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.responses import SetStateStatus
+from prefect.concurrency.asyncio import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from prefect_tavus.core.contract import (
     LABEL_CHECKED_AT,
@@ -67,16 +67,16 @@ __all__ = [
     "LABEL_DEADLINE",
     "LABEL_REPLICAS",
     "LABEL_VIDEOS",
+    "RESUME_LOCK",
     "SUSPENDED",
+    "ResumeLock",
     "SuspendedWait",
     "UnreadableRecord",
     "epoch_seconds",
     "find_suspended_waits",
-    "RESUME_LOCK",
-    "ResumeLock",
+    "record_waiting",
     "resume_if_still_waiting",
     "resume_lock",
-    "record_waiting",
     "resume_wait",
     "waiting_on",
 ]
@@ -139,24 +139,37 @@ class SuspendedWait:
         record = WaitRecord.from_labels(getattr(flow_run, "labels", None), run=name)
         if record is None:
             return None
-        return cls(flow_run.id, flow_run.name, record.ids, record.deadline, record.checked_at, record.kind)
+        return cls(
+            flow_run.id, flow_run.name, record.ids, record.deadline, record.checked_at, record.kind
+        )
 
 
 async def record_waiting(
-    client: PrefectClient, flow_run_id: UUID, ids: Sequence[str], deadline: float, checked_at: float,
+    client: PrefectClient,
+    flow_run_id: UUID,
+    ids: Sequence[str],
+    deadline: float,
+    checked_at: float,
     kind: Kind = "replica",
 ) -> None:
     """Write on the run, before it suspends, which replicas (or videos) it waits for, its
     deadline, and when it last read their statuses from Tavus."""
-    await client.update_flow_run_labels(flow_run_id, WaitRecord.labels(kind, ids, deadline, checked_at))
+    await client.update_flow_run_labels(
+        flow_run_id, WaitRecord.labels(kind, ids, deadline, checked_at)
+    )
 
 
 def _warn_unreadable(flow_run: Any, error: UnreadableRecord) -> None:
-    logger.warning("Skipping a suspended wait whose record does not parse: %s. Fix its labels or cancel it.", error)
+    logger.warning(
+        "Skipping a suspended wait whose record does not parse: %s. Fix its labels or cancel it.",
+        error,
+    )
 
 
 async def find_suspended_waits(
-    client: PrefectClient, *, on_unreadable: Callable[[Any, UnreadableRecord], None] = _warn_unreadable
+    client: PrefectClient,
+    *,
+    on_unreadable: Callable[[Any, UnreadableRecord], None] = _warn_unreadable,
 ) -> list[SuspendedWait]:
     """Every suspended flow run that recorded a wait, page by page.
 
@@ -209,7 +222,9 @@ async def _ensure_resume_lock(client: PrefectClient) -> None:
         await client.read_global_concurrency_limit_by_name(RESUME_LOCK)
     except ObjectNotFound:
         try:
-            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=RESUME_LOCK, limit=1))
+            await client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=RESUME_LOCK, limit=1)
+            )
         except ObjectAlreadyExists:
             pass  # another receiver or sweep made it a moment ago
     _lock_exists_on.add(api)
@@ -228,7 +243,9 @@ async def resume_lock(client: PrefectClient) -> AsyncIterator[None]:
         yield
 
 
-async def resume_if_still_waiting(client: PrefectClient, wait: SuspendedWait, *, lock: ResumeLock = resume_lock) -> bool:
+async def resume_if_still_waiting(
+    client: PrefectClient, wait: SuspendedWait, *, lock: ResumeLock = resume_lock
+) -> bool:
     """Resume ``wait`` only if its run is still suspended on the check it was read with.
 
     Under a lock, read, compare, resume. Prefect's resume is not enough on its own: on

@@ -183,7 +183,9 @@ def tavus_simulator(
 
 
 @pytest.fixture
-def tavus_credentials(tavus_simulator: TavusSimulator, tavus_simulator_key: str) -> TavusCredentials:
+def tavus_credentials(
+    tavus_simulator: TavusSimulator, tavus_simulator_key: str
+) -> TavusCredentials:
     """An unsaved ``TavusCredentials`` block for ``tavus_simulator``, with short timeouts."""
     # Imported here, not at module level: this plugin loads into every pytest run, and
     # Prefect is slow to import and must not be imported before a suite configures it.

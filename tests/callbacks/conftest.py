@@ -55,7 +55,11 @@ class ReceiverProcess:
 
 def receiver_env(api_url: str | None, token: str | None, **extra: str) -> dict[str, str]:
     """A clean environment for a receiver: no Tavus key, private Prefect home, no telemetry."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "TAVUS_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PREFECT_", "TAVUS_"))
+    }
     env.update(
         PREFECT_HOME=tempfile.mkdtemp(prefix="recv-home-"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
@@ -71,11 +75,16 @@ def receiver_env(api_url: str | None, token: str | None, **extra: str) -> dict[s
 
 
 def start_receiver(
-    api_url: str | None, token: str | None = None, args: Sequence[str] = (), env: dict[str, str] | None = None
+    api_url: str | None,
+    token: str | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> ReceiverProcess:
     """Start ``python -m prefect_tavus.cli callbacks --port 0 ...`` and wait until /healthz answers."""
     token = token if token is not None else secrets.token_urlsafe(24)
-    stderr_file = tempfile.NamedTemporaryFile("w", prefix="receiver-", suffix=".log", delete=False)
+    stderr_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by the fixture that stops it
+        "w", prefix="receiver-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect_tavus.cli", "callbacks", "--port", "0", *args],
         cwd=PROJECT_ROOT,
@@ -90,7 +99,9 @@ def start_receiver(
     match = LISTENING.search(line)
     if not match:
         process.kill()
-        raise AssertionError(f"receiver did not start: {line!r}\n{Path(stderr_file.name).read_text()}")
+        raise AssertionError(
+            f"receiver did not start: {line!r}\n{Path(stderr_file.name).read_text()}"
+        )
     receiver = ReceiverProcess(process, match.group(1), token, Path(stderr_file.name))
     deadline = time.monotonic() + 30
     while True:

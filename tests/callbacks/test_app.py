@@ -23,7 +23,13 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from prefect_tavus.callbacks import CallbackStore, Resumer, ResumerSettings, create_app, validate_token
+from prefect_tavus.callbacks import (
+    CallbackStore,
+    Resumer,
+    ResumerSettings,
+    create_app,
+    validate_token,
+)
 from prefect_tavus.callbacks.app import MAX_BODY_BYTES, stop_resumer
 
 TOKEN = "tok-" + "Q7x9Lr2mZ4vB8nK1" * 2
@@ -46,7 +52,9 @@ def make_resumer(**settings: float) -> Resumer:
 async def receiver() -> AsyncIterator[tuple[httpx.AsyncClient, Resumer]]:
     resumer = make_resumer()
     app = create_app(TOKEN, resumer, run_resumer=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://receiver"
+    ) as client:
         yield client, resumer
 
 
@@ -73,7 +81,9 @@ async def test_wrong_or_missing_token_is_a_bare_404_and_stores_nothing(receiver,
 
 async def test_wrong_token_is_404_before_the_body_is_judged(receiver):
     client, resumer = receiver
-    response = await client.post("/tavus/callbacks/not-the-token-at-all", content=b"x" * (MAX_BODY_BYTES + 1))
+    response = await client.post(
+        "/tavus/callbacks/not-the-token-at-all", content=b"x" * (MAX_BODY_BYTES + 1)
+    )
     assert response.status_code == 404
     response = await client.post("/tavus/callbacks/not-the-token-at-all", content=b"not json")
     assert response.status_code == 404
@@ -168,7 +178,11 @@ async def test_not_a_valid_callback_is_400_without_echo(receiver, body):
     response = await client.post(URL, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert len(response.content) < 100
-    assert "r123abc" not in response.text and "admin" not in response.text and TOKEN not in response.text
+    assert (
+        "r123abc" not in response.text
+        and "admin" not in response.text
+        and TOKEN not in response.text
+    )
     assert len(resumer.store) == 0
 
 
@@ -191,18 +205,34 @@ async def test_deeply_nested_json_is_400_not_a_crash(receiver):
             ("r783537ef5", "error", "video_codec"),
         ),
         (
-            {"event_type": "replica.training.completed", "data": {"replica_id": "r783537ef5"}, "extra": [1]},
+            {
+                "event_type": "replica.training.completed",
+                "data": {"replica_id": "r783537ef5"},
+                "extra": [1],
+            },
             ("r783537ef5", "replica.training.completed", None),
         ),
         (
-            {"event_type": "replica.training", "properties": {"replica_id": "r783537ef5", "status": "error"}},
+            {
+                "event_type": "replica.training",
+                "properties": {"replica_id": "r783537ef5", "status": "error"},
+            },
             ("r783537ef5", "error", None),
         ),
-        ({"replica_id": "r783537ef5", "status": 7, "model_name": "phoenix-4"}, ("r783537ef5", None, None)),
+        (
+            {"replica_id": "r783537ef5", "status": 7, "model_name": "phoenix-4"},
+            ("r783537ef5", None, None),
+        ),
         # The newest docs call a replica a face: same ids, another name.
         ({"face_id": "r783537ef5", "status": "ready"}, ("r783537ef5", "ready", None)),
-        ({"event_type": "x", "data": {"face_id": "r783537ef5", "status": "error"}}, ("r783537ef5", "error", None)),
-        ({"replica_id": "r783537ef5", "face_id": "rOTHER", "status": "ready"}, ("r783537ef5", "ready", None)),
+        (
+            {"event_type": "x", "data": {"face_id": "r783537ef5", "status": "error"}},
+            ("r783537ef5", "error", None),
+        ),
+        (
+            {"replica_id": "r783537ef5", "face_id": "rOTHER", "status": "ready"},
+            ("r783537ef5", "ready", None),
+        ),
     ],
 )
 async def test_both_callback_shapes_are_accepted_and_stored(receiver, payload, expected):
@@ -214,7 +244,9 @@ async def test_both_callback_shapes_are_accepted_and_stored(receiver, payload, e
     assert (stored.kind, stored.replica_id, stored.status, stored.reason) == ("replica", *expected)
 
 
-def video_object(video_id: str = "8b4c2a1d9e", status: str = "ready", **fields: object) -> dict[str, object]:
+def video_object(
+    video_id: str = "8b4c2a1d9e", status: str = "ready", **fields: object
+) -> dict[str, object]:
     """A video callback as Tavus sends it: the whole video object, with generation_progress."""
     ready = status == "ready"
     body: dict[str, object] = {
@@ -225,7 +257,9 @@ def video_object(video_id: str = "8b4c2a1d9e", status: str = "ready", **fields: 
         "download_url": f"https://example.invalid/{video_id}.mp4" if ready else None,
         "stream_url": f"https://example.invalid/{video_id}.m3u8" if ready else None,
         "hosted_url": f"https://tavus.video/{video_id}",
-        "status_details": "Your video has been generated successfully." if ready else "replica_in_error_state",
+        "status_details": "Your video has been generated successfully."
+        if ready
+        else "replica_in_error_state",
         "created_at": "Mon, 13 Jan 2025 10:00:00 GMT",
         "updated_at": "Mon, 13 Jan 2025 10:04:12 GMT",
         "replica_id": "r783537ef5",
@@ -243,10 +277,17 @@ async def test_a_video_callback_is_accepted_and_stored_as_the_videos_not_its_rep
     assert response.status_code == 202 and response.json() == {"status": "accepted"}
     stored = resumer.store.get("8b4c2a1d9e", "ready", kind="video")
     assert stored is not None and len(resumer.store) == 1 and resumer.store.pending_count == 1
-    assert (stored.kind, stored.video_id, stored.replica_id, stored.status) == ("video", "8b4c2a1d9e", None, "ready")
+    assert (stored.kind, stored.video_id, stored.replica_id, stored.status) == (
+        "video",
+        "8b4c2a1d9e",
+        None,
+        "ready",
+    )
     assert stored.reason == "Your video has been generated successfully."
     assert resumer.store.get("8b4c2a1d9e", "ready") is None, "not a replica callback"
-    assert resumer.store.get("r783537ef5", "ready") is None, "the video's replica did not report anything"
+    assert resumer.store.get("r783537ef5", "ready") is None, (
+        "the video's replica did not report anything"
+    )
 
 
 @pytest.mark.parametrize(
@@ -258,7 +299,10 @@ async def test_a_video_callback_is_accepted_and_stored_as_the_videos_not_its_rep
         ({"status_details": "", "error_message": "audio_url unreachable"}, "audio_url unreachable"),
         # Whatever shape the reason has, it is kept as text.
         ({"status_details": ["audio_duration", "too short"]}, '["audio_duration", "too short"]'),
-        ({"status_details": {"code": "E42", "message": "bad audio"}}, '{"code": "E42", "message": "bad audio"}'),
+        (
+            {"status_details": {"code": "E42", "message": "bad audio"}},
+            '{"code": "E42", "message": "bad audio"}',
+        ),
         ({"status_details": 42}, "42"),
         ({"status_details": None}, None),
         ({"status_details": {}}, None),
@@ -276,11 +320,19 @@ async def test_an_error_video_callback_is_stored_with_its_reason(receiver, field
 async def test_a_video_callbacks_status_and_reason_are_cut(receiver):
     client, resumer = receiver
     long_status, long_reason = "E" * 500, "x" * 5000
-    response = await client.post(URL, json=video_object("c4d5e6", status=long_status, status_details=long_reason))
+    response = await client.post(
+        URL, json=video_object("c4d5e6", status=long_status, status_details=long_reason)
+    )
     assert response.status_code == 202
     stored = resumer.store.get("c4d5e6", long_status[:64], kind="video")
-    assert stored is not None and stored.status == long_status[:64] and stored.reason == long_reason[:1000]
-    response = await client.post(URL, json=video_object("c4d5e7", status_details=[{"why": "y" * 3000}]))
+    assert (
+        stored is not None
+        and stored.status == long_status[:64]
+        and stored.reason == long_reason[:1000]
+    )
+    response = await client.post(
+        URL, json=video_object("c4d5e7", status_details=[{"why": "y" * 3000}])
+    )
     stored = resumer.store.get("c4d5e7", "ready", kind="video")
     assert stored is not None and stored.reason is not None and len(stored.reason) == 1000
 
@@ -304,7 +356,9 @@ async def test_an_invalid_video_id_is_400_without_echo(receiver, body):
     client, resumer = receiver
     response = await client.post(URL, json=body)
     assert response.status_code == 400 and response.json() == {"error": "invalid video_id"}
-    assert "admin" not in response.text and "../" not in response.text and TOKEN not in response.text
+    assert (
+        "admin" not in response.text and "../" not in response.text and TOKEN not in response.text
+    )
     assert len(resumer.store) == 0 and resumer.store.received == 0
 
 
@@ -322,7 +376,10 @@ async def test_an_invalid_video_id_is_400_without_echo(receiver, body):
         {
             "event_type": "application.transcription_ready",
             "message_type": "application",
-            "properties": {"replica_id": "r783537ef5", "transcript": [{"role": "user", "content": "hi"}]},
+            "properties": {
+                "replica_id": "r783537ef5",
+                "transcript": [{"role": "user", "content": "hi"}],
+            },
         },
         {"conversation_id": "c123456", "replica_id": "r783537ef5", "status": "ready"},
         {"conversation_id": "c123456", "status": "ended"},
@@ -337,10 +394,17 @@ async def test_conversation_callbacks_are_acknowledged_and_ignored(receiver, bod
 
 async def test_a_video_and_a_replica_with_same_looking_ids_are_two_callbacks(receiver):
     client, resumer = receiver
-    assert (await client.post(URL, json={"replica_id": "rsame12345", "status": "ready"})).status_code == 202
+    assert (
+        await client.post(URL, json={"replica_id": "rsame12345", "status": "ready"})
+    ).status_code == 202
     assert (await client.post(URL, json=video_object("rsame12345"))).status_code == 202
-    assert (await client.post(URL, json=video_object("rsame12345", status="Ready"))).status_code == 202  # a repeat
-    replica, video = resumer.store.get("rsame12345", "ready"), resumer.store.get("rsame12345", "ready", kind="video")
+    assert (
+        await client.post(URL, json=video_object("rsame12345", status="Ready"))
+    ).status_code == 202  # a repeat
+    replica, video = (
+        resumer.store.get("rsame12345", "ready"),
+        resumer.store.get("rsame12345", "ready", kind="video"),
+    )
     assert replica is not None and video is not None and replica is not video
     assert (replica.kind, video.kind) == ("replica", "video") and replica.event_id != video.event_id
     assert len(resumer.store) == 2 and resumer.store.received == 3
@@ -360,7 +424,9 @@ async def test_a_repeated_callback_keeps_its_first_receipt_time(receiver):
     assert resumer.store.pending_count == 1 and resumer.store.received == 4
     await client.post(URL, json={"replica_id": "r783537ef5", "status": "error"})
     changed = resumer.store.get("r783537ef5", "error")
-    assert changed is not None and changed.received_at > first.received_at and len(resumer.store) == 2
+    assert (
+        changed is not None and changed.received_at > first.received_at and len(resumer.store) == 2
+    )
 
 
 async def test_healthz(receiver):
@@ -382,11 +448,15 @@ async def test_answers_fast_and_logs_no_token_while_prefect_is_unreachable(caplo
         app = create_app(TOKEN, resumer, run_resumer=False)
         task = asyncio.create_task(resumer.run_forever())
         try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://r"
+            ) as client:
                 slowest = 0.0
                 for index in range(50):
                     started = time.perf_counter()
-                    response = await client.post(URL, json={"replica_id": f"r{index:08x}", "status": "ready"})
+                    response = await client.post(
+                        URL, json={"replica_id": f"r{index:08x}", "status": "ready"}
+                    )
                     slowest = max(slowest, time.perf_counter() - started)
                     assert response.status_code == 202
                 assert slowest < 1.0, slowest
@@ -397,20 +467,30 @@ async def test_answers_fast_and_logs_no_token_while_prefect_is_unreachable(caplo
                 assert not task.done(), "the resumer loop must survive Prefect API failures"
                 assert (await client.get("/healthz")).json()["prefect_api"] == "failing"
                 started = time.perf_counter()
-                assert (await client.post(URL, json={"replica_id": "rlast", "status": "ready"})).status_code == 202
+                assert (
+                    await client.post(URL, json={"replica_id": "rlast", "status": "ready"})
+                ).status_code == 202
                 assert time.perf_counter() - started < 1.0
         finally:
             await stop_resumer(resumer, task)
             assert task.done()
     receiver_logger.removeHandler(caplog.handler)
     # The handler may see a record twice (directly and through the root logger): count records.
-    warnings = {id(r): r for r in caplog.records if r.name == "prefect_tavus.callbacks" and r.levelno == logging.WARNING}
-    assert len([r for r in warnings.values() if "Could not resume" in r.getMessage()]) == 1, "one warning per outage"
+    warnings = {
+        id(r): r
+        for r in caplog.records
+        if r.name == "prefect_tavus.callbacks" and r.levelno == logging.WARNING
+    }
+    assert len([r for r in warnings.values() if "Could not resume" in r.getMessage()]) == 1, (
+        "one warning per outage"
+    )
     assert all(TOKEN not in record.getMessage() for record in caplog.records)
     assert TOKEN not in caplog.text
 
 
-@pytest.mark.parametrize("token", ["", "short", "changeme", "x" * 15, "has space in it 1234", "slash/in/the/token/123"])
+@pytest.mark.parametrize(
+    "token", ["", "short", "changeme", "x" * 15, "has space in it 1234", "slash/in/the/token/123"]
+)
 def test_unusable_tokens_are_refused_without_echo(token):
     with pytest.raises(ValueError) as raised:
         validate_token(token)
@@ -431,7 +511,9 @@ async def test_a_body_sent_too_slowly_is_408_and_stores_nothing():
         await asyncio.sleep(1.0)
         yield b'"status": "ready"}'
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://receiver"
+    ) as client:
         started = time.perf_counter()
         response = await client.post(URL, content=trickle())
         assert response.status_code == 408 and time.perf_counter() - started < 1.0

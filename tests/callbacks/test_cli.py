@@ -17,13 +17,19 @@ API_URL = "http://127.0.0.1:9/api"  # never contacted: every case here refuses b
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "prefect_tavus.cli", "callbacks", "--port", "0", *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 def test_callbacks_is_a_registered_subcommand():
     args = build_parser().parse_args(["callbacks", "--port", "9999", "--interval-seconds", "0.5"])
-    assert args._subcommand.name == "callbacks" and args.port == 9999 and args.interval_seconds == 0.5
+    assert (
+        args._subcommand.name == "callbacks" and args.port == 9999 and args.interval_seconds == 0.5
+    )
 
 
 def test_refuses_to_start_without_a_token():

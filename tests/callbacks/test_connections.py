@@ -75,7 +75,9 @@ def test_idle_connections_never_keep_a_callback_out_and_are_closed(receiver, rec
         sock.send(b"POST /tavus/callbacks/")  # a request line that never ends
     try:
         started = time.perf_counter()
-        response = httpx.post(receiver.callback_url, json={"face_id": "ridle0001", "status": "ready"}, timeout=10)
+        response = httpx.post(
+            receiver.callback_url, json={"face_id": "ridle0001", "status": "ready"}, timeout=10
+        )
         answered = time.perf_counter() - started
         assert response.status_code == 202, response.text
         assert answered < 2.0, answered
@@ -88,15 +90,27 @@ def test_idle_connections_never_keep_a_callback_out_and_are_closed(receiver, rec
     finally:
         for sock in idle + slow:
             sock.close()
-    assert httpx.post(receiver.callback_url, json={"replica_id": "ridle0002", "status": "ready"}, timeout=5).status_code == 202
-    record_property("idle", f"202 in {answered:.3f} s with {IDLE} idle connections open; all closed {last:.1f} s later")
-    print(f"\nidle: 202 in {answered * 1000:.0f} ms with {IDLE} idle connections; server closed them all by {last:.1f} s")
+    assert (
+        httpx.post(
+            receiver.callback_url, json={"replica_id": "ridle0002", "status": "ready"}, timeout=5
+        ).status_code
+        == 202
+    )
+    record_property(
+        "idle",
+        f"202 in {answered:.3f} s with {IDLE} idle connections open; all closed {last:.1f} s later",
+    )
+    print(
+        f"\nidle: 202 in {answered * 1000:.0f} ms with {IDLE} idle connections; server closed them all by {last:.1f} s"
+    )
 
 
 def test_a_kept_alive_connection_can_send_several_requests(receiver):
     with httpx.Client(timeout=5) as client:
         for index in range(3):
-            response = client.post(receiver.callback_url, json={"replica_id": f"rkeep{index}", "status": "ready"})
+            response = client.post(
+                receiver.callback_url, json={"replica_id": f"rkeep{index}", "status": "ready"}
+            )
             assert response.status_code == 202
             time.sleep(0.5)
 
@@ -108,7 +122,11 @@ def _implementations() -> list[object]:
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
-        kinds.append(pytest.param(None, id="httptools", marks=pytest.mark.skip(reason="httptools is not installed")))
+        kinds.append(
+            pytest.param(
+                None, id="httptools", marks=pytest.mark.skip(reason="httptools is not installed")
+            )
+        )
     else:
         kinds.append(pytest.param(HttpToolsProtocol, id="httptools"))
     return kinds
@@ -121,13 +139,21 @@ async def test_request_start_timeout_for_each_http_implementation(base):
     async def app(scope, receive, send):  # a minimal ASGI app: 200 to any request
         if scope["type"] != "http":
             return
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
         await send({"type": "http.response.body", "body": b"ok"})
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, http=protocol_class(0.5, base), lifespan="off", log_level="warning", timeout_keep_alive=30)
+    config = uvicorn.Config(
+        app,
+        http=protocol_class(0.5, base),
+        lifespan="off",
+        log_level="warning",
+        timeout_keep_alive=30,
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -149,7 +175,9 @@ async def test_request_start_timeout_for_each_http_implementation(base):
             return time.monotonic() - started
 
         assert 0.4 < await closed_after(b"") < 1.5  # never a byte
-        assert 0.4 < await closed_after(b"GET / HTTP/1.1\r\nHo", b"st: x\r\n") < 1.5  # headers too slow
+        assert (
+            0.4 < await closed_after(b"GET / HTTP/1.1\r\nHo", b"st: x\r\n") < 1.5
+        )  # headers too slow
         # After a response the clock starts again (timeout_keep_alive is 30 s here).
         assert 0.4 < await closed_after(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") < 1.5
         # A complete request in time is served.

@@ -43,7 +43,9 @@ HOUR = 3600.0
 async def deployment_id(prefect_api_url: str) -> UUID:
     async with get_client() as client:
         flow_id = await client.create_flow(waits_for_tavus)
-        return await client.create_deployment(flow_id=flow_id, name=f"durable-{uuid.uuid4().hex[:8]}")
+        return await client.create_deployment(
+            flow_id=flow_id, name=f"durable-{uuid.uuid4().hex[:8]}"
+        )
 
 
 @pytest.fixture
@@ -56,8 +58,12 @@ def receivers() -> Iterator[list[ReceiverProcess]]:
         assert process.token not in process.stderr(), "the token must never be logged"
 
 
-def start(receivers: list[ReceiverProcess], api_url: str, token: str, *extra: str, **env: str) -> ReceiverProcess:
-    process = start_receiver(api_url, token=token, args=[*FAST, *extra], env=receiver_env(api_url, token, **env))
+def start(
+    receivers: list[ReceiverProcess], api_url: str, token: str, *extra: str, **env: str
+) -> ReceiverProcess:
+    process = start_receiver(
+        api_url, token=token, args=[*FAST, *extra], env=receiver_env(api_url, token, **env)
+    )
     receivers.append(process)
     return process
 
@@ -77,7 +83,9 @@ async def recorded_callbacks(replica_id: str) -> list[dict[str, object]]:
     return response.json()["events"]
 
 
-async def until_recorded(replica_id: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, object]]:
+async def until_recorded(
+    replica_id: str, count: int = 1, timeout: float = 20.0
+) -> list[dict[str, object]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         events = await recorded_callbacks(replica_id)
@@ -101,9 +109,13 @@ async def resuspend(run_id: UUID, replica_ids: list[str], checked_at: float) -> 
 
     async with get_client() as client:
         await client.set_flow_run_state(run_id, Running(), force=True)
-        await record_waiting(client, run_id, replica_ids, deadline=time.time() + HOUR, checked_at=checked_at)
+        await record_waiting(
+            client, run_id, replica_ids, deadline=time.time() + HOUR, checked_at=checked_at
+        )
         await client.set_flow_run_state(
-            run_id, Suspended(timeout_seconds=None, pause_key=f"k-{uuid.uuid4().hex[:6]}"), force=True
+            run_id,
+            Suspended(timeout_seconds=None, pause_key=f"k-{uuid.uuid4().hex[:6]}"),
+            force=True,
         )
     assert await state_name(run_id) == SUSPENDED
 
@@ -112,12 +124,19 @@ async def test_a_batch_split_over_two_receivers_and_a_restart_resumes_once(
     prefect_api_url, deployment_id, receivers, record_property
 ):
     token = "split-" + uuid.uuid4().hex
-    first, second = start(receivers, prefect_api_url, token), start(receivers, prefect_api_url, token)
+    first, second = (
+        start(receivers, prefect_api_url, token),
+        start(receivers, prefect_api_url, token),
+    )
     batch = [rid("split") for _ in range(3)]
     run = await suspended_wait(deployment_id, batch, checked_at=time.time() - 1)
 
     assert (await post(first, {"replica_id": batch[0], "status": "ready"})).status_code == 202
-    assert (await post(second, {"replica_id": batch[1], "status": "error", "error_message": "video_codec"})).status_code == 202
+    assert (
+        await post(
+            second, {"replica_id": batch[1], "status": "error", "error_message": "video_codec"}
+        )
+    ).status_code == 202
     await until_recorded(batch[1])
     assert second.stop() == 0  # restarted between its callbacks: its memory is gone
     second = start(receivers, prefect_api_url, token)
@@ -134,7 +153,9 @@ async def test_a_batch_split_over_two_receivers_and_a_restart_resumes_once(
     print(f"\nsplit over two receivers and a restart: resumed {lag:.2f} s after the last callback")
 
 
-async def test_callbacks_hours_apart_count_by_their_first_receipt(prefect_api_url, deployment_id, receivers):
+async def test_callbacks_hours_apart_count_by_their_first_receipt(
+    prefect_api_url, deployment_id, receivers
+):
     token = "hours-" + uuid.uuid4().hex
     receiver = start(receivers, prefect_api_url, token)
     now = time.time()
@@ -143,7 +164,9 @@ async def test_callbacks_hours_apart_count_by_their_first_receipt(prefect_api_ur
     run = await suspended_wait(deployment_id, [early, late], checked_at=now - 5 * HOUR)
     # Control: re-checked 3 h ago, after its first replica's callback: that one is no news.
     seen_early, seen_late = rid("s4"), rid("s0")
-    rechecked = await suspended_wait(deployment_id, [seen_early, seen_late], checked_at=now - 3 * HOUR)
+    rechecked = await suspended_wait(
+        deployment_id, [seen_early, seen_late], checked_at=now - 3 * HOUR
+    )
     await record_as_another_receiver(early, "ready", now - 4 * HOUR)
     await record_as_another_receiver(seen_early, "ready", now - 4 * HOUR)
 
@@ -159,13 +182,18 @@ async def test_a_replay_or_a_case_varied_repeat_after_a_recheck_does_not_resume(
     prefect_api_url, deployment_id, receivers
 ):
     token = "replay-" + uuid.uuid4().hex
-    first, second = start(receivers, prefect_api_url, token), start(receivers, prefect_api_url, token)
+    first, second = (
+        start(receivers, prefect_api_url, token),
+        start(receivers, prefect_api_url, token),
+    )
     replica = rid("rp")
     run = await suspended_wait(deployment_id, [replica], checked_at=time.time() - 1)
     assert (await post(first, {"replica_id": replica, "status": "ready"})).status_code == 202
     await until_resumed(run)
     await until_recorded(replica)
-    await resuspend(run, [replica], checked_at=time.time())  # the run re-checked Tavus, suspended again
+    await resuspend(
+        run, [replica], checked_at=time.time()
+    )  # the run re-checked Tavus, suspended again
 
     # The same callback again, to the receiver that saw it and to one that never did; in
     # another case; and to a receiver started afterwards (no memory at all).
@@ -178,16 +206,25 @@ async def test_a_replay_or_a_case_varied_repeat_after_a_recheck_does_not_resume(
     assert await resumes(run) == 1
 
 
-async def test_two_receivers_racing_on_one_wait_resume_it_once(prefect_api_url, deployment_id, receivers):
+async def test_two_receivers_racing_on_one_wait_resume_it_once(
+    prefect_api_url, deployment_id, receivers
+):
     token = "race-" + uuid.uuid4().hex
-    first, second = start(receivers, prefect_api_url, token), start(receivers, prefect_api_url, token)
+    first, second = (
+        start(receivers, prefect_api_url, token),
+        start(receivers, prefect_api_url, token),
+    )
     batch = [rid("rc") for _ in range(2)]
     single = rid("rc1")
     run = await suspended_wait(deployment_id, batch, checked_at=time.time() - 1)
     lone = await suspended_wait(deployment_id, [single], checked_at=time.time() - 1)
     # Both receivers get every callback (Tavus behind a load balancer that retried, say).
     await asyncio.gather(
-        *(post(receiver, {"replica_id": replica, "status": "ready"}) for receiver in (first, second) for replica in [*batch, single])
+        *(
+            post(receiver, {"replica_id": replica, "status": "ready"})
+            for receiver in (first, second)
+            for replica in [*batch, single]
+        )
     )
     await until_resumed(run)
     await until_resumed(lone)
@@ -197,7 +234,9 @@ async def test_two_receivers_racing_on_one_wait_resume_it_once(prefect_api_url, 
     assert len(await recorded_callbacks(single)) == 2
 
 
-async def test_a_receiver_started_after_another_died_resumes_from_the_record(prefect_api_url, deployment_id, receivers):
+async def test_a_receiver_started_after_another_died_resumes_from_the_record(
+    prefect_api_url, deployment_id, receivers
+):
     token = "late-" + uuid.uuid4().hex
     replicas = [rid("lt") for _ in range(2)]
     checked_at = time.time() - 1  # the run checked Tavus, then the callbacks came, ...
@@ -208,10 +247,14 @@ async def test_a_receiver_started_after_another_died_resumes_from_the_record(pre
         await until_recorded(replica)
     dying.process.kill()  # ... then the receiver died, not gracefully, ...
     dying.process.wait(10)
-    run = await suspended_wait(deployment_id, replicas, checked_at=checked_at)  # ... then the run suspended.
+    run = await suspended_wait(
+        deployment_id, replicas, checked_at=checked_at
+    )  # ... then the run suspended.
     await asyncio.sleep(SETTLE)
     assert await state_name(run) == SUSPENDED, "nobody is left to resume it"
-    start(receivers, prefect_api_url, token)  # no callback reaches it: its first pass reads the record
+    start(
+        receivers, prefect_api_url, token
+    )  # no callback reaches it: its first pass reads the record
     await until_resumed(run)
     await asyncio.sleep(SETTLE)
     assert await resumes(run) == 1
@@ -250,11 +293,15 @@ class Outage:
             return
         self._connections.add(writer)
         self._connections.add(upstream_writer)
-        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
 
     async def _up(self) -> None:
         self._connections: set[asyncio.StreamWriter] = set()
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, reuse_address=True
+        )
 
     async def _down(self) -> None:
         if self._server is not None:
@@ -304,11 +351,15 @@ async def test_a_callback_during_a_prefect_outage_is_answered_and_recorded_after
     assert "Could not write 1 callback to the Prefect API" in log
 
 
-async def test_sigterm_writes_what_is_pending_before_exiting(prefect_api_url, deployment_id, receivers):
+async def test_sigterm_writes_what_is_pending_before_exiting(
+    prefect_api_url, deployment_id, receivers
+):
     """A long debounce keeps the callback unwritten; SIGTERM still writes it."""
     token = "sigterm-" + uuid.uuid4().hex
     process = start_receiver(
-        prefect_api_url, token=token, args=["--debounce-seconds", "60", "--interval-seconds", "60"],
+        prefect_api_url,
+        token=token,
+        args=["--debounce-seconds", "60", "--interval-seconds", "60"],
         env=receiver_env(prefect_api_url, token),
     )
     receivers.append(process)

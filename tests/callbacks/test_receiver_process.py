@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from itertools import pairwise
 from uuid import UUID
 
 import httpx
@@ -53,7 +54,9 @@ def receiver(prefect_api_url: str) -> Iterator[ReceiverProcess]:
 async def deployment_id(prefect_api_url: str) -> UUID:
     async with get_client() as client:
         flow_id = await client.create_flow(waits_for_tavus)
-        return await client.create_deployment(flow_id=flow_id, name=f"receiver-{uuid.uuid4().hex[:8]}")
+        return await client.create_deployment(
+            flow_id=flow_id, name=f"receiver-{uuid.uuid4().hex[:8]}"
+        )
 
 
 def rid(label: str) -> str:
@@ -62,7 +65,10 @@ def rid(label: str) -> str:
 
 
 async def suspended_wait(
-    deployment_id: UUID, replica_ids: Sequence[str], checked_at: float | None = None, kind: Kind = "replica"
+    deployment_id: UUID,
+    replica_ids: Sequence[str],
+    checked_at: float | None = None,
+    kind: Kind = "replica",
 ) -> UUID:
     """A deployment run, forced to Suspended, carrying a wait record for ``replica_ids``
     (video ids with ``kind="video"``)."""
@@ -70,11 +76,17 @@ async def suspended_wait(
         run = await client.create_flow_run_from_deployment(deployment_id)
         await client.set_flow_run_state(run.id, Running(), force=True)
         await record_waiting(
-            client, run.id, list(replica_ids), deadline=time.time() + 3600,
-            checked_at=time.time() if checked_at is None else checked_at, kind=kind,
+            client,
+            run.id,
+            list(replica_ids),
+            deadline=time.time() + 3600,
+            checked_at=time.time() if checked_at is None else checked_at,
+            kind=kind,
         )
         await client.set_flow_run_state(
-            run.id, Suspended(timeout_seconds=None, pause_key=f"k-{uuid.uuid4().hex[:6]}"), force=True
+            run.id,
+            Suspended(timeout_seconds=None, pause_key=f"k-{uuid.uuid4().hex[:6]}"),
+            force=True,
         )
         assert (await client.read_flow_run(run.id)).state.name == SUSPENDED
         return run.id
@@ -95,7 +107,7 @@ async def resumes(run_id: UUID) -> int:
     async with get_client() as client:
         states = await client.read_flow_run_states(run_id)
     names = [state.name for state in sorted(states, key=lambda state: state.timestamp)]
-    return sum(1 for before, after in zip(names, names[1:]) if before == SUSPENDED and after != SUSPENDED)
+    return sum(1 for before, after in pairwise(names) if before == SUSPENDED and after != SUSPENDED)
 
 
 async def until_resumed(run_id: UUID, timeout: float = 15.0) -> float:
@@ -113,7 +125,9 @@ async def post(receiver: ReceiverProcess, payload: dict[str, object]) -> httpx.R
         return await client.post(receiver.callback_url, json=payload, timeout=5)
 
 
-async def test_a_single_wait_resumes_after_its_callback_and_others_are_untouched(receiver, deployment_id):
+async def test_a_single_wait_resumes_after_its_callback_and_others_are_untouched(
+    receiver, deployment_id
+):
     single, unrelated = rid("s"), rid("u")
     run = await suspended_wait(deployment_id, [single])
     other = await suspended_wait(deployment_id, [unrelated])
@@ -131,7 +145,9 @@ async def test_a_single_wait_resumes_after_its_callback_and_others_are_untouched
 async def test_an_error_callback_resumes_too(receiver, deployment_id):
     replica = rid("e")
     run = await suspended_wait(deployment_id, [replica])
-    response = await post(receiver, {"replica_id": replica, "status": "error", "error_message": "video_codec"})
+    response = await post(
+        receiver, {"replica_id": replica, "status": "error", "error_message": "video_codec"}
+    )
     assert response.status_code == 202
     await until_resumed(run)
 
@@ -142,14 +158,22 @@ async def test_a_batch_wait_resumes_once_when_its_last_replica_reports(receiver,
     for replica in batch[:2]:
         assert (await post(receiver, {"replica_id": replica, "status": "ready"})).status_code == 202
     await asyncio.sleep(SETTLE)
-    assert await state_name(run) == SUSPENDED, "2 of 3 replicas reported: the batch wait must stay suspended"
-    assert (await post(receiver, {"event_type": "x", "data": {"replica_id": batch[2], "status": "ready"}})).status_code == 202
+    assert await state_name(run) == SUSPENDED, (
+        "2 of 3 replicas reported: the batch wait must stay suspended"
+    )
+    assert (
+        await post(
+            receiver, {"event_type": "x", "data": {"replica_id": batch[2], "status": "ready"}}
+        )
+    ).status_code == 202
     await until_resumed(run)
     await asyncio.sleep(SETTLE)
     assert await resumes(run) == 1
 
 
-async def test_a_callback_for_a_replica_nobody_waits_on_is_2xx_and_resumes_nothing(receiver, deployment_id):
+async def test_a_callback_for_a_replica_nobody_waits_on_is_2xx_and_resumes_nothing(
+    receiver, deployment_id
+):
     bystander = await suspended_wait(deployment_id, [rid("w")])
     response = await post(receiver, {"replica_id": rid("nobody"), "status": "ready"})
     assert response.status_code == 202
@@ -161,7 +185,9 @@ async def test_a_callback_older_than_the_waits_last_check_does_not_resume(receiv
     replica = rid("old")
     assert (await post(receiver, {"replica_id": replica, "status": "ready"})).status_code == 202
     await asyncio.sleep(0.5)
-    run = await suspended_wait(deployment_id, [replica], checked_at=time.time())  # checked after the callback
+    run = await suspended_wait(
+        deployment_id, [replica], checked_at=time.time()
+    )  # checked after the callback
     await asyncio.sleep(SETTLE)
     assert await state_name(run) == SUSPENDED
     # A replay of the same callback keeps its first receipt time: still not news.
@@ -171,7 +197,9 @@ async def test_a_callback_older_than_the_waits_last_check_does_not_resume(receiv
     assert await resumes(run) == 0
 
 
-async def test_a_callback_that_arrives_before_the_run_suspends_still_wakes_it(receiver, deployment_id):
+async def test_a_callback_that_arrives_before_the_run_suspends_still_wakes_it(
+    receiver, deployment_id
+):
     """The race: the run checked Tavus, the callback came, then the run suspended."""
     replica = rid("race")
     checked_at = time.time()
@@ -184,7 +212,9 @@ async def test_a_callback_that_arrives_before_the_run_suspends_still_wakes_it(re
 
 async def test_bad_requests_over_a_real_socket(receiver):
     async with httpx.AsyncClient(timeout=5) as client:
-        wrong = await client.post(f"{receiver.url}/tavus/callbacks/{'x' * 32}", json={"replica_id": "r1"})
+        wrong = await client.post(
+            f"{receiver.url}/tavus/callbacks/{'x' * 32}", json={"replica_id": "r1"}
+        )
         assert wrong.status_code == 404 and wrong.text == "Not Found"
         missing = await client.post(f"{receiver.url}/tavus/callbacks/", json={"replica_id": "r1"})
         assert missing.status_code == 404
@@ -206,7 +236,9 @@ async def test_bad_requests_over_a_real_socket(receiver):
     assert receiver.process.poll() is None
 
 
-async def _hammer(receiver: ReceiverProcess, payloads: Sequence[dict[str, object]], connections: int = 20) -> tuple[list[int], float]:
+async def _hammer(
+    receiver: ReceiverProcess, payloads: Sequence[dict[str, object]], connections: int = 20
+) -> tuple[list[int], float]:
     """POST every payload over ``connections`` keep-alive connections; returns statuses and seconds.
 
     A minimal HTTP/1.1 client on raw sockets: httpx's own overhead (about 5 ms a request on
@@ -238,11 +270,15 @@ async def _hammer(receiver: ReceiverProcess, payloads: Sequence[dict[str, object
 
     requests = [request(payload) for payload in payloads]
     started = time.perf_counter()
-    await asyncio.gather(*(connection(requests[index::connections]) for index in range(connections)))
+    await asyncio.gather(
+        *(connection(requests[index::connections]) for index in range(connections))
+    )
     return statuses, time.perf_counter() - started
 
 
-async def test_floods_are_answered_and_cost_at_most_one_resume_per_run(receiver, deployment_id, record_property):
+async def test_floods_are_answered_and_cost_at_most_one_resume_per_run(
+    receiver, deployment_id, record_property
+):
     same = rid("flood")
     distinct = [rid("d") for _ in range(1000)]
     single = await suspended_wait(deployment_id, [same])
@@ -253,7 +289,9 @@ async def test_floods_are_answered_and_cost_at_most_one_resume_per_run(receiver,
     statuses, seconds = await _hammer(receiver, [{"replica_id": same, "status": "ready"}] * 1000)
     assert statuses == [202] * 1000
     same_rate = 1000 / seconds
-    statuses, seconds = await _hammer(receiver, [{"replica_id": r, "status": "ready"} for r in distinct])
+    statuses, seconds = await _hammer(
+        receiver, [{"replica_id": r, "status": "ready"} for r in distinct]
+    )
     assert statuses == [202] * 1000
     distinct_rate = 1000 / seconds
 
@@ -267,13 +305,20 @@ async def test_floods_are_answered_and_cost_at_most_one_resume_per_run(receiver,
     rss_growth_mib = (receiver.rss_kib() - rss_before) / 1024
     assert rss_growth_mib < 50, rss_growth_mib
     assert receiver.process.poll() is None
-    record_property("flood", f"same id {same_rate:.0f} req/s, distinct ids {distinct_rate:.0f} req/s, "
-                    f"resumes {counts}, RSS +{rss_growth_mib:.1f} MiB")
-    print(f"\nflood: same id {same_rate:.0f} req/s; 1,000 distinct ids {distinct_rate:.0f} req/s; "
-          f"resumes (single, batch, bystander) {counts}; RSS +{rss_growth_mib:.1f} MiB")
+    record_property(
+        "flood",
+        f"same id {same_rate:.0f} req/s, distinct ids {distinct_rate:.0f} req/s, "
+        f"resumes {counts}, RSS +{rss_growth_mib:.1f} MiB",
+    )
+    print(
+        f"\nflood: same id {same_rate:.0f} req/s; 1,000 distinct ids {distinct_rate:.0f} req/s; "
+        f"resumes (single, batch, bystander) {counts}; RSS +{rss_growth_mib:.1f} MiB"
+    )
 
 
-async def test_token_from_a_secret_block_and_no_tavus_key_in_the_process(prefect_api_url, deployment_id):
+async def test_token_from_a_secret_block_and_no_tavus_key_in_the_process(
+    prefect_api_url, deployment_id
+):
     """The token can live in a Secret block; a TAVUS_API_KEY in the environment is dropped
     with a warning (never printed), and the receiver works without it."""
     from prefect.blocks.system import Secret
@@ -285,7 +330,9 @@ async def test_token_from_a_secret_block_and_no_tavus_key_in_the_process(prefect
     await Secret(value=token).save(block)
     canary = "tvs_canary_" + uuid.uuid4().hex
     env = receiver_env(prefect_api_url, None, TAVUS_API_KEY=canary)
-    process = start_receiver(prefect_api_url, token=token, args=[*FAST, "--token-secret-block", block], env=env)
+    process = start_receiver(
+        prefect_api_url, token=token, args=[*FAST, "--token-secret-block", block], env=env
+    )
     try:
         replica = rid("sec")
         run = await suspended_wait(deployment_id, [replica])
@@ -300,8 +347,17 @@ async def test_token_from_a_secret_block_and_no_tavus_key_in_the_process(prefect
 
 async def test_each_callback_becomes_a_prefect_event_without_the_token(receiver, prefect_api_url):
     replica = rid("ev")
-    assert (await post(receiver, {"replica_id": replica, "status": "error", "error_message": "file_size"})).status_code == 202
-    query = {"filter": {"event": {"name": ["tavus.replica.callback"]}, "resource": {"id": [f"tavus.replica.{replica}"]}}}
+    assert (
+        await post(
+            receiver, {"replica_id": replica, "status": "error", "error_message": "file_size"}
+        )
+    ).status_code == 202
+    query = {
+        "filter": {
+            "event": {"name": ["tavus.replica.callback"]},
+            "resource": {"id": [f"tavus.replica.{replica}"]},
+        }
+    }
     deadline = time.monotonic() + 20
     events: list[dict[str, object]] = []
     async with httpx.AsyncClient(timeout=5) as client:
@@ -311,11 +367,17 @@ async def test_each_callback_becomes_a_prefect_event_without_the_token(receiver,
             events = response.json()["events"]
             await asyncio.sleep(0.3)
     assert len(events) == 1, "one event per callback"
-    assert events[0]["payload"] == {"replica_id": replica, "status": "error", "error_message": "file_size"}
+    assert events[0]["payload"] == {
+        "replica_id": replica,
+        "status": "error",
+        "error_message": "file_size",
+    }
     assert receiver.token not in json.dumps(events[0])
 
 
-def video_callback(video_id: str, replica_id: str, status: str = "ready", reason: str | None = None) -> dict[str, object]:
+def video_callback(
+    video_id: str, replica_id: str, status: str = "ready", reason: str | None = None
+) -> dict[str, object]:
     """The whole video object, as Tavus POSTs it to a video's callback_url."""
     ready = status == "ready"
     return {
@@ -345,21 +407,42 @@ async def test_a_video_wait_resumes_on_its_videos_callbacks_only(receiver, deplo
     replica_wait_2 = await suspended_wait(deployment_id, [other])
     assert (await post(receiver, video_callback(shared, replica_id=other))).status_code == 202
     await asyncio.sleep(SETTLE)
-    assert await state_name(video_wait) == SUSPENDED, "1 of 2 videos reported: the video wait stays suspended"
-    assert await state_name(replica_wait_2) == SUSPENDED, "a video callback says nothing about its replica"
-    assert (await post(receiver, video_callback(other, replica_id=other, status="error",
-                                                reason="replica_in_error_state"))).status_code == 202
+    assert await state_name(video_wait) == SUSPENDED, (
+        "1 of 2 videos reported: the video wait stays suspended"
+    )
+    assert await state_name(replica_wait_2) == SUSPENDED, (
+        "a video callback says nothing about its replica"
+    )
+    assert (
+        await post(
+            receiver,
+            video_callback(
+                other, replica_id=other, status="error", reason="replica_in_error_state"
+            ),
+        )
+    ).status_code == 202
     await until_resumed(video_wait)
     await asyncio.sleep(SETTLE)
     assert await state_name(replica_wait_2) == SUSPENDED
-    assert [await resumes(video_wait), await resumes(replica_wait), await resumes(replica_wait_2)] == [1, 1, 0]
+    assert [
+        await resumes(video_wait),
+        await resumes(replica_wait),
+        await resumes(replica_wait_2),
+    ] == [1, 1, 0]
 
 
 async def test_a_video_callback_becomes_a_video_event_with_its_reason(receiver, prefect_api_url):
     video = rid("vev")
-    body = video_callback(video, replica_id=rid("x"), status="error", reason="replica_in_error_state")
+    body = video_callback(
+        video, replica_id=rid("x"), status="error", reason="replica_in_error_state"
+    )
     assert (await post(receiver, body)).status_code == 202
-    query = {"filter": {"event": {"name": ["tavus.video.callback"]}, "resource": {"id": [f"tavus.video.{video}"]}}}
+    query = {
+        "filter": {
+            "event": {"name": ["tavus.video.callback"]},
+            "resource": {"id": [f"tavus.video.{video}"]},
+        }
+    }
     deadline = time.monotonic() + 20
     events: list[dict[str, object]] = []
     async with httpx.AsyncClient(timeout=5) as client:
@@ -369,9 +452,16 @@ async def test_a_video_callback_becomes_a_video_event_with_its_reason(receiver, 
             events = response.json()["events"]
             await asyncio.sleep(0.3)
         assert len(events) == 1, "one event per callback"
-        assert events[0]["payload"] == {"video_id": video, "status": "error", "reason": "replica_in_error_state"}
+        assert events[0]["payload"] == {
+            "video_id": video,
+            "status": "error",
+            "reason": "replica_in_error_state",
+        }
         assert receiver.token not in json.dumps(events[0])
         # Nothing was recorded for the id as a replica.
-        query["filter"] = {"event": {"name": ["tavus.replica.callback"]}, "resource": {"id": [f"tavus.replica.{video}"]}}
+        query["filter"] = {
+            "event": {"name": ["tavus.replica.callback"]},
+            "resource": {"id": [f"tavus.replica.{video}"]},
+        }
         response = await client.post(f"{prefect_api_url}/events/filter", json=query)
         assert response.json()["events"] == []

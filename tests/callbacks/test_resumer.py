@@ -28,7 +28,9 @@ class FakePrefect:
 
     def __init__(self) -> None:
         self.runs: dict[UUID, SimpleNamespace] = {}
-        self.events: dict[str, dict[str, Any]] = {}  # by id: a known id is ignored (ON CONFLICT DO NOTHING)
+        self.events: dict[
+            str, dict[str, Any]
+        ] = {}  # by id: a known id is ignored (ON CONFLICT DO NOTHING)
         self.writes = 0
         self.reads = 0
         self.fail_writes: list[Exception] = []
@@ -41,25 +43,33 @@ class FakePrefect:
         labels = {KIND_LABELS[kind]: ",".join(ids), LABEL_DEADLINE: 9e9}
         if checked_at is not None:
             labels[LABEL_CHECKED_AT] = checked_at
-        self.runs[run_id] = SimpleNamespace(id=run_id, name=f"wait-{len(self.runs)}", labels=labels, state=self._state(SUSPENDED))
+        self.runs[run_id] = SimpleNamespace(
+            id=run_id, name=f"wait-{len(self.runs)}", labels=labels, state=self._state(SUSPENDED)
+        )
         return run_id
 
     @staticmethod
     def _state(name: str) -> SimpleNamespace:
         return SimpleNamespace(name=name, is_paused=lambda: name == SUSPENDED)
 
-    def record(self, resource_id: str, status: str, occurred: float, kind: Kind = "replica") -> None:
+    def record(
+        self, resource_id: str, status: str, occurred: float, kind: Kind = "replica"
+    ) -> None:
         """An event as another receiver (or a webhook) wrote it."""
         event_id = str(uuid4())
         self.events[event_id] = {
             "id": event_id,
             "event": CALLBACK_EVENTS[kind],
-            "occurred": datetime.fromtimestamp(occurred, tz=timezone.utc).isoformat().replace("+00:00", "Z"),
+            "occurred": datetime.fromtimestamp(occurred, tz=timezone.utc)
+            .isoformat()
+            .replace("+00:00", "Z"),
             "resource": {"prefect.resource.id": f"{EVENT_PREFIXES[kind]}.{resource_id}"},
             "payload": {"status": status},
         }
 
-    async def request(self, method: str, path: str, json: Any = None, params: Any = None) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, json: Any = None, params: Any = None
+    ) -> httpx.Response:
         request = httpx.Request(method, "http://prefect" + path)
         if (method, path) == ("POST", "/events"):
             self.writes += 1
@@ -79,8 +89,10 @@ class FakePrefect:
             names = set(json["filter"]["event"]["name"])
             assert json["filter"]["occurred"]["since"], "the window is always given"
             matching = [
-                e for e in self.events.values()
-                if e["resource"]["prefect.resource.id"] in wanted and (e["event"] in names or not self.filter_names)
+                e
+                for e in self.events.values()
+                if e["resource"]["prefect.resource.id"] in wanted
+                and (e["event"] in names or not self.filter_names)
             ]
             self._query = sorted(matching, key=lambda event: event["occurred"])
             offset = 0
@@ -90,10 +102,18 @@ class FakePrefect:
         page = self._query[offset : offset + self.page_size]
         more = offset + self.page_size < len(self._query)
         token = base64.b64encode(str(offset + self.page_size).encode()).decode()
-        next_page = f"http://elsewhere:4200/api/events/filter/next?page-token={token}" if more else None
-        return httpx.Response(200, json={"events": page, "total": len(self._query), "next_page": next_page}, request=request)
+        next_page = (
+            f"http://elsewhere:4200/api/events/filter/next?page-token={token}" if more else None
+        )
+        return httpx.Response(
+            200,
+            json={"events": page, "total": len(self._query), "next_page": next_page},
+            request=request,
+        )
 
-    async def read_flow_runs(self, flow_run_filter: Any, limit: int, offset: int) -> list[SimpleNamespace]:
+    async def read_flow_runs(
+        self, flow_run_filter: Any, limit: int, offset: int
+    ) -> list[SimpleNamespace]:
         suspended = [run for run in self.runs.values() if run.state.name == SUSPENDED]
         return suspended[offset : offset + limit]
 
@@ -116,8 +136,12 @@ def prefect() -> FakePrefect:
 
 def resumer_for(prefect: FakePrefect, **settings: float) -> Resumer:
     # The stand-in has one caller at a time: no lock against other receivers to take.
-    return Resumer(CallbackStore(), lambda: contextlib.nullcontext(prefect), ResumerSettings(**settings),
-                   resume_lock=lambda client: contextlib.nullcontext())
+    return Resumer(
+        CallbackStore(),
+        lambda: contextlib.nullcontext(prefect),
+        ResumerSettings(**settings),
+        resume_lock=lambda client: contextlib.nullcontext(),
+    )
 
 
 async def test_a_burst_is_one_write_per_200_callbacks_and_never_written_twice(prefect):
@@ -131,7 +155,9 @@ async def test_a_burst_is_one_write_per_200_callbacks_and_never_written_twice(pr
     assert prefect.writes == 5 and resumer.store.pending_count == 0
 
 
-async def test_unaccepted_callbacks_stay_pending_and_a_resent_batch_is_not_duplicated(prefect, caplog):
+async def test_unaccepted_callbacks_stay_pending_and_a_resent_batch_is_not_duplicated(
+    prefect, caplog
+):
     resumer = resumer_for(prefect, interval_seconds=0.001)
     resumer.store.record("r1", "ready", None)
     prefect.accept_then_fail = True
@@ -143,17 +169,25 @@ async def test_unaccepted_callbacks_stay_pending_and_a_resent_batch_is_not_dupli
     await resumer._write_pending(prefect, force=True)
     assert resumer.store.pending_count == 0 and len(prefect.events) == 1 and prefect.writes == 3
     assert resumer.healthy is True
-    assert len([r for r in caplog.records if "Could not write" in r.getMessage()]) == 1, "one warning per outage"
+    assert len([r for r in caplog.records if "Could not write" in r.getMessage()]) == 1, (
+        "one warning per outage"
+    )
 
 
 async def test_a_refused_batch_does_not_block_the_next(prefect, caplog):
     caplog.set_level(logging.ERROR)
     resumer = resumer_for(prefect)
     resumer.store.record("r1", "ready", None)
-    response = httpx.Response(422, text="bad\x1b[31m", request=httpx.Request("POST", "http://prefect/events"))
-    prefect.fail_writes = [httpx.HTTPStatusError("422", request=response.request, response=response)]
+    response = httpx.Response(
+        422, text="bad\x1b[31m", request=httpx.Request("POST", "http://prefect/events")
+    )
+    prefect.fail_writes = [
+        httpx.HTTPStatusError("422", request=response.request, response=response)
+    ]
     await resumer.run_pass()
-    assert resumer.store.pending_count == 0 and "refused" in caplog.text and "\x1b" not in caplog.text
+    assert (
+        resumer.store.pending_count == 0 and "refused" in caplog.text and "\x1b" not in caplog.text
+    )
     resumer.store.record("r2", "ready", None)
     await resumer.run_pass()
     assert [e["payload"]["replica_id"] for e in prefect.events.values()] == ["r2"]
@@ -187,7 +221,9 @@ async def test_a_run_that_re_suspended_since_it_was_read_is_not_resumed(prefect)
     prefect.record("ra", "ready", 150.0)
     original = prefect.read_flow_run
 
-    async def re_suspended(run_id: UUID) -> SimpleNamespace:  # it re-checked between our read and resume
+    async def re_suspended(
+        run_id: UUID,
+    ) -> SimpleNamespace:  # it re-checked between our read and resume
         prefect.runs[run_id].labels[LABEL_CHECKED_AT] = 300.0
         return await original(run_id)
 
@@ -230,29 +266,47 @@ async def test_callbacks_wake_only_waits_of_their_own_kind_even_for_same_looking
     assert await resumer.run_pass() == 1 and prefect.resumed == [video_wait, replica_wait]
 
 
-async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earliest_receipt(prefect):
+async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earliest_receipt(
+    prefect,
+):
     resumer = resumer_for(prefect)
     resumer.store.record("rsame1", "ready", None, received_at=100.0)
-    resumer.store.record("rsame1", "error", "replica_in_error_state", received_at=110.0, kind="video")
+    resumer.store.record(
+        "rsame1", "error", "replica_in_error_state", received_at=110.0, kind="video"
+    )
     await resumer.run_pass()
     written = sorted(prefect.events.values(), key=lambda event: event["event"])
     assert [(e["event"], e["resource"]["prefect.resource.id"], e["payload"]) for e in written] == [
-        ("tavus.replica.callback", "tavus.replica.rsame1", {"replica_id": "rsame1", "status": "ready", "error_message": None}),
-        ("tavus.video.callback", "tavus.video.rsame1",
-         {"video_id": "rsame1", "status": "error", "reason": "replica_in_error_state"}),
+        (
+            "tavus.replica.callback",
+            "tavus.replica.rsame1",
+            {"replica_id": "rsame1", "status": "ready", "error_message": None},
+        ),
+        (
+            "tavus.video.callback",
+            "tavus.video.rsame1",
+            {"video_id": "rsame1", "status": "error", "reason": "replica_in_error_state"},
+        ),
     ]
     prefect.record("rsame1", "Error", 90.0, kind="video")  # an earlier receipt, in another case
     prefect.record("rsame1", "ERROR", 300.0, kind="video")
     prefect.record("rsame1", "queued", 50.0, kind="video")
     prefect.record("rsame1", "ready", 400.0)  # a replica's, later: only the earliest counts
     assert await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video") == {
-        ("rsame1", "error"): 90.0, ("rsame1", "queued"): 50.0
+        ("rsame1", "error"): 90.0,
+        ("rsame1", "queued"): 50.0,
     }
-    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {("rsame1", "ready"): 100.0}
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {
+        ("rsame1", "ready"): 100.0
+    }
     # An event of one kind's name on the other kind's resource (a misconfigured webhook)
     # counts for neither, even from a server that let it through.
     odd = {**prefect.events[written[0]["id"]], "id": "odd", "event": "tavus.video.callback"}
     prefect.events["odd"] = {**odd, "occurred": "1970-01-01T00:00:10Z"}
     prefect.filter_names = False
-    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {("rsame1", "ready"): 100.0}
-    assert (await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video"))[("rsame1", "error")] == 90.0
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {
+        ("rsame1", "ready"): 100.0
+    }
+    assert (await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video"))[
+        ("rsame1", "error")
+    ] == 90.0

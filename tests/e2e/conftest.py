@@ -78,7 +78,10 @@ def _children_by_parent() -> dict[int, list[int]]:
     else:
         try:
             out = subprocess.run(
-                ["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, text=True, timeout=10
+                ["ps", "-A", "-o", "pid=", "-o", "ppid="],
+                capture_output=True,
+                text=True,
+                timeout=10,
             ).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
@@ -189,8 +192,13 @@ class Service:
             return self
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.args, cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                self.args,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         if self not in _LIVE:
             _LIVE.append(self)
@@ -239,16 +247,23 @@ def start_service(name: str, args: Sequence[str], env: dict[str, str], log_dir: 
 def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = CLI_TIMEOUT) -> str:
     """Run ``python -m prefect <args>`` to completion; return its output or fail with it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", *args], cwd=PROJECT_ROOT, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        [sys.executable, "-m", "prefect", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_tree(proc, grace=2)
         output, _ = proc.communicate()
-        pytest.fail(f"`prefect {' '.join(args)}` did not finish in {timeout:.0f} s:\n{output[-4000:]}")
+        pytest.fail(
+            f"`prefect {' '.join(args)}` did not finish in {timeout:.0f} s:\n{output[-4000:]}"
+        )
     if proc.returncode != 0:
         pytest.fail(f"`prefect {' '.join(args)}` exited {proc.returncode}:\n{output[-4000:]}")
     return output
@@ -281,7 +296,9 @@ class Stack:
     #: The PostgreSQL server the Prefect server uses (None on SQLite).
     postgres: PostgreSQL | None = None
     #: Makes a new empty directory for the stack (tmp_path_factory.mktemp).
-    new_dir: Callable[[str], Path] = field(default=lambda name: Path(tempfile.mkdtemp(prefix=name)), repr=False)
+    new_dir: Callable[[str], Path] = field(
+        default=lambda name: Path(tempfile.mkdtemp(prefix=name)), repr=False
+    )
     #: Every PREFECT_HOME of the stack: processes with one of them are killed on teardown.
     homes: list[str] = field(default_factory=list)
 
@@ -289,7 +306,10 @@ class Stack:
         return run_cli(args, self.env, timeout)
 
     def log_tails(self) -> list[tuple[str, str]]:
-        tails = [(f"{s.name} log (last {LOG_TAIL_LINES} lines)", s.tail()) for s in self.services.values()]
+        tails = [
+            (f"{s.name} log (last {LOG_TAIL_LINES} lines)", s.tail())
+            for s in self.services.values()
+        ]
         if self.postgres is not None:
             tails.append(("postgres log", self.postgres.tail(LOG_TAIL_LINES)))
         return tails
@@ -303,15 +323,23 @@ class Stack:
         home, tmp = self.new_dir(f"{name}-home"), self.new_dir(f"{name}-tmp")
         self.homes.append(str(home))
         _HOMES.append(str(home))
-        return {**self.env, "PREFECT_HOME": str(home), "PREFECT_PROFILES_PATH": str(home / "profiles.toml"),
-                "TMPDIR": str(tmp)}
+        return {
+            **self.env,
+            "PREFECT_HOME": str(home),
+            "PREFECT_PROFILES_PATH": str(home / "profiles.toml"),
+            "TMPDIR": str(tmp),
+        }
 
-    def start_process(self, name: str, args: Sequence[str], extra_env: dict[str, str] | None = None) -> Service:
+    def start_process(
+        self, name: str, args: Sequence[str], extra_env: dict[str, str] | None = None
+    ) -> Service:
         """Start a long-running process as if on a machine of its own (:meth:`machine_env`),
         as ``stack.services[name]``: stopped on teardown, its log tail in failure reports."""
         assert name not in self.services, f"{name} already exists"
         log_dir = self.new_dir(f"{name}-logs")
-        service = start_service(name, args, {**self.machine_env(name), **(extra_env or {})}, log_dir)
+        service = start_service(
+            name, args, {**self.machine_env(name), **(extra_env or {})}, log_dir
+        )
         self.services[name] = service
         return service
 
@@ -439,18 +467,30 @@ def _wait_for_health(server: Service, api_url: str) -> None:
         except httpx.HTTPError as exc:
             last_error = exc
         time.sleep(0.25)
-    pytest.fail(f"Prefect server not healthy after {SERVER_START_TIMEOUT:.0f} s ({last_error!r}):\n{server.tail()}")
+    pytest.fail(
+        f"Prefect server not healthy after {SERVER_START_TIMEOUT:.0f} s ({last_error!r}):\n{server.tail()}"
+    )
 
 
 def _save_blocks(api_url: str, simulator: TavusSimulator) -> None:
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_KEY,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
 
     from prefect_tavus.blocks import TavusCredentials
 
     # Only this server, and no credentials of a developer's own Prefect setup.
-    with temporary_settings({PREFECT_API_URL: api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
+    with temporary_settings(
+        {PREFECT_API_URL: api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}
+    ):
         TavusCredentials(
-            api_key=SIM_KEY, base_url=simulator.url, request_timeout_seconds=5, min_poll_spacing_seconds=0.01
+            api_key=SIM_KEY,
+            base_url=simulator.url,
+            request_timeout_seconds=5,
+            min_poll_spacing_seconds=0.01,
         ).save(BLOCK_NAME, overwrite=True)
 
 
@@ -496,10 +536,20 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     services: dict[str, Service] = {}
     # A SIGTERM to pytest (a cancelled CI job) unwinds like Ctrl-C, so teardown still runs.
     previous_sigterm = _raise_on_sigterm()
-    simulator = TavusSimulator(api_keys=(SIM_KEY,), default_training_seconds=3.0, default_generation_seconds=2.0)
+    simulator = TavusSimulator(
+        api_keys=(SIM_KEY,), default_training_seconds=3.0, default_generation_seconds=2.0
+    )
     api = httpx.Client(base_url=api_url, timeout=10, transport=_BusyRetryTransport())
-    stack = Stack(api_url, client_env, simulator, api, database, services,
-                  new_dir=lambda name: tmp_path_factory.mktemp(name), homes=[str(home)])
+    stack = Stack(
+        api_url,
+        client_env,
+        simulator,
+        api,
+        database,
+        services,
+        new_dir=lambda name: tmp_path_factory.mktemp(name),
+        homes=[str(home)],
+    )
     mark = time.monotonic()
 
     def timed(step: str) -> None:
@@ -520,9 +570,20 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             timed("postgres started")
         services["server"] = start_service(
             "server",
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
-             "--analytics-off"],
-            server_env, logs,
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--analytics-off",
+            ],
+            server_env,
+            logs,
         )
         _wait_for_health(services["server"], api_url)
         timed("server healthy")
@@ -536,8 +597,19 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         for name in WORKERS:
             stack.start_process(
                 name,
-                [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", "4",
-                 "--name", f"e2e-{name}"],
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "worker",
+                    "start",
+                    "--pool",
+                    POOL,
+                    "--limit",
+                    "4",
+                    "--name",
+                    f"e2e-{name}",
+                ],
             )
         print(f"e2e setup on {database} (s): {stack.timings}")
         yield stack
@@ -556,7 +628,10 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
         if leftovers:
-            warnings.warn(f"e2e: killed processes that outlived the worker and the server: {leftovers}", stacklevel=1)
+            warnings.warn(
+                f"e2e: killed processes that outlived the worker and the server: {leftovers}",
+                stacklevel=1,
+            )
 
 
 @pytest.hookimpl(hookwrapper=True)

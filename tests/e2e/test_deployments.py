@@ -31,7 +31,9 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def eventually(check: Callable[[], T], what: str, timeout: float = STEP_TIMEOUT, every: float = 0.5) -> T:
+def eventually(
+    check: Callable[[], T], what: str, timeout: float = STEP_TIMEOUT, every: float = 0.5
+) -> T:
     """Call ``check`` until it returns without an AssertionError; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -72,7 +74,9 @@ def wait_until_final(stack: Stack, run_id: str, what: str) -> dict[str, Any]:
 
     def check() -> dict[str, Any]:
         run = flow_run(stack, run_id)
-        assert run.get("state_type") in FINAL, f"{what} is {run.get('state_type')} ({run.get('state_name')})"
+        assert run.get("state_type") in FINAL, (
+            f"{what} is {run.get('state_type')} ({run.get('state_name')})"
+        )
         return run
 
     return eventually(check, f"{what} to finish")
@@ -82,7 +86,9 @@ def wait_until_completed(stack: Stack, run_id: str, what: str) -> dict[str, Any]
     run = wait_until_final(stack, run_id, what)
     if run["state_type"] != "COMPLETED":
         message = (run.get("state") or {}).get("message")
-        pytest.fail(f"{what} ended {run['state_type']}: {message}\nflow-run logs:\n{run_logs(stack, run_id)}")
+        pytest.fail(
+            f"{what} ended {run['state_type']}: {message}\nflow-run logs:\n{run_logs(stack, run_id)}"
+        )
     return run
 
 
@@ -96,9 +102,13 @@ def run_deployment(stack: Stack, name: str, *params: str) -> str:
 
 
 def completed_events(stack: Stack, **resource_filter: Any) -> list[dict[str, Any]]:
-    return stack.post("/events/filter", {
-        "filter": {"event": {"name": ["tavus.replica.completed"]}, **resource_filter}, "limit": 50,
-    })["events"]
+    return stack.post(
+        "/events/filter",
+        {
+            "filter": {"event": {"name": ["tavus.replica.completed"]}, **resource_filter},
+            "limit": 50,
+        },
+    )["events"]
 
 
 def triggered_runs(stack: Stack, replica_id: str, expect: int = 1) -> list[dict[str, Any]]:
@@ -108,7 +118,9 @@ def triggered_runs(stack: Stack, replica_id: str, expect: int = 1) -> list[dict[
     def check() -> list[dict[str, Any]]:
         runs = stack.post("/flow_runs/filter", {"deployments": {"id": {"any_": [welcome["id"]]}}})
         mine = [r for r in runs if r["parameters"].get("replica_id") == replica_id]
-        assert len(mine) >= expect, f"{len(mine)} welcome-videos runs for {replica_id} (of {len(runs)})"
+        assert len(mine) >= expect, (
+            f"{len(mine)} welcome-videos runs for {replica_id} (of {len(runs)})"
+        )
         return mine
 
     return eventually(check, f"the trigger to start welcome-videos for {replica_id}")
@@ -117,8 +129,13 @@ def triggered_runs(stack: Stack, replica_id: str, expect: int = 1) -> list[dict[
 def test_every_flow_is_deployed_on_the_process_pool(stack: Stack) -> None:
     wanted = project_deployments()
     assert {d["name"] for d in wanted} >= {
-        "wait-for-replica", "wait-for-replicas", "create-replica-and-wait", "wait-for-video", "wait-for-videos",
-        "generate-videos", "welcome-videos",
+        "wait-for-replica",
+        "wait-for-replicas",
+        "create-replica-and-wait",
+        "wait-for-video",
+        "wait-for-videos",
+        "generate-videos",
+        "welcome-videos",
     }
     for spec in wanted:
         deployment = deployment_by_name(stack, spec["name"])
@@ -127,7 +144,8 @@ def test_every_flow_is_deployed_on_the_process_pool(stack: Stack) -> None:
         # No `pull` section in prefect.yaml: deploy records the project directory.
         steps = deployment.get("pull_steps") or []
         assert any(
-            step.get("prefect.deployments.steps.set_working_directory", {}).get("directory") == str(PROJECT_ROOT)
+            step.get("prefect.deployments.steps.set_working_directory", {}).get("directory")
+            == str(PROJECT_ROOT)
             for step in steps
         ), (spec["name"], steps)
 
@@ -149,8 +167,13 @@ def test_every_flow_is_deployed_on_the_process_pool(stack: Stack) -> None:
         "replica_id": "{{ event.resource['tavus.replica.id'] }}",
         "tavus_credentials": BLOCK_NAME,
         "require_completed_replica": True,
-        "requests": [{"key": "welcome", "video_name": "Welcome",
-                      "script": "Hello! I am your new presenter, and this is my first video."}],
+        "requests": [
+            {
+                "key": "welcome",
+                "video_name": "Welcome",
+                "script": "Hello! I am your new presenter, and this is my first video.",
+            }
+        ],
     }
 
 
@@ -160,8 +183,10 @@ def test_a_completed_wait_triggers_the_next_step(stack: Stack) -> None:
 
     # The README's command, as a user would type it.
     run_id = run_deployment(
-        stack, "wait-for-replica/wait-for-replica",
-        f"replica_id={replica_id}", 'wait_settings={"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}',
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={replica_id}",
+        'wait_settings={"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}',
     )
 
     # 1. The worker runs the wait, which polls the simulator until training completes.
@@ -195,10 +220,16 @@ def test_a_completed_wait_triggers_the_next_step(stack: Stack) -> None:
     downstream = only(triggered_runs(stack, replica_id))
     assert downstream["parameters"]["replica_id"] == replica_id
     assert downstream["parameters"]["require_completed_replica"] is True
-    assert (downstream.get("created_by") or {}).get("type") == "AUTOMATION", downstream.get("created_by")
-    downstream = wait_until_completed(stack, downstream["id"], f"welcome-videos run {downstream['id']}")
+    assert (downstream.get("created_by") or {}).get("type") == "AUTOMATION", downstream.get(
+        "created_by"
+    )
+    downstream = wait_until_completed(
+        stack, downstream["id"], f"welcome-videos run {downstream['id']}"
+    )
 
-    artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [downstream["id"]]}}})
+    artifacts = stack.post(
+        "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [downstream["id"]]}}}
+    )
     (table,) = [a for a in artifacts if (a.get("key") or "").startswith("tavus-videos-1-rows-")]
     (row,) = json.loads(table["data"])
     assert row["key"] == "welcome" and row["outcome"] == "completed" and row["download_url"], row
@@ -210,18 +241,28 @@ def test_the_next_step_confirms_with_tavus_before_acting(stack: Stack) -> None:
     """A ``tavus.replica.completed`` event for a replica still training (stale, replayed
     or forged) starts the next step, which asks Tavus, refuses, and generates nothing."""
     replica_id = stack.simulator.add_replica(replica_name="Still training", training_seconds=3600.0)
-    response = stack.api.post("/events", json=[{
-        "id": str(uuid.uuid4()),
-        "occurred": datetime.now(timezone.utc).isoformat(),
-        "event": "tavus.replica.completed",
-        "resource": {
-            "prefect.resource.id": f"tavus.replica.{replica_id}",
-            "prefect.resource.name": "Still training",
-            "tavus.replica.id": replica_id,
-        },
-        "payload": {"replica_id": replica_id, "status": "completed", "training_progress": "100/100",
-                    "progress_percent": 100.0, "error_message": None},
-    }])
+    response = stack.api.post(
+        "/events",
+        json=[
+            {
+                "id": str(uuid.uuid4()),
+                "occurred": datetime.now(timezone.utc).isoformat(),
+                "event": "tavus.replica.completed",
+                "resource": {
+                    "prefect.resource.id": f"tavus.replica.{replica_id}",
+                    "prefect.resource.name": "Still training",
+                    "tavus.replica.id": replica_id,
+                },
+                "payload": {
+                    "replica_id": replica_id,
+                    "status": "completed",
+                    "training_progress": "100/100",
+                    "progress_percent": 100.0,
+                    "error_message": None,
+                },
+            }
+        ],
+    )
     assert response.status_code == 204, response.text
 
     creates = stack.simulator.stats()["by_route"].get("POST /v2/videos", 0)
@@ -231,8 +272,12 @@ def test_the_next_step_confirms_with_tavus_before_acting(stack: Stack) -> None:
     assert run["state_type"] == "FAILED", run["state"]
     assert "not completed" in (run["state"].get("message") or ""), run["state"]
     assert stack.simulator.stats()["by_replica"].get(replica_id, 0) >= 1  # it did ask Tavus
-    assert stack.simulator.stats()["by_route"].get("POST /v2/videos", 0) == creates  # and made nothing
-    artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [downstream["id"]]}}})
+    assert (
+        stack.simulator.stats()["by_route"].get("POST /v2/videos", 0) == creates
+    )  # and made nothing
+    artifacts = stack.post(
+        "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [downstream["id"]]}}}
+    )
     assert not [a for a in artifacts if (a.get("key") or "").startswith("tavus-videos-")], artifacts
 
 
@@ -240,8 +285,10 @@ def test_create_replica_and_wait_chains_to_the_next_step(stack: Stack) -> None:
     """The whole pipeline from a training video: create (once), wait, event, next step."""
     creates_before = stack.simulator.stats()["by_route"].get("POST /v2/replicas", 0)
     run_id = run_deployment(
-        stack, "create-replica-and-wait/create-replica-and-wait",
-        "train_video_url=https://example.com/e2e-training.mp4", "replica_name=E2E created",
+        stack,
+        "create-replica-and-wait/create-replica-and-wait",
+        "train_video_url=https://example.com/e2e-training.mp4",
+        "replica_name=E2E created",
         'wait_settings={"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}',
     )
     wait_until_completed(stack, run_id, f"create-replica-and-wait run {run_id}")

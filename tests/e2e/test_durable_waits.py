@@ -95,10 +95,13 @@ def test_a_create_and_wait_whose_next_life_finds_local_storage_wiped_trains_once
     sim.state.default_training_seconds = 25.0  # long enough to suspend and wipe the machines
     try:
         run_id = run_deployment(
-            stack, "create-replica-and-wait/create-replica-and-wait",
+            stack,
+            "create-replica-and-wait/create-replica-and-wait",
             "train_video_url=https://example.com/e2e-durable-create.mp4",
-            f"replica_name=E2E durable create {stack.database}", f"tavus_credentials={CALLBACK_BLOCK}",
-            "release_worker=true", f"wait_settings={FAST_WAIT}",
+            f"replica_name=E2E durable create {stack.database}",
+            f"tavus_credentials={CALLBACK_BLOCK}",
+            "release_worker=true",
+            f"wait_settings={FAST_WAIT}",
         )
         wait_until_suspended(stack, run_id)
     finally:
@@ -108,7 +111,9 @@ def test_a_create_and_wait_whose_next_life_finds_local_storage_wiped_trains_once
     assert labels["tavus.wait.replicas"] == replica_id
     # Its process exits by itself; a machine going down under a process still exiting
     # would be another test (Prefect marks such a run Crashed).
-    eventually(lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60)
+    eventually(
+        lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60
+    )
     _fresh_machines(stack)
 
     run = wait_until_completed(stack, run_id, f"create-and-wait run {run_id}")
@@ -116,7 +121,9 @@ def test_a_create_and_wait_whose_next_life_finds_local_storage_wiped_trains_once
     assert sim.stats()["by_route"].get(CREATE_ROUTE, 0) == creates + 1  # trained (and billed) once
     assert states(stack, run_id).count("Suspended") == 1
     assert run["state"]["type"] == "COMPLETED"
-    eventually(lambda: _one_completed_event(stack, replica_id), f"one completed event for {replica_id}")
+    eventually(
+        lambda: _one_completed_event(stack, replica_id), f"one completed event for {replica_id}"
+    )
     time.sleep(2)  # a late duplicate would have arrived by now (events persist within 0.5 s)
     _one_completed_event(stack, replica_id)
 
@@ -136,13 +143,19 @@ def test_a_batch_whose_callbacks_go_to_two_receivers_one_restarted_completes_wit
         sim.add_replica(training_seconds=35, callback_url=second.url),
         sim.add_replica(training_seconds=55, callback_url=first.url),
     ]
-    run_id = run_deployment(stack, "wait-for-replicas/wait-for-replicas",
-                            f"replica_ids={batch}".replace("'", '"'), "release_worker=true",
-                            f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-replicas/wait-for-replicas",
+        f"replica_ids={batch}".replace("'", '"'),
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_suspended(stack, run_id)
     eventually(lambda: _called_back(stack, batch[0]), "the first callback", timeout=90)
     first.restart()  # between its two callbacks: whatever it held in memory is gone
-    assert sim.finished_at(batch[2]) is None, "the machine was too slow: the last callback came during the restart"
+    assert sim.finished_at(batch[2]) is None, (
+        "the machine was too slow: the last callback came during the restart"
+    )
     eventually(lambda: _called_back(stack, batch[1]), "the second callback", timeout=90)
 
     run = wait_until_completed(stack, run_id, f"batch run {run_id}")
@@ -150,7 +163,9 @@ def test_a_batch_whose_callbacks_go_to_two_receivers_one_restarted_completes_wit
     assert sim.stats()["callbacks"]["delivered"] == delivered + 3
     assert all(sim.finished_at(r) is not None for r in batch)
     history = states(stack, run_id)
-    assert history.count("Suspended") == 1 and history.count("Running") == 2, history  # resumed exactly once
+    assert history.count("Suspended") == 1 and history.count("Running") == 2, (
+        history
+    )  # resumed exactly once
     assert run["end_time"]
 
 
@@ -185,13 +200,26 @@ def test_the_prefect_server_down_for_4_minutes_is_survived_by_polling_and_releas
     # successful check, the one after which it releases its worker, comes when Prefect is
     # already down, however fast this machine stops the server.
     sim.inject_faults(released, [Fault.status(503)] * 12)
-    polling_run = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={polled}", fast)
-    releasing_run = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={released}",
-                                   "release_worker=true", fast)
-    eventually(lambda: _asked_about(stack, [polled, released]), "both waits to ask Tavus", timeout=180)
+    polling_run = run_deployment(
+        stack, "wait-for-replica/wait-for-replica", f"replica_id={polled}", fast
+    )
+    releasing_run = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={released}",
+        "release_worker=true",
+        fast,
+    )
+    eventually(
+        lambda: _asked_about(stack, [polled, released]), "both waits to ask Tavus", timeout=180
+    )
     with stack.server_down(outage):
         down_at = time.time()
-        eventually(lambda: _no_faults_left(stack), "the releasing wait's first successful check", timeout=120)
+        eventually(
+            lambda: _no_faults_left(stack),
+            "the releasing wait's first successful check",
+            timeout=120,
+        )
         time.sleep(30)
         sim.end_training(polled)  # completes while the server is down
     back_at = time.time()
@@ -202,16 +230,22 @@ def test_the_prefect_server_down_for_4_minutes_is_survived_by_polling_and_releas
 
     wait_until_suspended(stack, releasing_run)
     suspended_at = _epoch(_state_times(stack, releasing_run, "Suspended")[0])
-    assert suspended_at > back_at  # it could not suspend while the API was down, and did once it was back
+    assert (
+        suspended_at > back_at
+    )  # it could not suspend while the API was down, and did once it was back
     sim.end_training(released)
     # Tavus's callback, as the simulator would send it, to the second receiver.
-    answer = httpx.post(receivers[1].url, json={"replica_id": released, "status": "ready"}, timeout=10)
+    answer = httpx.post(
+        receivers[1].url, json={"replica_id": released, "status": "ready"}, timeout=10
+    )
     assert answer.status_code == 202, answer.text
     run = wait_until_final(stack, releasing_run, "the releasing run")
     assert run["state_type"] == "COMPLETED", (run["state"], run_logs(stack, releasing_run))
     assert states(stack, releasing_run).count("Suspended") == 1
     for run_id in (polling_run, releasing_run):
-        assert not {"CRASHED", "FAILED"} & {s["type"] for s in stack.get(f"/flow_run_states/?flow_run_id={run_id}")}
+        assert not {"CRASHED", "FAILED"} & {
+            s["type"] for s in stack.get(f"/flow_run_states/?flow_run_id={run_id}")
+        }
 
 
 def _no_faults_left(stack: Stack) -> None:
@@ -246,17 +280,34 @@ def test_a_sweep_facing_a_refused_key_and_an_unreadable_record_still_ends_a_dead
     endless = sim.add_replica(training_seconds=3600, **lost)
     other = sim.add_replica(training_seconds=3600, **lost)
     training = sim.add_replica(training_seconds=3600, **lost)
-    late = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={endless}",
-                          "release_worker=true", 'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 30}')
-    broken = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={other}",
-                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    late = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={endless}",
+        "release_worker=true",
+        'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 30}',
+    )
+    broken = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={other}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     # Its deadline is hours away: the sweep must ask Tavus about it, with the refused key.
-    waiting = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={training}",
-                             "release_worker=true", f"wait_settings={FAST_WAIT}")
+    waiting = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={training}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     for run_id in (late, broken, waiting):
         wait_until_suspended(stack, run_id)
     # Someone edited a record by hand: an id that no longer validates.
-    response = stack.api.patch(f"/flow_runs/{broken}/labels", json={"tavus.wait.replicas": "r-edited/by hand"})
+    response = stack.api.patch(
+        f"/flow_runs/{broken}/labels", json={"tavus.wait.replicas": "r-edited/by hand"}
+    )
     assert response.status_code < 300, response.text
     _save_refused_block(stack)
     time.sleep(max(0.0, float(_labels(stack, late)["tavus.wait.deadline"]) - time.time()) + 0.5)
@@ -275,17 +326,29 @@ def test_a_sweep_facing_a_refused_key_and_an_unreadable_record_still_ends_a_dead
     assert timed_out["state_type"] == "FAILED", timed_out["state"]
     assert "ReplicaWaitTimeoutError" in message and "last status started" in message, message
     assert flow_run(stack, broken)["state_name"] == "Suspended"  # never acted on
-    assert flow_run(stack, waiting)["state_name"] == "Suspended"  # nothing known about it: left alone
+    assert (
+        flow_run(stack, waiting)["state_name"] == "Suspended"
+    )  # nothing known about it: left alone
     for run_id in (broken, waiting):
         stack.prefect("flow-run", "cancel", run_id)
 
 
 def _save_refused_block(stack: Stack) -> None:
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_KEY,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
 
-    with temporary_settings({PREFECT_API_URL: stack.api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
+    with temporary_settings(
+        {PREFECT_API_URL: stack.api_url},
+        restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING},
+    ):
         TavusCredentials(
-            api_key=f"{SIM_KEY}-revoked", base_url=stack.simulator.url, request_timeout_seconds=5,
+            api_key=f"{SIM_KEY}-revoked",
+            base_url=stack.simulator.url,
+            request_timeout_seconds=5,
             min_poll_spacing_seconds=0.01,
         ).save(REFUSED_BLOCK, overwrite=True)
 
@@ -297,8 +360,13 @@ def test_racing_resumes_of_one_suspended_wait_resume_it_once(stack: Stack) -> No
     """What two receivers and a sweep do when they decide on the same record at once: on
     PostgreSQL, Prefect alone accepts several resumes that arrive together."""
     replica_id = stack.simulator.add_replica(training_seconds=0)
-    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
-                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={replica_id}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     # Made to suspend by hand (its replica is done, so it would not): pause the worker-less run.
     wait_until_final_or_running(stack, run_id)
 
@@ -323,19 +391,23 @@ async def race():
 
 print(json.dumps(asyncio.run(race())))
 """
-    done = subprocess.run([sys.executable, "-c", script], env=stack.env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=stack.env, capture_output=True, text=True, timeout=180
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     accepted = json.loads(done.stdout.strip().splitlines()[-1])
     assert accepted.count(True) == 1, accepted
     history = _history(stack, run_id)
     suspended = max(i for i, s in enumerate(history) if s["name"] == "Suspended")
-    resumes = [s for s in history[suspended + 1:] if s["type"] == "SCHEDULED"]
+    resumes = [s for s in history[suspended + 1 :] if s["type"] == "SCHEDULED"]
     assert len(resumes) == 1, [(s["name"], s["timestamp"]) for s in history]
     assert wait_until_final(stack, run_id, "the resumed run")["state_type"] == "COMPLETED"
 
 
 def _history(stack: Stack, run_id: str) -> list[dict[str, Any]]:
-    return sorted(stack.get(f"/flow_run_states/?flow_run_id={run_id}"), key=lambda s: s["timestamp"])
+    return sorted(
+        stack.get(f"/flow_run_states/?flow_run_id={run_id}"), key=lambda s: s["timestamp"]
+    )
 
 
 def wait_until_final_or_running(stack: Stack, run_id: str) -> None:
@@ -350,14 +422,28 @@ def _suspend_by_hand(stack: Stack, run_id: str, replica_id: str) -> None:
     """Put a finished run back as a suspended wait on ``replica_id`` (force: no worker)."""
     import uuid
 
-    stack.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": "RUNNING", "name": "Running"}, "force": True})
-    response = stack.api.patch(f"/flow_runs/{run_id}/labels", json={
-        "tavus.wait.replicas": replica_id, "tavus.wait.deadline": time.time() + 3600,
-        "tavus.wait.checked_at": time.time() - 60,
-    })
+    stack.post(
+        f"/flow_runs/{run_id}/set_state",
+        {"state": {"type": "RUNNING", "name": "Running"}, "force": True},
+    )
+    response = stack.api.patch(
+        f"/flow_runs/{run_id}/labels",
+        json={
+            "tavus.wait.replicas": replica_id,
+            "tavus.wait.deadline": time.time() + 3600,
+            "tavus.wait.checked_at": time.time() - 60,
+        },
+    )
     assert response.status_code < 300, response.text
-    result = stack.post(f"/flow_runs/{run_id}/set_state", {"state": {
-        "type": "PAUSED", "name": "Suspended",
-        "state_details": {"pause_reschedule": True, "pause_key": uuid.uuid4().hex},
-    }, "force": True})
+    result = stack.post(
+        f"/flow_runs/{run_id}/set_state",
+        {
+            "state": {
+                "type": "PAUSED",
+                "name": "Suspended",
+                "state_details": {"pause_reschedule": True, "pause_key": uuid.uuid4().hex},
+            },
+            "force": True,
+        },
+    )
     assert result["status"] == "ACCEPT", result

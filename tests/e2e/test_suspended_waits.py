@@ -81,13 +81,19 @@ def processes_of(run_id: str) -> list[int]:
 def requests_for(stack: Stack, replica_ids: list[str]) -> int:
     """Requests the simulator served about these replicas (single GETs and list pages)."""
     stats = stack.simulator.stats()
-    return sum(stats["by_replica"].get(r, 0) for r in replica_ids) + stats["by_route"].get("GET /v2/replicas", 0)
+    return sum(stats["by_replica"].get(r, 0) for r in replica_ids) + stats["by_route"].get(
+        "GET /v2/replicas", 0
+    )
 
 
-def assert_released(stack: Stack, run_id: str, replica_ids: list[str], seconds: float = 3.0) -> None:
+def assert_released(
+    stack: Stack, run_id: str, replica_ids: list[str], seconds: float = 3.0
+) -> None:
     """While suspended: no process of the run exists, and Tavus hears nothing about the
     replicas it waits on (``replica_ids``)."""
-    eventually(lambda: (assert_no_process(run_id)), f"the process of run {run_id} to exit", timeout=60)
+    eventually(
+        lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60
+    )
     before = requests_for(stack, replica_ids)
     time.sleep(seconds)
     assert flow_run(stack, run_id)["state_name"] == "Suspended"
@@ -109,8 +115,9 @@ def sweep_schedule_off(stack: Stack) -> None:
     deployment = deployment_by_name(stack, "resume-replica-waits")
     assert [s["schedule"].get("interval") for s in deployment["schedules"]] == [600.0]
     for schedule in deployment["schedules"]:
-        response = stack.api.patch(f"/deployments/{deployment['id']}/schedules/{schedule['id']}",
-                                   json={"active": False})
+        response = stack.api.patch(
+            f"/deployments/{deployment['id']}/schedules/{schedule['id']}", json={"active": False}
+        )
         assert response.status_code == 204, response.text
 
 
@@ -138,19 +145,40 @@ def swept(stack: Stack) -> dict[str, Any]:
     replica that outlives its wait's deadline. One sweep resumes all three."""
     sim = stack.simulator
     lost = {"drop_callback": True, "callback_url": "http://127.0.0.1:9/never-called"}
-    batch = [sim.add_replica(training_seconds=0, replica_name="Done early", **lost),
-             *(sim.add_replica(training_seconds=60, **lost) for _ in range(2))]
-    failing = sim.add_replica(training_seconds=60, outcome="error", error_message="Face not visible",
-                              fail_at_progress=100, **lost)
+    batch = [
+        sim.add_replica(training_seconds=0, replica_name="Done early", **lost),
+        *(sim.add_replica(training_seconds=60, **lost) for _ in range(2)),
+    ]
+    failing = sim.add_replica(
+        training_seconds=60,
+        outcome="error",
+        error_message="Face not visible",
+        fail_at_progress=100,
+        **lost,
+    )
     endless = sim.add_replica(training_seconds=3600, **lost)
     runs = {
-        "batch": run_deployment(stack, "wait-for-replicas/wait-for-replicas", f"replica_ids={batch}".replace("'", '"'),
-                                "release_worker=true", f"wait_settings={FAST_WAIT}"),
-        "failing": run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={failing}",
-                                  "release_worker=true", f"wait_settings={FAST_WAIT}"),
-        "endless": run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={endless}",
-                                  "release_worker=true",
-                                  'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 60}'),
+        "batch": run_deployment(
+            stack,
+            "wait-for-replicas/wait-for-replicas",
+            f"replica_ids={batch}".replace("'", '"'),
+            "release_worker=true",
+            f"wait_settings={FAST_WAIT}",
+        ),
+        "failing": run_deployment(
+            stack,
+            "wait-for-replica/wait-for-replica",
+            f"replica_id={failing}",
+            "release_worker=true",
+            f"wait_settings={FAST_WAIT}",
+        ),
+        "endless": run_deployment(
+            stack,
+            "wait-for-replica/wait-for-replica",
+            f"replica_id={endless}",
+            "release_worker=true",
+            'wait_settings={"poll_interval_seconds": 0.5, "timeout_seconds": 60}',
+        ),
     }
     for run_id in runs.values():
         wait_until_suspended(stack, run_id)
@@ -160,14 +188,24 @@ def swept(stack: Stack) -> dict[str, Any]:
     suspended_with = {name: flow_run(stack, run_id)["labels"] for name, run_id in runs.items()}
     # Past every end: the batch's and the failing replica's training, the deadline.
     eventually(lambda: _all_finished(stack, [*batch, failing]), "training to end", timeout=60)
-    time.sleep(max(0.0, float(suspended_with["endless"]["tavus.wait.deadline"]) - time.time()) + 0.5)
+    time.sleep(
+        max(0.0, float(suspended_with["endless"]["tavus.wait.deadline"]) - time.time()) + 0.5
+    )
     dropped = sim.stats()["callbacks"]["dropped"]
     sim.reset_stats()
     result = sweep(stack)
     finals = {name: wait_until_final(stack, run_id, f"{name} run") for name, run_id in runs.items()}
-    return {"runs": runs, "batch": batch, "failing": failing, "endless": endless, "sweep": result,
-            "finals": finals, "suspended_with": suspended_with, "requests": stack.simulator.stats(),
-            "dropped": dropped}
+    return {
+        "runs": runs,
+        "batch": batch,
+        "failing": failing,
+        "endless": endless,
+        "sweep": result,
+        "finals": finals,
+        "suspended_with": suspended_with,
+        "requests": stack.simulator.stats(),
+        "dropped": dropped,
+    }
 
 
 def _all_finished(stack: Stack, replica_ids: list[str]) -> None:
@@ -186,21 +224,26 @@ def test_a_lost_callback_is_made_up_for_by_the_sweep(stack: Stack, swept: dict[s
     assert swept["dropped"] >= 3  # every callback lost
     # One completed event per replica, though the batch ran twice (no repeat after resuming).
     for replica_id in batch:
-        found = eventually(lambda: _one_event(stack, replica_id, run_id), f"the completed event of {replica_id}")
+        found = eventually(
+            lambda replica_id=replica_id: _one_event(stack, replica_id, run_id),
+            f"the completed event of {replica_id}",
+        )
         assert found["payload"]["status"] == "completed"
     artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
     assert any(a.get("type") == "table" for a in artifacts), artifacts
 
 
 def _one_event(stack: Stack, replica_id: str, run_id: str) -> dict[str, Any]:
-    found = completed_events(stack, resource={"id": [f"tavus.replica.{replica_id}"]},
-                             related={"id": [f"prefect.flow-run.{run_id}"]})
+    found = completed_events(
+        stack,
+        resource={"id": [f"tavus.replica.{replica_id}"]},
+        related={"id": [f"prefect.flow-run.{run_id}"]},
+    )
     assert len(found) == 1, f"{len(found)} completed events for {replica_id}"
     return found[0]
 
 
 def test_the_sweep_costs_one_request_per_100_replicas(swept: dict[str, Any]) -> None:
-    result = swept["sweep"]
     # Sweep: one list request for the 4 suspended replicas; then each resumed run checks once
     # (a list for the batch, a GET for each single wait).
     by_route = swept["requests"]["by_route"]
@@ -217,11 +260,15 @@ def test_a_failed_training_fails_the_resumed_run(stack: Stack, swept: dict[str, 
         logged(stack, swept["runs"]["failing"], "ReplicaTrainingFailedError")
 
 
-def test_a_deadline_passing_while_suspended_ends_as_a_timeout(stack: Stack, swept: dict[str, Any]) -> None:
+def test_a_deadline_passing_while_suspended_ends_as_a_timeout(
+    stack: Stack, swept: dict[str, Any]
+) -> None:
     run = swept["finals"]["endless"]
     assert run["state_type"] == "FAILED", run["state"]
     message = run["state"].get("message") or ""
-    assert "started" in message and "/100" in message, message  # the last status seen, not a pause timeout
+    assert "started" in message and "/100" in message, (
+        message
+    )  # the last status seen, not a pause timeout
     assert "never resumed" not in message
     if "deadline" not in message:
         logged(stack, swept["runs"]["endless"], "ReplicaWaitTimeoutError")
@@ -242,8 +289,13 @@ def logged(stack: Stack, run_id: str, text: str) -> None:
 
 def test_a_forged_ready_costs_one_request_and_the_run_suspends_again(stack: Stack) -> None:
     replica_id = stack.simulator.add_replica(training_seconds=3600, drop_callback=True)
-    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
-                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={replica_id}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_suspended(stack, run_id)
     eventually(lambda: assert_no_process(run_id), "the suspended run's process to exit", timeout=60)
     before = requests_for(stack, [replica_id])
@@ -256,7 +308,9 @@ def test_a_forged_ready_costs_one_request_and_the_run_suspends_again(stack: Stac
 
 def forge_ready(stack: Stack, replica_id: str, run_id: str) -> None:
     if HAS_RECEIVER and getattr(stack, "receiver_url", None):
-        response = httpx.post(stack.receiver_url, json={"replica_id": replica_id, "status": "ready"}, timeout=10)
+        response = httpx.post(
+            stack.receiver_url, json={"replica_id": replica_id, "status": "ready"}, timeout=10
+        )
         assert response.status_code < 300, response.text
     else:  # until the receiver is merged: the resume it would make, through the same contract
         response = stack.api.post(f"/flow_runs/{run_id}/resume", json={})
@@ -265,13 +319,20 @@ def forge_ready(stack: Stack, replica_id: str, run_id: str) -> None:
 
 def test_cancelling_a_suspended_run_cancels_it_for_good(stack: Stack) -> None:
     replica_id = stack.simulator.add_replica(training_seconds=3600, drop_callback=True)
-    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
-                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={replica_id}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_suspended(stack, run_id)
     stack.prefect("flow-run", "cancel", run_id)
     assert wait_until_final(stack, run_id, "cancelled run")["state_type"] == "CANCELLED"
     # What the sweep and the receiver go by: it is no suspended wait any more, and a resume is refused.
-    suspended = stack.post("/flow_runs/filter", {"flow_runs": {"state": {"name": {"any_": ["Suspended"]}}}})
+    suspended = stack.post(
+        "/flow_runs/filter", {"flow_runs": {"state": {"name": {"any_": ["Suspended"]}}}}
+    )
     assert run_id not in {run["id"] for run in suspended}
     result = stack.api.post(f"/flow_runs/{run_id}/resume", json={}).json()
     assert result["status"] != "ACCEPT", result
@@ -329,14 +390,19 @@ def receivers(stack: Stack) -> Iterator[list[Receiver]]:
     """Two callback receivers, each its own process, port and Prefect home. The
     ``tavus-callbacks`` block sends Tavus to the first (``stack.receiver_url``)."""
     if not HAS_RECEIVER:
-        pytest.skip("the callback receiver (prefect_tavus.callbacks, branch issue-receiver) is not merged yet")
+        pytest.skip(
+            "the callback receiver (prefect_tavus.callbacks, branch issue-receiver) is not merged yet"
+        )
     script = Path(sys.executable).with_name("prefect-tavus")
     found = []
     try:
         for name in RECEIVERS:
             port = free_port()
-            service = stack.start_process(name, [str(script), "callbacks", "--host", "127.0.0.1", "--port", str(port)],
-                                          {"TAVUS_CALLBACK_TOKEN": TOKEN})
+            service = stack.start_process(
+                name,
+                [str(script), "callbacks", "--host", "127.0.0.1", "--port", str(port)],
+                {"TAVUS_CALLBACK_TOKEN": TOKEN},
+            )
             found.append(Receiver(service, f"http://127.0.0.1:{port}"))
         for one in found:
             one.wait_healthy()
@@ -357,12 +423,24 @@ def receiver(receivers: list[Receiver]) -> str:
 
 
 def _save_callback_block(stack: Stack, base: str) -> None:
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_KEY,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
 
-    with temporary_settings({PREFECT_API_URL: stack.api_url}, restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING}):
+    with temporary_settings(
+        {PREFECT_API_URL: stack.api_url},
+        restore_defaults={PREFECT_API_KEY, PREFECT_API_AUTH_STRING},
+    ):
         TavusCredentials(
-            api_key=SIM_KEY, base_url=stack.simulator.url, request_timeout_seconds=5, min_poll_spacing_seconds=0.01,
-            callback_base_url=base, callback_token=TOKEN,
+            api_key=SIM_KEY,
+            base_url=stack.simulator.url,
+            request_timeout_seconds=5,
+            min_poll_spacing_seconds=0.01,
+            callback_base_url=base,
+            callback_token=TOKEN,
         ).save(CALLBACK_BLOCK, overwrite=True)
 
 
@@ -374,9 +452,13 @@ def test_a_suspended_wait_is_resumed_by_its_callback(stack: Stack, receiver: str
     sim.state.default_training_seconds = 3600.0
     try:
         run_id = run_deployment(
-            stack, "create-replica-and-wait/create-replica-and-wait",
-            "train_video_url=https://example.com/e2e-callback.mp4", "replica_name=E2E callback",
-            f"tavus_credentials={CALLBACK_BLOCK}", "release_worker=true", f"wait_settings={FAST_WAIT}",
+            stack,
+            "create-replica-and-wait/create-replica-and-wait",
+            "train_video_url=https://example.com/e2e-callback.mp4",
+            "replica_name=E2E callback",
+            f"tavus_credentials={CALLBACK_BLOCK}",
+            "release_worker=true",
+            f"wait_settings={FAST_WAIT}",
         )
         wait_until_suspended(stack, run_id)
     finally:
@@ -407,13 +489,16 @@ def test_the_stack_comes_back_after_restarts(stack: Stack, receivers: list[Recei
     """The server down and back on the same port and database, a worker and a receiver
     restarted: the deployments are still there and a run still completes."""
     deployments = {d["name"] for d in stack.post("/deployments/filter", {})}
-    with stack.server_down(seconds=3):
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"{stack.api_url}/health", timeout=2)
+    with stack.server_down(seconds=3), pytest.raises(httpx.TransportError):
+        httpx.get(f"{stack.api_url}/health", timeout=2)
     assert {d["name"] for d in stack.post("/deployments/filter", {})} == deployments
     stack.restart_worker("worker-2")
     receivers[1].restart()
     replica_id = stack.simulator.add_replica(training_seconds=1)
-    run_id = run_deployment(stack, "wait-for-replica/wait-for-replica", f"replica_id={replica_id}",
-                            f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-replica/wait-for-replica",
+        f"replica_id={replica_id}",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_completed(stack, run_id, f"wait-for-replica run {run_id} after the restarts")

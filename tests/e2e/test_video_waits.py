@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from prefect_tavus.core.contract import LABEL_CHECKED_AT, LABEL_DEADLINE, LABEL_VIDEOS, event_name, row_labels
+from prefect_tavus.core.contract import (
+    LABEL_CHECKED_AT,
+    LABEL_DEADLINE,
+    LABEL_VIDEOS,
+    event_name,
+    row_labels,
+)
 from tests.e2e.conftest import DATABASES, Stack
 from tests.e2e.test_deployments import (
     eventually,
@@ -72,13 +78,19 @@ def video_requests(stack: Stack, video_ids: list[str]) -> int:
     """Requests the simulator served that can be about these videos: their single GETs
     and every video list page (the list has no id filter)."""
     stats = stack.simulator.stats()
-    return sum(stats["by_video"].get(v, 0) for v in video_ids) + stats["by_route"].get(LIST_ROUTE, 0)
+    return sum(stats["by_video"].get(v, 0) for v in video_ids) + stats["by_route"].get(
+        LIST_ROUTE, 0
+    )
 
 
-def assert_videos_released(stack: Stack, run_id: str, video_ids: list[str], seconds: float = 2.0) -> None:
+def assert_videos_released(
+    stack: Stack, run_id: str, video_ids: list[str], seconds: float = 2.0
+) -> None:
     """While suspended: no process of the run exists, and Tavus hears nothing about the
     videos it waits on."""
-    eventually(lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60)
+    eventually(
+        lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60
+    )
     before = video_requests(stack, video_ids)
     time.sleep(seconds)
     assert flow_run(stack, run_id)["state_name"] == "Suspended"
@@ -95,10 +107,16 @@ def waited_on(stack: Stack, run_id: str) -> list[str]:
 
 
 def video_events(stack: Stack, what: str, video_id: str) -> list[dict[str, Any]]:
-    return stack.post("/events/filter", {
-        "filter": {"event": {"name": [event_name("video", what)]}, "resource": {"id": [f"tavus.video.{video_id}"]}},
-        "limit": 50,
-    })["events"]
+    return stack.post(
+        "/events/filter",
+        {
+            "filter": {
+                "event": {"name": [event_name("video", what)]},
+                "resource": {"id": [f"tavus.video.{video_id}"]},
+            },
+            "limit": 50,
+        },
+    )["events"]
 
 
 def one_event(stack: Stack, what: str, video_id: str, run_id: str) -> dict[str, Any]:
@@ -110,7 +128,9 @@ def one_event(stack: Stack, what: str, video_id: str, run_id: str) -> dict[str, 
         return found[0]
 
     event = eventually(check, f"the {event_name('video', what)} event of {video_id}", timeout=30)
-    assert f"prefect.flow-run.{run_id}" in {r["prefect.resource.id"] for r in event["related"]}, event["related"]
+    assert f"prefect.flow-run.{run_id}" in {r["prefect.resource.id"] for r in event["related"]}, (
+        event["related"]
+    )
     assert event["payload"]["video_id"] == video_id
     return event
 
@@ -142,17 +162,33 @@ def json_param(name: str, value: Any) -> str:
 # --- 1. callbacks resume a suspended batch ---------------------------------------------
 
 
-def test_a_suspended_video_batch_is_resumed_by_its_callbacks(stack: Stack, receivers: list[Receiver]) -> None:
+def test_a_suspended_video_batch_is_resumed_by_its_callbacks(
+    stack: Stack, receivers: list[Receiver]
+) -> None:
     sim = stack.simulator
     replica_id = gate(stack, "E2E video callbacks")
     url = receivers[0].url
-    videos = sorted(sim.add_video(replica_id=replica_id, script=f"Hello {n}", video_name=f"E2E callback {n}",
-                                  generation_seconds=1.0, callback_url=url) for n in range(2))
+    videos = sorted(
+        sim.add_video(
+            replica_id=replica_id,
+            script=f"Hello {n}",
+            video_name=f"E2E callback {n}",
+            generation_seconds=1.0,
+            callback_url=url,
+        )
+        for n in range(2)
+    )
     delivered = sim.stats()["callbacks"]["delivered"]
 
     # The block that holds the token: the run loads it, and must not show it anywhere.
-    run_id = run_deployment(stack, "wait-for-videos/wait-for-videos", json_param("video_ids", videos),
-                            f"tavus_credentials={CALLBACK_BLOCK}", "release_worker=true", f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-videos/wait-for-videos",
+        json_param("video_ids", videos),
+        f"tavus_credentials={CALLBACK_BLOCK}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_suspended(stack, run_id)
 
     assert waited_on(stack, run_id) == videos
@@ -162,10 +198,14 @@ def test_a_suspended_video_batch_is_resumed_by_its_callbacks(stack: Stack, recei
 
     assert sim.stats()["callbacks"]["delivered"] == delivered + 2
     history = states(stack, run_id)
-    assert history.count("Suspended") == 1 and history.count("Running") == 2, history  # resumed once
+    assert history.count("Suspended") == 1 and history.count("Running") == 2, (
+        history
+    )  # resumed once
     for video_id in videos:
         event = one_event(stack, "completed", video_id, run_id)
-        assert event["payload"]["status"] == "ready" and event["payload"]["download_url"], event["payload"]
+        assert event["payload"]["status"] == "ready" and event["payload"]["download_url"], event[
+            "payload"
+        ]
     rows = table(stack, run_id, "tavus-batch-2-videos-")
     assert sorted(row["video_id"] for row in rows) == videos
     assert all(row["outcome"] == "completed" and row["download_url"] for row in rows), rows
@@ -183,15 +223,33 @@ def test_a_video_batch_whose_callbacks_are_lost_is_resumed_by_the_sweep_and_name
     replica_id = gate(stack, "E2E video sweep")
     lost = {"drop_callback": True, "callback_url": "http://127.0.0.1:9/never-called"}
     reason = "E2E: the audio is too short to speak"
-    ready = sim.add_video(replica_id=replica_id, script="Ready one", video_name="E2E ready", generation_seconds=1.0,
-                          **lost)
-    failing = sim.add_video(replica_id=replica_id, script="Failing one", video_name="E2E failing",
-                            generation_seconds=1.0, outcome="error", error_reason=reason, **lost)
+    ready = sim.add_video(
+        replica_id=replica_id,
+        script="Ready one",
+        video_name="E2E ready",
+        generation_seconds=1.0,
+        **lost,
+    )
+    failing = sim.add_video(
+        replica_id=replica_id,
+        script="Failing one",
+        video_name="E2E failing",
+        generation_seconds=1.0,
+        outcome="error",
+        error_reason=reason,
+        **lost,
+    )
     videos = sorted([ready, failing])
     dropped = sim.stats()["callbacks"]["dropped"]
 
-    run_id = run_deployment(stack, "wait-for-videos/wait-for-videos", json_param("video_ids", videos),
-                            "release_worker=true", "raise_on_failure=false", f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "wait-for-videos/wait-for-videos",
+        json_param("video_ids", videos),
+        "release_worker=true",
+        "raise_on_failure=false",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_suspended(stack, run_id)
     assert waited_on(stack, run_id) == videos
     assert_videos_released(stack, run_id, videos, seconds=1.0)
@@ -210,19 +268,25 @@ def test_a_video_batch_whose_callbacks_are_lost_is_resumed_by_the_sweep_and_name
     assert rows[ready]["outcome"] == "completed" and rows[ready]["download_url"], rows
     assert rows[failing]["outcome"] == "failed" and rows[failing]["status"] == "error", rows
     assert reason in (rows[failing]["error_message"] or ""), rows[failing]
-    details = [a for a in artifacts_of(stack, run_id) if a.get("key") == f"tavus-video-{failing.lower()}"]
+    details = [
+        a for a in artifacts_of(stack, run_id) if a.get("key") == f"tavus-video-{failing.lower()}"
+    ]
     assert details and reason in details[0]["data"], details
     one_event(stack, "completed", ready, run_id)
     failed = one_event(stack, "failed", failing, run_id)
     assert reason in (failed["payload"]["error_message"] or ""), failed["payload"]
     assert run["state_type"] == "COMPLETED"
-    eventually(lambda: _swept_videos(stack, swept["id"]), "the sweep's summary in its logs", timeout=30)
+    eventually(
+        lambda: _swept_videos(stack, swept["id"]), "the sweep's summary in its logs", timeout=30
+    )
 
 
 def _swept_videos(stack: Stack, sweep_id: str) -> None:
     logs = run_logs(stack, sweep_id)
     # Two videos are read as the wait reads them: a GET each (fewer than a list page costs).
-    assert "1 suspended wait on 0 replicas and 2 videos, 2 requests to Tavus; resumed 1." in logs, logs
+    assert "1 suspended wait on 0 replicas and 2 videos, 2 requests to Tavus; resumed 1." in logs, (
+        logs
+    )
 
 
 def _finished(stack: Stack, video_ids: list[str]) -> None:
@@ -230,7 +294,9 @@ def _finished(stack: Stack, video_ids: list[str]) -> None:
 
 
 def _dropped(stack: Stack, at_least: int) -> None:
-    assert stack.simulator.stats()["callbacks"]["dropped"] >= at_least, stack.simulator.stats()["callbacks"]
+    assert stack.simulator.stats()["callbacks"]["dropped"] >= at_least, stack.simulator.stats()[
+        "callbacks"
+    ]
 
 
 # --- 3. generate-videos: once per row, across fresh machines ---------------------------
@@ -241,18 +307,32 @@ def test_generate_videos_that_releases_its_worker_creates_each_row_once_across_f
 ) -> None:
     sim = stack.simulator
     replica_id = gate(stack, "E2E generate")
-    rows = [{"key": f"lead-{n}", "video_name": f"E2E generate {stack.database} {n}", "script": f"Hi lead {n}!"}
-            for n in range(3)]
+    rows = [
+        {
+            "key": f"lead-{n}",
+            "video_name": f"E2E generate {stack.database} {n}",
+            "script": f"Hi lead {n}!",
+        }
+        for n in range(3)
+    ]
     creates = sim.stats()["by_route"].get(CREATE_ROUTE, 0)
     delivered = sim.stats()["callbacks"]["delivered"]
 
-    run_id = run_deployment(stack, "generate-videos/generate-videos", f"replica_id={replica_id}",
-                            json_param("requests", rows), f"tavus_credentials={CALLBACK_BLOCK}",
-                            "release_worker=true", f"wait_settings={FAST_WAIT}")
+    run_id = run_deployment(
+        stack,
+        "generate-videos/generate-videos",
+        f"replica_id={replica_id}",
+        json_param("requests", rows),
+        f"tavus_credentials={CALLBACK_BLOCK}",
+        "release_worker=true",
+        f"wait_settings={FAST_WAIT}",
+    )
     wait_until_suspended(stack, run_id)
 
     labels = flow_run(stack, run_id)["labels"]
-    by_key = {row["key"]: labels[row_labels(row["key"])[0]] for row in rows}  # recorded before suspending
+    by_key = {
+        row["key"]: labels[row_labels(row["key"])[0]] for row in rows
+    }  # recorded before suspending
     videos = sorted(by_key.values())
     assert waited_on(stack, run_id) == videos
     assert sim.stats()["by_route"].get(CREATE_ROUTE, 0) == creates + 3
@@ -261,7 +341,9 @@ def test_generate_videos_that_releases_its_worker_creates_each_row_once_across_f
         assert sent["script"] == row["script"] and sent["replica_id"] == replica_id, sent
         assert sent["callback_url"] == receivers[0].url  # the block's receiver, with its token
     # Its process exits by itself; then every machine is wiped and started again.
-    eventually(lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60)
+    eventually(
+        lambda: assert_no_process(run_id), f"the process of run {run_id} to exit", timeout=60
+    )
     _fresh_machines(stack)
     assert_videos_released(stack, run_id, videos, seconds=1.0)
 

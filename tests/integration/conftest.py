@@ -18,12 +18,19 @@ def prefect_server():
 @pytest.fixture
 def credentials(simulator):
     return TavusCredentials(
-        api_key=SIM_KEY, base_url=simulator.url, request_timeout_seconds=2, min_poll_spacing_seconds=0.01
+        api_key=SIM_KEY,
+        base_url=simulator.url,
+        request_timeout_seconds=2,
+        min_poll_spacing_seconds=0.01,
     )
 
 
 #: Wait settings for tests: poll every 0.2 s growing to 0.5 s, no heartbeat lines.
-FAST_SETTINGS = {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.5, "heartbeat_seconds": 3600}
+FAST_SETTINGS = {
+    "poll_interval_seconds": 0.2,
+    "max_poll_interval_seconds": 0.5,
+    "heartbeat_seconds": 3600,
+}
 
 
 def fast(**overrides: float) -> dict[str, dict[str, float]]:

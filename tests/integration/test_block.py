@@ -56,12 +56,17 @@ def test_block_type_is_registered_with_its_schema():
     assert "api_key" not in schema.fields.get("required", [])
     assert "TAVUS_API_KEY" in api_key["description"]
     assert str(block_type.logo_url) == str(TavusCredentials._logo_url)
-    assert all(properties[name].get("description") for name in ("api_key", "base_url", "request_timeout_seconds"))
+    assert all(
+        properties[name].get("description")
+        for name in ("api_key", "base_url", "request_timeout_seconds")
+    )
     assert "api_key" in schema.fields.get("secret_fields", [])
 
 
 def test_saved_block_round_trips_and_masks_the_key():
-    TavusCredentials(api_key="tvs-roundtrip", base_url="http://127.0.0.1:9").save("tavus-it-block", overwrite=True)
+    TavusCredentials(api_key="tvs-roundtrip", base_url="http://127.0.0.1:9").save(
+        "tavus-it-block", overwrite=True
+    )
     loaded = TavusCredentials.load("tavus-it-block")
     assert loaded.api_key.get_secret_value() == "tvs-roundtrip"
     assert "tvs-roundtrip" not in repr(loaded)
@@ -71,12 +76,16 @@ def test_a_block_without_a_key_is_saved_with_no_key_not_a_masked_one():
     """An empty key is stored as null, so the UI shows none rather than ``********``; blocks
     saved as null (earlier versions, or cleared) load with an empty key, which means
     ``TAVUS_API_KEY``; saving without a key over a saved key clears it."""
-    TavusCredentials(api_key="tvs-old", base_url="http://127.0.0.1:9").save("tavus-it-nokey", overwrite=True)
+    TavusCredentials(api_key="tvs-old", base_url="http://127.0.0.1:9").save(
+        "tavus-it-nokey", overwrite=True
+    )
     TavusCredentials(base_url="http://127.0.0.1:9").save("tavus-it-nokey", overwrite=True)
 
     async def stored():
         async with get_client() as client:
-            document = await client.read_block_document_by_name("tavus-it-nokey", "tavus-credentials")
+            document = await client.read_block_document_by_name(
+                "tavus-it-nokey", "tavus-credentials"
+            )
             return document.data
 
     assert asyncio.run(stored())["api_key"] is None

@@ -11,8 +11,8 @@ from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
 from prefect_tavus.blocks import TavusCredentials
-from prefect_tavus.flows import create_replica_and_wait
 from prefect_tavus.core import ReplicaCreateOutcomeUnknownError, ReplicaTrainingFailedError
+from prefect_tavus.flows import create_replica_and_wait
 from prefect_tavus.simulator import ROUTE_CREATE, Fault, TavusSimulator
 from tests.conftest import SIM_KEY
 from tests.integration.conftest import FAST
@@ -59,7 +59,11 @@ def test_a_restarted_run_reuses_the_replica_it_created(quick_sim, quick_creds):
         async with get_client() as client:
             return await client.create_flow_run(
                 create_replica_and_wait,
-                parameters={"train_video_url": VIDEO, "tavus_credentials": "tavus-it-create", **FAST},
+                parameters={
+                    "train_video_url": VIDEO,
+                    "tavus_credentials": "tavus-it-create",
+                    **FAST,
+                },
             )
 
     flow_run = asyncio.run(create_run())
@@ -70,7 +74,9 @@ def test_a_restarted_run_reuses_the_replica_it_created(quick_sim, quick_creds):
             await client.set_flow_run_state(flow_run.id, Scheduled(), force=True)
             return await client.read_flow_run(flow_run.id)
 
-    state = run_flow(create_replica_and_wait, flow_run=asyncio.run(reschedule()), return_type="state")
+    state = run_flow(
+        create_replica_and_wait, flow_run=asyncio.run(reschedule()), return_type="state"
+    )
     assert state.is_completed()
     assert quick_sim.stats()["by_route"][CREATE] == 1
 
@@ -98,7 +104,9 @@ def _labels(run_id) -> dict:
 
 
 def test_the_created_id_is_recorded_on_the_flow_run(quick_sim, quick_creds):
-    state = create_replica_and_wait(VIDEO, quick_creds, replica_name="Recorded", return_state=True, **FAST)
+    state = create_replica_and_wait(
+        VIDEO, quick_creds, replica_name="Recorded", return_state=True, **FAST
+    )
     replica = state.result()
     labels = _labels(state.state_details.flow_run_id)
     assert labels["tavus.create.replica_id"] == replica.replica_id
@@ -106,7 +114,9 @@ def test_the_created_id_is_recorded_on_the_flow_run(quick_sim, quick_creds):
 
 
 def test_a_lost_answer_reattaches_to_the_replica_the_create_made(quick_sim, quick_creds):
-    quick_sim.add_replica(training_seconds=0, replica_name="Lost answer (2)")  # a near namesake: not ours
+    quick_sim.add_replica(
+        training_seconds=0, replica_name="Lost answer (2)"
+    )  # a near namesake: not ours
     quick_sim.inject_faults(ROUTE_CREATE, [Fault.lost_answer()])
     replica = create_replica_and_wait(VIDEO, quick_creds, replica_name="Lost answer", **FAST)
     assert replica.status == "completed"
@@ -117,7 +127,9 @@ def test_a_lost_answer_reattaches_to_the_replica_the_create_made(quick_sim, quic
 
 def test_a_lost_answer_without_a_name_fails_saying_the_outcome_is_unknown(quick_sim, quick_creds):
     quick_sim.inject_faults(ROUTE_CREATE, [Fault.lost_answer()])
-    with pytest.raises(ReplicaCreateOutcomeUnknownError, match="could train and bill a second replica"):
+    with pytest.raises(
+        ReplicaCreateOutcomeUnknownError, match="could train and bill a second replica"
+    ):
         create_replica_and_wait(VIDEO, quick_creds, **FAST)
     assert quick_sim.stats()["by_route"][CREATE] == 1
 
@@ -140,8 +152,12 @@ def test_a_life_that_finds_an_unanswered_attempt_looks_instead_of_creating(quick
         async with get_client() as client:
             run = await client.create_flow_run(
                 create_replica_and_wait,
-                parameters={"train_video_url": VIDEO, "tavus_credentials": "tavus-it-attempt",
-                            "replica_name": "Killed mid-create", **FAST},
+                parameters={
+                    "train_video_url": VIDEO,
+                    "tavus_credentials": "tavus-it-attempt",
+                    "replica_name": "Killed mid-create",
+                    **FAST,
+                },
             )
             await client.update_flow_run_labels(run.id, {"tavus.create.attempted_at": attempted})
             return await client.read_flow_run(run.id)

@@ -13,10 +13,19 @@ from pathlib import Path
 
 def _demo(home: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               DEMO_TRAINING_SECONDS="4")
-    return subprocess.run([sys.executable, "-m", "prefect_tavus.flows.demo"], env=env, capture_output=True,
-                          text=True, timeout=300)
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        DEMO_TRAINING_SECONDS="4",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "prefect_tavus.flows.demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_demo_prints_the_video_table_twice_on_one_home(tmp_path: Path) -> None:
@@ -24,7 +33,17 @@ def test_the_demo_prints_the_video_table_twice_on_one_home(tmp_path: Path) -> No
         done = _demo(tmp_path / "prefect-home")
         assert done.returncode == 0, (attempt, done.stdout[-2000:], done.stderr[-3000:])
         table = done.stdout.split("==> Results table", 1)[1].split("Waiting on a batch", 1)[0]
-        rows = {line.split()[0]: line.split() for line in table.splitlines() if line.strip().startswith("lead-")}
-        assert [rows[key][2] for key in ("lead-0001", "lead-0002", "lead-0003")] == ["ready", "ready", "error"]
-        assert rows["lead-0001"][-1].endswith(".mp4") and "audio_too_short" in " ".join(rows["lead-0003"])
+        rows = {
+            line.split()[0]: line.split()
+            for line in table.splitlines()
+            if line.strip().startswith("lead-")
+        }
+        assert [rows[key][2] for key in ("lead-0001", "lead-0002", "lead-0003")] == [
+            "ready",
+            "ready",
+            "error",
+        ]
+        assert rows["lead-0001"][-1].endswith(".mp4") and "audio_too_short" in " ".join(
+            rows["lead-0003"]
+        )
         assert "sim-key" not in done.stdout + done.stderr  # the simulator's key is never printed

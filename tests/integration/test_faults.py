@@ -14,12 +14,12 @@ import time
 
 import pytest
 
-from prefect_tavus.flows import wait_for_replica
 from prefect_tavus.core import (
     ReplicaNotFoundDuringWaitError,
     TavusAPIUnavailableError,
     TavusAuthenticationError,
 )
+from prefect_tavus.flows import wait_for_replica
 from prefect_tavus.simulator import ROUTE_GET, Fault
 from tests.conftest import SIM_KEY
 from tests.integration.conftest import FAULT_TABLE, fast
@@ -86,8 +86,13 @@ def test_retry_after_http_date_is_honoured(simulator, credentials):
 def test_outage_longer_than_budget_fails_and_says_how_long(simulator, credentials):
     rid = simulator.add_replica(training_seconds=30)
     simulator.inject_faults("*", [Fault.status(503)] * 200)
-    error, waited = _run(simulator, credentials, "503 for longer than max_outage_seconds=1.5",
-                         replica_id=rid, max_outage_seconds=1.5)
+    error, waited = _run(
+        simulator,
+        credentials,
+        "503 for longer than max_outage_seconds=1.5",
+        replica_id=rid,
+        max_outage_seconds=1.5,
+    )
     assert isinstance(error, TavusAPIUnavailableError)
     assert error.outage_seconds >= 1.5
     assert "unreachable for" in str(error) and "503" in str(error)
@@ -152,8 +157,15 @@ def test_confirming_gets_stop_at_the_deadline(simulator, credentials):
     failed = simulator.add_replica(training_seconds=0, outcome="error", error_message="No face")
     simulator.inject_faults(ROUTE_GET, [Fault.status(429, retry_after=300)] * 200)
     started = time.monotonic()
-    result = wait_for_replicas([done, failed], credentials, raise_on_failure=False,
-                               **fast(timeout_seconds=2.0, max_outage_seconds=600))
+    result = wait_for_replicas(
+        [done, failed],
+        credentials,
+        raise_on_failure=False,
+        **fast(timeout_seconds=2.0, max_outage_seconds=600),
+    )
     assert time.monotonic() - started < 20
     outcomes = {r.replica_id: r.outcome.value for r in result.results}
-    assert outcomes == {done: "completed", failed: "failed"}  # the list's view stands without its message
+    assert outcomes == {
+        done: "completed",
+        failed: "failed",
+    }  # the list's view stands without its message

@@ -8,7 +8,6 @@ import pytest
 from prefect import flow
 
 from prefect_tavus.blocks import TavusCredentials
-from prefect_tavus.tasks import aget_replica, get_replica
 from prefect_tavus.core import (
     InvalidReplicaIdError,
     Replica,
@@ -18,6 +17,7 @@ from prefect_tavus.core import (
     TavusServerError,
 )
 from prefect_tavus.simulator import Fault
+from prefect_tavus.tasks import aget_replica, get_replica
 
 FAST_RETRIES = {"retry_delay_seconds": [0.05] * 4, "retry_jitter_factor": 0}
 

@@ -14,8 +14,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.flow_engine import run_flow
 from prefect.states import Cancelling, Scheduled
 
-from prefect_tavus.flows import wait_for_replica
 from prefect_tavus.core import ReplicaWaitTimeoutError
+from prefect_tavus.flows import wait_for_replica
 from prefect_tavus.simulator import Fault
 from tests.integration.conftest import fast
 
@@ -24,7 +24,9 @@ async def _flow_run_named(name: str, timeout: float = 20.0):
     async with get_client() as client:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+            )
             if runs:
                 return runs[0]
             await asyncio.sleep(0.1)
@@ -35,8 +37,15 @@ def test_cancelling_stops_polling_within_a_second_and_leaves_the_replica(simulat
     rid = simulator.add_replica(training_seconds=300)
     box = {}
     thread = threading.Thread(
-        target=lambda: box.setdefault("state", wait_for_replica(
-            rid, credentials, wait_settings={"poll_interval_seconds": 10, "max_poll_interval_seconds": 10}, return_state=True)),
+        target=lambda: box.setdefault(
+            "state",
+            wait_for_replica(
+                rid,
+                credentials,
+                wait_settings={"poll_interval_seconds": 10, "max_poll_interval_seconds": 10},
+                return_state=True,
+            ),
+        ),
         daemon=True,
     )
     thread.start()
@@ -89,7 +98,11 @@ def test_deadline_counts_from_the_first_start_after_a_restart(simulator, credent
         async with get_client() as client:
             return await client.create_flow_run(
                 wait_for_replica,
-                parameters={"replica_id": rid, "tavus_credentials": "tavus-it-restart", **fast(timeout_seconds=5)},
+                parameters={
+                    "replica_id": rid,
+                    "tavus_credentials": "tavus-it-restart",
+                    **fast(timeout_seconds=5),
+                },
             )
 
     flow_run = asyncio.run(create())

@@ -8,7 +8,11 @@ import re
 import time
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+)
 
 from prefect_tavus.flows import wait_for_replica, wait_for_replicas
 from prefect_tavus.flows._prefect_ui import (
@@ -25,8 +29,13 @@ async def _events_about(replica_id: str) -> list[dict]:
         for _ in range(40):
             response = await client._client.post(
                 "/events/filter",
-                json={"filter": {"any_resource": {"id": [f"tavus.replica.{replica_id}"]},
-                                 "order": "ASC"}, "limit": 50},
+                json={
+                    "filter": {
+                        "any_resource": {"id": [f"tavus.replica.{replica_id}"]},
+                        "order": "ASC",
+                    },
+                    "limit": 50,
+                },
             )
             events = response.json()["events"]
             if any(e["event"] != "tavus.replica.progress" for e in events):
@@ -63,22 +72,32 @@ def test_completed_wait_emits_progress_and_completed_events(simulator, credentia
 
 
 def test_failed_and_timed_out_events_carry_the_reason(simulator, credentials):
-    bad = simulator.add_replica(training_seconds=0.5, outcome="error", error_message="Lighting too dark")
+    bad = simulator.add_replica(
+        training_seconds=0.5, outcome="error", error_message="Lighting too dark"
+    )
     slow = simulator.add_replica(training_seconds=120)
     wait_for_replicas([bad, slow], credentials, raise_on_failure=False, **fast(timeout_seconds=2))
     failed = [e for e in asyncio.run(_events_about(bad)) if e["event"] == "tavus.replica.failed"]
     assert len(failed) == 1 and failed[0]["payload"]["error_message"] == "Lighting too dark"
-    timed_out = [e for e in asyncio.run(_events_about(slow)) if e["event"] == "tavus.replica.timed-out"]
+    timed_out = [
+        e for e in asyncio.run(_events_about(slow)) if e["event"] == "tavus.replica.timed-out"
+    ]
     assert len(timed_out) == 1 and timed_out[0]["payload"]["status"] == "started"
 
 
 def test_artifacts_show_progress_and_details_under_a_stable_key(simulator, credentials):
-    rid = simulator.add_replica(replica_name="Artifact Demo", training_seconds=1.5, model_name="phoenix-4")
+    rid = simulator.add_replica(
+        replica_name="Artifact Demo", training_seconds=1.5, model_name="phoenix-4"
+    )
     first = wait_for_replica(rid, credentials, return_state=True, **FAST)
-    second = wait_for_replica(rid, credentials, return_state=True, **FAST)  # waiting again: same key
+    second = wait_for_replica(
+        rid, credentials, return_state=True, **FAST
+    )  # waiting again: same key
     artifacts = asyncio.run(_artifacts(first.state_details.flow_run_id))
     by_type = {a.type: a for a in artifacts}
-    assert by_type["progress"].data == 100.0 and by_type["progress"].key == progress_artifact_key([rid])
+    assert by_type["progress"].data == 100.0 and by_type["progress"].key == progress_artifact_key(
+        [rid]
+    )
     details = by_type["markdown"]
     assert details.key == replica_artifact_key(rid)
     assert "completed training" in details.data and "Artifact Demo" in details.data
@@ -87,37 +106,54 @@ def test_artifacts_show_progress_and_details_under_a_stable_key(simulator, crede
     async def history():
         async with get_client() as client:
             return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[replica_artifact_key(rid)]))
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[replica_artifact_key(rid)])
+                )
             )
 
     versions = asyncio.run(history())
-    assert {a.flow_run_id for a in versions} == {first.state_details.flow_run_id, second.state_details.flow_run_id}
+    assert {a.flow_run_id for a in versions} == {
+        first.state_details.flow_run_id,
+        second.state_details.flow_run_id,
+    }
 
 
 def test_failed_replica_artifact_shows_the_error(simulator, credentials):
-    rid = simulator.add_replica(training_seconds=0.5, outcome="error", error_message="No face detected")
+    rid = simulator.add_replica(
+        training_seconds=0.5, outcome="error", error_message="No face detected"
+    )
     state = wait_for_replica(rid, credentials, return_state=True, **FAST)
     assert state.is_failed()
-    details = [a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "markdown"]
-    assert len(details) == 1 and "No face detected" in details[0].data and "failed" in details[0].data
+    details = [
+        a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "markdown"
+    ]
+    assert (
+        len(details) == 1 and "No face detected" in details[0].data and "failed" in details[0].data
+    )
 
 
 def test_batch_wait_writes_one_table(simulator, credentials):
     ids = [simulator.add_replica(training_seconds=0.5) for _ in range(3)]
     state = wait_for_replicas(ids, credentials, return_state=True, **FAST)
-    tables = [a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "table"]
+    tables = [
+        a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "table"
+    ]
     assert len(tables) == 1
     assert tables[0].key == batch_artifact_key(ids)
     assert sorted(row["replica_id"] for row in json.loads(tables[0].data)) == sorted(ids)
 
 
 def test_text_from_tavus_cannot_break_the_details_table():
-    from prefect_tavus.flows._prefect_ui import _replica_markdown
     from prefect_tavus.core import Replica
     from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
+    from prefect_tavus.flows._prefect_ui import _replica_markdown
 
-    replica = Replica(replica_id="r1", replica_name="A | B\nC", status="error", error_message="bad | video\nline")
-    outcome = ReplicaOutcome(replica_id="r1", outcome=Outcome.FAILED, replica=replica, error_message="bad | video\nline")
+    replica = Replica(
+        replica_id="r1", replica_name="A | B\nC", status="error", error_message="bad | video\nline"
+    )
+    outcome = ReplicaOutcome(
+        replica_id="r1", outcome=Outcome.FAILED, replica=replica, error_message="bad | video\nline"
+    )
     markdown = _replica_markdown(outcome, WaitResult(results=[outcome]))
     table = [line for line in markdown.splitlines() if line.startswith("|")]
     assert all(line.replace("\\|", "").count("|") == 3 for line in table)  # two cells on every row
@@ -141,7 +177,9 @@ async def _latest(key: str):
         return latest
 
 
-async def _names_of_runs(flow_run_id, expected: int = 1, timeout: float = 15.0) -> tuple[str, list[str]]:
+async def _names_of_runs(
+    flow_run_id, expected: int = 1, timeout: float = 15.0
+) -> tuple[str, list[str]]:
     """The flow run's name and its task runs' names (recorded from events, so waited for)."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -158,8 +196,13 @@ async def _names_of_runs(flow_run_id, expected: int = 1, timeout: float = 15.0) 
 
 
 def test_a_replica_failing_at_40_shows_40_not_100(simulator, credentials):
-    rid = simulator.add_replica(replica_name="Broken take", training_seconds=1.5, outcome="error",
-                                fail_at_progress=40, error_message="No face detected")
+    rid = simulator.add_replica(
+        replica_name="Broken take",
+        training_seconds=1.5,
+        outcome="error",
+        fail_at_progress=40,
+        error_message="No face detected",
+    )
     state = wait_for_replica(rid, credentials, return_state=True, **FAST)
     assert state.is_failed()
     artifacts = {a.type: a for a in asyncio.run(_artifacts(state.state_details.flow_run_id))}
@@ -167,7 +210,9 @@ def test_a_replica_failing_at_40_shows_40_not_100(simulator, credentials):
     progress = artifacts["progress"]
     assert progress.key == f"tavus-progress-{rid}"
     assert progress.data == 40.0  # what Tavus reported when it failed, not 100
-    assert progress.description.startswith("Failed at 40/100: replica 'Broken take'")  # verdict first
+    assert progress.description.startswith(
+        "Failed at 40/100: replica 'Broken take'"
+    )  # verdict first
     assert asyncio.run(_latest(progress.key)).data == 40.0  # the Artifacts page shows the same
 
     details = artifacts["markdown"].data
@@ -175,15 +220,22 @@ def test_a_replica_failing_at_40_shows_40_not_100(simulator, credentials):
     assert "> **Error:** No face detected" in details
     assert "| Training progress | 40/100 |" in details and "| Type | user |" in details
     created = next(line for line in details.splitlines() if line.startswith("| Created |"))
-    assert HUMAN_TIME.search(created) and not re.search(r"\d{4}-\d{2}-\d{2}T", details)  # no raw ISO time
+    assert HUMAN_TIME.search(created) and not re.search(
+        r"\d{4}-\d{2}-\d{2}T", details
+    )  # no raw ISO time
     assert "| | |" not in details  # the table is headed by the replica's id, not an empty row
     assert details.splitlines()[4] == f"| Replica id | `{rid}` |"
 
 
 def test_a_batch_with_one_failure_shows_the_mean_of_what_tavus_reported(simulator, credentials):
     done = simulator.add_replica(replica_name="Rep A", training_seconds=0.8)
-    failed = simulator.add_replica(replica_name="Rep B", training_seconds=1.5, outcome="error",
-                                   fail_at_progress=40, error_message="No face detected")
+    failed = simulator.add_replica(
+        replica_name="Rep B",
+        training_seconds=1.5,
+        outcome="error",
+        fail_at_progress=40,
+        error_message="No face detected",
+    )
     ids = [done, failed]
     state = wait_for_replicas(ids, credentials, raise_on_failure=False, return_state=True, **FAST)
     assert state.is_completed()
@@ -191,7 +243,9 @@ def test_a_batch_with_one_failure_shows_the_mean_of_what_tavus_reported(simulato
     assert all(a.key and a.description for a in artifacts)  # listed on the Artifacts page, titled
 
     (progress,) = [a for a in artifacts if a.type == "progress"]
-    assert progress.key == progress_artifact_key(ids) and progress.key.startswith("tavus-progress-batch-2-replicas-")
+    assert progress.key == progress_artifact_key(ids) and progress.key.startswith(
+        "tavus-progress-batch-2-replicas-"
+    )
     assert progress.data == 70.0  # (100 + 40) / 2: the failed one counts at 40, not 100
     assert progress.description.startswith("1 completed, 1 failed (2 replicas)")
     assert asyncio.run(_latest(progress.key)).data == 70.0
@@ -204,20 +258,30 @@ def test_a_batch_with_one_failure_shows_the_mean_of_what_tavus_reported(simulato
 
     details = {a.key: a for a in artifacts if a.type == "markdown"}
     assert set(details) == {replica_artifact_key(done), replica_artifact_key(failed)}
-    assert details[replica_artifact_key(failed)].description.startswith("Failed at 40/100: Tavus replica 'Rep B'")
+    assert details[replica_artifact_key(failed)].description.startswith(
+        "Failed at 40/100: Tavus replica 'Rep B'"
+    )
     failed_details = details[replica_artifact_key(failed)].data
-    assert "No face detected" in failed_details and "| Type | user |" in failed_details  # re-read verbose
+    assert (
+        "No face detected" in failed_details and "| Type | user |" in failed_details
+    )  # re-read verbose
 
     # The same batch again (any order): the same keys, so the UI keeps one history per batch.
-    again = wait_for_replicas([failed, done], credentials, raise_on_failure=False, return_state=True, **FAST)
+    again = wait_for_replicas(
+        [failed, done], credentials, raise_on_failure=False, return_state=True, **FAST
+    )
     keys = {a.key for a in asyncio.run(_artifacts(again.state_details.flow_run_id))}
     assert {progress.key, table.key} <= keys
 
 
-def test_a_large_batch_writes_details_only_for_replicas_that_did_not_complete(simulator, credentials):
+def test_a_large_batch_writes_details_only_for_replicas_that_did_not_complete(
+    simulator, credentials
+):
     ids = [simulator.add_replica(training_seconds=0.3) for _ in range(PER_REPLICA_ARTIFACT_LIMIT)]
     bad = simulator.add_replica(training_seconds=0.3, outcome="error", fail_at_progress=10)
-    state = wait_for_replicas([*ids, bad], credentials, raise_on_failure=False, return_state=True, **FAST)
+    state = wait_for_replicas(
+        [*ids, bad], credentials, raise_on_failure=False, return_state=True, **FAST
+    )
     artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
     assert [a.key for a in artifacts if a.type == "markdown"] == [replica_artifact_key(bad)]
     (table,) = [a for a in artifacts if a.type == "table"]
@@ -234,20 +298,31 @@ def test_runs_are_named_after_what_they_are_about(simulator, credentials):
     assert name == f"wait-for-{one}"
     assert task_names and all(re.fullmatch(r"poll-\d+", t) for t in task_names)
 
-    batch = wait_for_replicas([one, failed, one], credentials, raise_on_failure=False, return_state=True, **FAST)
+    batch = wait_for_replicas(
+        [one, failed, one], credentials, raise_on_failure=False, return_state=True, **FAST
+    )
     name, task_names = asyncio.run(_names_of_runs(batch.state_details.flow_run_id, expected=2))
     assert name == "wait-for-2-replicas"  # duplicates are waited on once, and counted once
     assert f"get-replica-{failed}" in task_names  # the failed one's error_message, read once
     assert all(re.fullmatch(rf"poll-\d+|get-replica-{failed}", t) for t in task_names)
 
-    created = create_replica_and_wait("https://example.invalid/videos/Intro_Take-2.mp4", credentials,
-                                      replica_name="New Hire", return_state=True, **FAST)
+    created = create_replica_and_wait(
+        "https://example.invalid/videos/Intro_Take-2.mp4",
+        credentials,
+        replica_name="New Hire",
+        return_state=True,
+        **FAST,
+    )
     name, task_names = asyncio.run(_names_of_runs(created.state_details.flow_run_id, expected=2))
     assert name == "create-and-wait-new-hire"
     assert "create-replica-new-hire" in task_names
 
-    unnamed = create_replica_and_wait("https://example.invalid/videos/Intro_Take-2.mp4?sig=x", credentials,
-                                      return_state=True, **FAST)
+    unnamed = create_replica_and_wait(
+        "https://example.invalid/videos/Intro_Take-2.mp4?sig=x",
+        credentials,
+        return_state=True,
+        **FAST,
+    )
     name, task_names = asyncio.run(_names_of_runs(unnamed.state_details.flow_run_id, expected=2))
     assert name == "create-and-wait-intro-take-2" and "create-replica-intro-take-2" in task_names
 
@@ -255,8 +330,13 @@ def test_runs_are_named_after_what_they_are_about(simulator, credentials):
 def test_event_cards_show_the_replica_name_status_and_progress(simulator, credentials):
     # Fails 4 s in: time enough to be seen training first, even when a busy machine is slow
     # to start the flow run.
-    rid = simulator.add_replica(replica_name="Feed Demo", training_seconds=10.0, outcome="error",
-                                fail_at_progress=40, error_message="Lighting too dark")
+    rid = simulator.add_replica(
+        replica_name="Feed Demo",
+        training_seconds=10.0,
+        outcome="error",
+        fail_at_progress=40,
+        error_message="Lighting too dark",
+    )
     wait_for_replica(rid, credentials, raise_on_error=False, **FAST)
     events = asyncio.run(_events_about(rid))
     progress = [e for e in events if e["event"] == "tavus.replica.progress"]
@@ -267,10 +347,18 @@ def test_event_cards_show_the_replica_name_status_and_progress(simulator, creden
     for event in progress:
         resource = event["resource"]
         assert resource["prefect.resource.id"] == f"tavus.replica.{rid}"  # stable, for triggers
-        assert resource["tavus.replica.name"] == "Feed Demo" and resource["tavus.replica.status"] == "started"
+        assert (
+            resource["tavus.replica.name"] == "Feed Demo"
+            and resource["tavus.replica.status"] == "started"
+        )
         assert resource["tavus.replica.progress"] == event["payload"]["training_progress"]
-        assert set(event["payload"]) == {"replica_id", "status", "training_progress", "progress_percent",
-                                         "error_message"}  # the payload is as it was
+        assert set(event["payload"]) == {
+            "replica_id",
+            "status",
+            "training_progress",
+            "progress_percent",
+            "error_message",
+        }  # the payload is as it was
     (failed,) = [e for e in events if e["event"] == "tavus.replica.failed"]
     assert failed["resource"]["prefect.resource.name"] == "Feed Demo (error, 40/100)"
     assert failed["resource"]["tavus.replica.progress"] == "40/100"

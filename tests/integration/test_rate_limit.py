@@ -29,6 +29,7 @@ def tavus_api_limit():
                 await client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=GLOBAL_LIMIT_NAME, **settings)
                 )
+
         asyncio.run(create())
         created.append(True)
         forget_limit_lookup()
@@ -85,9 +86,13 @@ def test_every_wait_request_takes_a_slot(simulator, credentials, tavus_api_limit
             limit = await client.read_global_concurrency_limit_by_name(GLOBAL_LIMIT_NAME)
             response = await client._client.post(
                 "/events/filter",
-                json={"filter": {"event": {"name": ["prefect.concurrency-limit.acquired"]},
-                                 "resource": {"id": [f"prefect.concurrency-limit.{limit.id}"]}},
-                      "limit": 50},
+                json={
+                    "filter": {
+                        "event": {"name": ["prefect.concurrency-limit.acquired"]},
+                        "resource": {"id": [f"prefect.concurrency-limit.{limit.id}"]},
+                    },
+                    "limit": 50,
+                },
             )
             return response.json()["total"], limit.active_slots
 

@@ -25,7 +25,11 @@ VIDEO = "https://example.invalid/training.mp4"
 
 
 def _release_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "release_worker" in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "release_worker" in r.getMessage()
+    ]
 
 
 def test_a_plain_flow_call_warns_once_and_polls(simulator, credentials, caplog):
@@ -63,20 +67,31 @@ def test_without_release_worker_nothing_is_said(simulator, credentials, caplog):
 
 def test_callback_url_is_built_from_base_url_and_token(monkeypatch):
     monkeypatch.delenv(CALLBACK_TOKEN_ENV_VAR, raising=False)
-    block = TavusCredentials(api_key="k", callback_base_url="https://hooks.example.com/", callback_token="t0k-0123456789abcdef")
+    block = TavusCredentials(
+        api_key="k",
+        callback_base_url="https://hooks.example.com/",
+        callback_token="t0k-0123456789abcdef",
+    )
     url = block.callback_url()
-    assert url is not None and url.get_secret_value() == "https://hooks.example.com/tavus/callbacks/t0k-0123456789abcdef"
+    assert (
+        url is not None
+        and url.get_secret_value()
+        == "https://hooks.example.com/tavus/callbacks/t0k-0123456789abcdef"
+    )
     assert "t0k" not in repr(url) and "t0k" not in repr(block) and "t0k" not in str(block)
     assert TavusCredentials(api_key="k").callback_url() is None  # no receiver: no callback
     monkeypatch.setenv(CALLBACK_TOKEN_ENV_VAR, "fromenv-0123456789abcdef")
-    assert TavusCredentials(callback_base_url="http://127.0.0.1:9").callback_url().get_secret_value().endswith(
-        "/tavus/callbacks/fromenv-0123456789abcdef"
+    assert (
+        TavusCredentials(callback_base_url="http://127.0.0.1:9")
+        .callback_url()
+        .get_secret_value()
+        .endswith("/tavus/callbacks/fromenv-0123456789abcdef")
     )
 
 
 def test_callback_settings_are_checked(monkeypatch):
     monkeypatch.delenv(CALLBACK_TOKEN_ENV_VAR, raising=False)
-    with pytest.raises(ValueError, match="callback_base_url .* plain http"):  # pydantic wraps it
+    with pytest.raises(ValueError, match=r"callback_base_url .* plain http"):  # pydantic wraps it
         TavusCredentials(callback_base_url="http://hooks.example.com")
     with pytest.raises(TavusConfigurationError, match="no callback token"):
         TavusCredentials(callback_base_url="https://hooks.example.com").callback_url()
@@ -84,11 +99,15 @@ def test_callback_settings_are_checked(monkeypatch):
     # before Tavus is given a URL the receiver would answer 404.
     for bad, why in (("a/b-0123456789abcdef", "letters, digits"), ("short", "at least 16")):
         with pytest.raises(TavusConfigurationError, match=why) as caught:
-            TavusCredentials(callback_base_url="https://hooks.example.com", callback_token=bad).callback_url()
+            TavusCredentials(
+                callback_base_url="https://hooks.example.com", callback_token=bad
+            ).callback_url()
         assert bad not in str(caught.value)
 
 
-def test_create_and_wait_sends_the_blocks_callback_url_and_never_records_the_token(simulator, caplog):
+def test_create_and_wait_sends_the_blocks_callback_url_and_never_records_the_token(
+    simulator, caplog
+):
     token = f"cbtok-{uuid.uuid4().hex}"
     seen_urls: list[str | None] = []
     original = simulator.state.add_replica
@@ -99,12 +118,17 @@ def test_create_and_wait_sends_the_blocks_callback_url_and_never_records_the_tok
 
     simulator.state.add_replica = spy  # type: ignore[method-assign]
     creds = TavusCredentials(
-        api_key=SIM_KEY, base_url=simulator.url, min_poll_spacing_seconds=0.01,
-        callback_base_url="http://127.0.0.1:9", callback_token=token,
+        api_key=SIM_KEY,
+        base_url=simulator.url,
+        min_poll_spacing_seconds=0.01,
+        callback_base_url="http://127.0.0.1:9",
+        callback_token=token,
     )
     simulator.state.default_training_seconds = 1.0
     with caplog.at_level(logging.DEBUG):
-        replica = create_replica_and_wait(VIDEO, creds, replica_name="Cb", release_worker=True, **FAST)
+        replica = create_replica_and_wait(
+            VIDEO, creds, replica_name="Cb", release_worker=True, **FAST
+        )
     assert replica.status == "completed"
     assert seen_urls == [f"http://127.0.0.1:9/tavus/callbacks/{token}"]
 
@@ -126,7 +150,12 @@ def test_without_release_worker_no_callback_is_requested(simulator):
     original = simulator.state.add_replica
     simulator.state.add_replica = lambda spec: (seen.append(spec.callback_url), original(spec))[1]  # type: ignore[method-assign]
     simulator.state.default_training_seconds = 0.5
-    creds = TavusCredentials(api_key=SIM_KEY, base_url=simulator.url, min_poll_spacing_seconds=0.01,
-                             callback_base_url="http://127.0.0.1:9", callback_token="tok-0123456789abcdef")
+    creds = TavusCredentials(
+        api_key=SIM_KEY,
+        base_url=simulator.url,
+        min_poll_spacing_seconds=0.01,
+        callback_base_url="http://127.0.0.1:9",
+        callback_token="tok-0123456789abcdef",
+    )
     create_replica_and_wait(VIDEO, creds, **FAST)
     assert seen == [None]

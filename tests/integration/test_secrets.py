@@ -16,10 +16,10 @@ from prefect.client.orchestration import get_client
 from prefect.settings import get_current_settings
 
 from prefect_tavus.blocks import TavusCredentials
-from prefect_tavus.flows import wait_for_replica, wait_for_replicas
-from prefect_tavus.tasks import get_replica
 from prefect_tavus.core import TavusAuthenticationError, TavusClient
+from prefect_tavus.flows import wait_for_replica, wait_for_replicas
 from prefect_tavus.simulator import TavusSimulator
+from prefect_tavus.tasks import get_replica
 
 
 def test_key_is_never_written_anywhere(caplog):
@@ -32,9 +32,13 @@ def test_key_is_never_written_anywhere(caplog):
         ok = sim.add_replica(training_seconds=0.8)
         bad = sim.add_replica(training_seconds=0.5, outcome="error", error_message="bad video")
 
-        seen.append(wait_for_replica(ok, creds, **fast).model_dump_json())          # block passed inline
+        seen.append(wait_for_replica(ok, creds, **fast).model_dump_json())  # block passed inline
         seen.append(wait_for_replica(ok, "tavus-leak-check", **fast).model_dump_json())  # by name
-        seen.append(wait_for_replicas([ok, bad, "rgone0001"], creds, raise_on_failure=False, **fast).model_dump_json())
+        seen.append(
+            wait_for_replicas(
+                [ok, bad, "rgone0001"], creds, raise_on_failure=False, **fast
+            ).model_dump_json()
+        )
 
         @flow
         def uses_task():
@@ -45,7 +49,12 @@ def test_key_is_never_written_anywhere(caplog):
         with pytest.raises(TavusAuthenticationError) as info:
             wait_for_replica(ok, creds, **fast)
         seen += [str(info.value), repr(info.value), "".join(traceback.format_exception(info.value))]
-        seen += [repr(creds), str(creds), creds.model_dump_json(), repr(TavusClient(key, base_url=sim.url))]
+        seen += [
+            repr(creds),
+            str(creds),
+            creds.model_dump_json(),
+            repr(TavusClient(key, base_url=sim.url)),
+        ]
 
     time.sleep(1.5)  # let the event persister flush
 

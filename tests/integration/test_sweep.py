@@ -20,8 +20,8 @@ from prefect.states import Running, Suspended
 
 from prefect_tavus.core import TavusAuthenticationError
 from prefect_tavus.flows import resume_replica_waits
-from tests.conftest import SIM_KEY
 from prefect_tavus.suspension import record_waiting
+from tests.conftest import SIM_KEY
 
 LIST = "GET /v2/replicas"
 
@@ -31,10 +31,14 @@ def _target() -> None:  # only its deployment is used; it never runs
     pass
 
 
-async def _suspended_run(replica_ids: list[str], deadline: float, checked_at: float | None = None) -> UUID:
+async def _suspended_run(
+    replica_ids: list[str], deadline: float, checked_at: float | None = None
+) -> UUID:
     async with get_client() as client:
         flow_id = await client.create_flow(_target)
-        deployment_id = await client.create_deployment(flow_id=flow_id, name=f"d-{uuid.uuid4().hex[:8]}")
+        deployment_id = await client.create_deployment(
+            flow_id=flow_id, name=f"d-{uuid.uuid4().hex[:8]}"
+        )
         run = await client.create_flow_run_from_deployment(deployment_id)
         await client.set_flow_run_state(run.id, Running(), force=True)
         await record_waiting(client, run.id, replica_ids, deadline, checked_at or time.time())
@@ -57,7 +61,9 @@ async def _clear_suspended() -> None:
 
     async with get_client() as client:
         unreadable = []
-        for wait in await find_suspended_waits(client, on_unreadable=lambda run, error: unreadable.append(run.id)):
+        for wait in await find_suspended_waits(
+            client, on_unreadable=lambda run, error: unreadable.append(run.id)
+        ):
             await client.set_flow_run_state(wait.flow_run_id, Cancelled(), force=True)
         for run_id in unreadable:
             await client.set_flow_run_state(run_id, Cancelled(), force=True)
@@ -76,7 +82,9 @@ def test_nothing_suspended_means_no_request(simulator, credentials):
     assert simulator.stats()["requests"] == 0
 
 
-def test_resumes_only_waits_whose_replicas_all_finished_or_whose_deadline_passed(simulator, credentials):
+def test_resumes_only_waits_whose_replicas_all_finished_or_whose_deadline_passed(
+    simulator, credentials
+):
     done = [simulator.add_replica(training_seconds=0) for _ in range(3)]
     failed = simulator.add_replica(training_seconds=0, outcome="error")
     training = simulator.add_replica(training_seconds=3600)
@@ -84,7 +92,9 @@ def test_resumes_only_waits_whose_replicas_all_finished_or_whose_deadline_passed
     all_done = asyncio.run(_suspended_run([*done, failed], far))
     half_done = asyncio.run(_suspended_run([done[0], training], far))
     late = asyncio.run(_suspended_run([training], time.time() - 1))
-    gone = asyncio.run(_suspended_run(["rdeleted0001"], far))  # missing: the resumed run will say so
+    gone = asyncio.run(
+        _suspended_run(["rdeleted0001"], far)
+    )  # missing: the resumed run will say so
     simulator.reset_stats()
 
     result = resume_replica_waits(credentials)
@@ -120,7 +130,9 @@ async def _run_with_labels(labels: dict[str, object]) -> UUID:
     """A suspended run carrying ``labels`` as its record, however malformed."""
     async with get_client() as client:
         flow_id = await client.create_flow(_target)
-        deployment_id = await client.create_deployment(flow_id=flow_id, name=f"d-{uuid.uuid4().hex[:8]}")
+        deployment_id = await client.create_deployment(
+            flow_id=flow_id, name=f"d-{uuid.uuid4().hex[:8]}"
+        )
         run = await client.create_flow_run_from_deployment(deployment_id)
         await client.set_flow_run_state(run.id, Running(), force=True)
         await client.update_flow_run_labels(run.id, labels)
@@ -128,20 +140,25 @@ async def _run_with_labels(labels: dict[str, object]) -> UUID:
         return run.id
 
 
-def test_a_refused_key_fails_the_sweep_only_after_deadlines_were_enforced(simulator, credentials, caplog):
+def test_a_refused_key_fails_the_sweep_only_after_deadlines_were_enforced(
+    simulator, credentials, caplog
+):
     training = simulator.add_replica(training_seconds=3600)
     late = asyncio.run(_suspended_run([training], time.time() - 1))
     waiting = asyncio.run(_suspended_run([training], time.time() + 3600))
-    bad = asyncio.run(_run_with_labels({"tavus.wait.replicas": "r-not/an-id", "tavus.wait.deadline": 1.0}))
+    bad = asyncio.run(
+        _run_with_labels({"tavus.wait.replicas": "r-not/an-id", "tavus.wait.deadline": 1.0})
+    )
     simulator.revoke_key(SIM_KEY)
-    with caplog.at_level("WARNING"):
-        with pytest.raises(TavusAuthenticationError):
-            resume_replica_waits(credentials)
+    with caplog.at_level("WARNING"), pytest.raises(TavusAuthenticationError):
+        resume_replica_waits(credentials)
     assert asyncio.run(_state_name(late)) != "Suspended"  # the deadline was enforced first
     assert asyncio.run(_state_name(waiting)) == "Suspended"  # nothing known about it: left alone
     assert asyncio.run(_state_name(bad)) == "Suspended"  # never acted on
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert any(str(bad) in message and "tavus.wait.replicas" in message for message in warnings), warnings
+    assert any(str(bad) in message and "tavus.wait.replicas" in message for message in warnings), (
+        warnings
+    )
 
 
 def test_a_block_name_that_does_not_exist_fails_after_deadlines(simulator):

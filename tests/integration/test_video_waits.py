@@ -36,7 +36,10 @@ async def _events(prefix: str, resource_id: str) -> list[dict]:
         for _ in range(40):
             response = await client._client.post(
                 "/events/filter",
-                json={"filter": {"any_resource": {"id": [f"{prefix}.{resource_id}"]}, "order": "ASC"}, "limit": 50},
+                json={
+                    "filter": {"any_resource": {"id": [f"{prefix}.{resource_id}"]}, "order": "ASC"},
+                    "limit": 50,
+                },
             )
             events = response.json()["events"]
             if any(e["event"].endswith((".completed", ".failed", ".timed-out")) for e in events):
@@ -54,13 +57,17 @@ async def _artifacts(flow_run_id) -> list:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     async with get_client() as client:
-        return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
 
 
 # --- wait_for_video(s) -----------------------------------------------------------------
 
 
-def test_wait_for_video_returns_the_ready_video_with_its_urls_and_emits_completed(simulator, credentials):
+def test_wait_for_video_returns_the_ready_video_with_its_urls_and_emits_completed(
+    simulator, credentials
+):
     replica_id = simulator.add_replica(training_seconds=0.3)
     video_id = simulator.add_video(replica_id=replica_id, script="Hello", generation_seconds=0.5)
     video = wait_for_video(video_id, credentials, **FAST)
@@ -70,11 +77,15 @@ def test_wait_for_video_returns_the_ready_video_with_its_urls_and_emits_complete
 
 
 def test_a_failed_video_raises_with_tavus_reason_or_is_returned(simulator, credentials):
-    video_id = simulator.add_video(script="Hi", generation_seconds=0.2, outcome="error", error_reason="audio_too_short")
+    video_id = simulator.add_video(
+        script="Hi", generation_seconds=0.2, outcome="error", error_reason="audio_too_short"
+    )
     with pytest.raises(VideoGenerationFailedError, match="audio_too_short") as caught:
         wait_for_video(video_id, credentials, **FAST)
     assert caught.value.video.video_id == video_id
-    again = simulator.add_video(script="Hi", generation_seconds=0.2, outcome="error", error_reason="bad_script")
+    again = simulator.add_video(
+        script="Hi", generation_seconds=0.2, outcome="error", error_reason="bad_script"
+    )
     assert wait_for_video(again, credentials, raise_on_error=False, **FAST).status == "error"
     events = asyncio.run(_events("tavus.video", video_id))
     assert events[-1]["event"] == "tavus.video.failed"
@@ -102,18 +113,30 @@ def test_bad_video_ids_fail_before_any_request(simulator, credentials):
         wait_for_video("../etc", credentials, **FAST)
     with pytest.raises(InvalidVideoIdError, match=r"video_ids\[1\]"):
         wait_for_videos(["v1234567890", "bad id"], credentials, **FAST)
-    with pytest.raises(ParameterTypeError):  # a bare string, not a list: Prefect refuses the parameter
+    with pytest.raises(
+        ParameterTypeError
+    ):  # a bare string, not a list: Prefect refuses the parameter
         wait_for_videos("v1234567890", credentials, **FAST)
     assert _v2_requests(simulator) == before
 
 
 def test_a_batch_of_videos_is_read_through_list_pages_not_a_get_each(simulator, credentials):
     replica_id = simulator.add_replica(training_seconds=0.2)
-    ids = [simulator.add_video(replica_id=replica_id, script=f"Row {i}", generation_seconds=1.0) for i in range(30)]
-    failed = simulator.add_video(replica_id=replica_id, script="x", generation_seconds=0.5, outcome="error",
-                                 error_reason="script_too_long")
+    ids = [
+        simulator.add_video(replica_id=replica_id, script=f"Row {i}", generation_seconds=1.0)
+        for i in range(30)
+    ]
+    failed = simulator.add_video(
+        replica_id=replica_id,
+        script="x",
+        generation_seconds=0.5,
+        outcome="error",
+        error_reason="script_too_long",
+    )
     simulator.reset_stats()
-    state = wait_for_videos([*ids, failed], credentials, raise_on_failure=False, return_state=True, **FAST)
+    state = wait_for_videos(
+        [*ids, failed], credentials, raise_on_failure=False, return_state=True, **FAST
+    )
     result = state.result()
     assert [r.video_id for r in result.results] == [*ids, failed]
     assert result.counts() == {"completed": 30, "failed": 1, "not_found": 0, "timed_out": 0}
@@ -122,7 +145,9 @@ def test_a_batch_of_videos_is_read_through_list_pages_not_a_get_each(simulator, 
     # Each round is one list page for all 31 (the simulator lists 100 a page), never a GET each.
     assert by_route.get("GET /v2/videos/{id}", 0) == 0
     assert by_route["GET /v2/videos"] == result.requests <= 10
-    tables = [a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "table"]
+    tables = [
+        a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "table"
+    ]
     (table,) = tables
     rows = json.loads(table.data)
     assert {row["video_id"] for row in rows} == {*ids, failed}
@@ -142,10 +167,14 @@ ROWS = [
 
 
 def test_generate_videos_creates_one_video_per_row_and_returns_the_table(simulator, credentials):
-    replica_id = simulator.add_replica(training_seconds=0.5)  # still training: Tavus queues the videos
+    replica_id = simulator.add_replica(
+        training_seconds=0.5
+    )  # still training: Tavus queues the videos
     # Creates go out several at once, in no set order: the failure is scripted by name.
     simulator.script_video_named("Bo's welcome", outcome="error", error_reason="audio_too_short")
-    state = generate_videos(replica_id, ROWS, credentials, raise_on_failure=False, return_state=True, **FAST)
+    state = generate_videos(
+        replica_id, ROWS, credentials, raise_on_failure=False, return_state=True, **FAST
+    )
     table = state.result()
     assert [row.key for row in table] == ["lead-1", "lead-2", "lead-3"]
     assert [row.outcome for row in table] == [Outcome.COMPLETED, Outcome.FAILED, Outcome.COMPLETED]
@@ -155,12 +184,20 @@ def test_generate_videos_creates_one_video_per_row_and_returns_the_table(simulat
     labels = asyncio.run(_labels(state.state_details.flow_run_id))
     for row in table:  # every row's video is on the run's record
         assert labels[row_labels(row.key)[0]] == row.video_id
-    assert simulator.video_payload(table[0].video_id)["video_name"] == "lead-1"  # named after its key
+    assert (
+        simulator.video_payload(table[0].video_id)["video_name"] == "lead-1"
+    )  # named after its key
     assert simulator.video_payload(table[1].video_id)["video_name"] == "Bo's welcome"
-    (artifact,) = [a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.key and a.key.startswith("tavus-videos-")]
+    (artifact,) = [
+        a
+        for a in asyncio.run(_artifacts(state.state_details.flow_run_id))
+        if a.key and a.key.startswith("tavus-videos-")
+    ]
     assert [row["key"] for row in json.loads(artifact.data)] == ["lead-1", "lead-2", "lead-3"]
     with pytest.raises(VideosWaitFailedError, match="lead-2: audio_too_short"):
-        simulator.script_video_named("Bo's welcome", outcome="error", error_reason="audio_too_short")
+        simulator.script_video_named(
+            "Bo's welcome", outcome="error", error_reason="audio_too_short"
+        )
         generate_videos(replica_id, ROWS[1:2], credentials, **FAST)
 
 
@@ -189,8 +226,12 @@ def test_a_lost_create_answer_is_found_by_name_not_sent_again(simulator, credent
     assert simulator.stats()["by_route"][CREATE] == 1
 
 
-def test_a_replica_in_error_fails_every_row_with_its_reason_and_creates_nothing(simulator, credentials):
-    replica_id = simulator.add_replica(training_seconds=0, outcome="error", error_message="Face not visible")
+def test_a_replica_in_error_fails_every_row_with_its_reason_and_creates_nothing(
+    simulator, credentials
+):
+    replica_id = simulator.add_replica(
+        training_seconds=0, outcome="error", error_message="Face not visible"
+    )
     table = generate_videos(replica_id, ROWS, credentials, raise_on_failure=False, **FAST)
     assert all(not row.ok and "Face not visible" in row.error for row in table)
     assert simulator.stats()["by_route"].get(CREATE, 0) == 0
@@ -200,12 +241,21 @@ def test_a_replica_in_error_fails_every_row_with_its_reason_and_creates_nothing(
     ("rows", "field"),
     [
         ([{"key": "a", "script": "x"}, {"key": "a", "script": "y"}], "requests[1].key"),
-        ([{"key": "a", "script": "x", "audio_url": "https://m.example.com/a.mp3"}], "requests[0].script"),
+        (
+            [{"key": "a", "script": "x", "audio_url": "https://m.example.com/a.mp3"}],
+            "requests[0].script",
+        ),
         ([{"key": "a"}], "requests[0].script"),
         ([{"key": "a", "script": "   "}], "requests[0].script"),
-        ([{"key": "a", "script": "x", "transparent_background": True}], "requests[0].transparent_background"),
+        (
+            [{"key": "a", "script": "x", "transparent_background": True}],
+            "requests[0].transparent_background",
+        ),
         ([{"key": "a", "audio_url": "ftp://m.example.com/a.mp3"}], "requests[0].audio_url"),
-        ([{"key": "a", "script": "x", "background_url": "file:///etc/passwd"}], "requests[0].background_url"),
+        (
+            [{"key": "a", "script": "x", "background_url": "file:///etc/passwd"}],
+            "requests[0].background_url",
+        ),
         ([{"script": "x"}], "requests[0].key"),
         ([], "requests"),
     ],

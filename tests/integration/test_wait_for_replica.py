@@ -9,18 +9,18 @@ import pytest
 from prefect import flow
 from prefect.exceptions import ParameterTypeError
 
-from prefect_tavus.flows import wait_for_replica, await_for_replica, wait_for_replicas
 from prefect_tavus.core import (
     InvalidReplicaIdError,
     Replica,
     ReplicaNotFoundDuringWaitError,
-    TavusNotFoundError,
     ReplicasWaitFailedError,
     ReplicaTrainingFailedError,
     ReplicaWaitTimeoutError,
     TavusAuthenticationError,
+    TavusNotFoundError,
 )
 from prefect_tavus.core.waiting import Outcome
+from prefect_tavus.flows import await_for_replica, wait_for_replica, wait_for_replicas
 from tests.integration.conftest import FAST, FAST_SETTINGS, fast
 
 
@@ -32,9 +32,13 @@ def test_waits_until_completed_and_returns_the_replica(simulator, credentials):
     assert replica.status == "completed" and replica.training_progress == "100/100"
     finished_at = simulator.finished_at(rid)
     assert finished_at is not None and finished_at <= returned_at  # it really waited for training
-    assert returned_at - finished_at <= FAST_SETTINGS["max_poll_interval_seconds"] + 1.0  # seen within a poll cap
+    assert (
+        returned_at - finished_at <= FAST_SETTINGS["max_poll_interval_seconds"] + 1.0
+    )  # seen within a poll cap
     requests = simulator.stats()["requests"]
-    assert 2 <= requests <= 4.0 / FAST_SETTINGS["poll_interval_seconds"] + 2  # polled, but not in a busy loop
+    assert (
+        2 <= requests <= 4.0 / FAST_SETTINGS["poll_interval_seconds"] + 2
+    )  # polled, but not in a busy loop
 
 
 def test_ready_status_counts_as_completed(simulator, credentials):
@@ -43,7 +47,9 @@ def test_ready_status_counts_as_completed(simulator, credentials):
 
 
 def test_training_error_fails_the_run_with_the_message(simulator, credentials):
-    rid = simulator.add_replica(training_seconds=1.0, outcome="error", error_message="Face not visible")
+    rid = simulator.add_replica(
+        training_seconds=1.0, outcome="error", error_message="Face not visible"
+    )
     with pytest.raises(ReplicaTrainingFailedError, match="Face not visible") as info:
         wait_for_replica(rid, credentials, **FAST)
     assert info.value.replica.replica_id == rid
@@ -137,7 +143,11 @@ def test_batch_wait_reports_each_outcome_in_input_order(simulator, credentials):
     ids = [ok, "rmissing001", bad]
     result = wait_for_replicas(ids, credentials, raise_on_failure=False, **FAST)
     assert [r.replica_id for r in result.results] == ids
-    assert [r.outcome for r in result.results] == [Outcome.COMPLETED, Outcome.NOT_FOUND, Outcome.FAILED]
+    assert [r.outcome for r in result.results] == [
+        Outcome.COMPLETED,
+        Outcome.NOT_FOUND,
+        Outcome.FAILED,
+    ]
     assert result.results[2].error_message == "No consent"
     assert result.requests == simulator.stats()["requests"]
 
@@ -154,8 +164,14 @@ def test_parameter_constraints_are_checked_before_running(simulator, credentials
     rid = simulator.add_replica(training_seconds=30)
     with pytest.raises(ParameterTypeError, match="poll_interval_seconds"):
         wait_for_replica(rid, credentials, wait_settings={"poll_interval_seconds": 0})
-    with pytest.raises(ParameterTypeError, match=r"max_poll_interval_seconds \(5\) must be at least"):
-        wait_for_replica(rid, credentials, wait_settings={"poll_interval_seconds": 10, "max_poll_interval_seconds": 5})
+    with pytest.raises(
+        ParameterTypeError, match=r"max_poll_interval_seconds \(5\) must be at least"
+    ):
+        wait_for_replica(
+            rid,
+            credentials,
+            wait_settings={"poll_interval_seconds": 10, "max_poll_interval_seconds": 5},
+        )
     with pytest.raises(ParameterTypeError, match="page_size"):
         wait_for_replicas([rid, rid + "x"], credentials, wait_settings={"page_size": 0})
     assert simulator.stats()["requests"] == 0

@@ -59,8 +59,17 @@ PACKAGE_DIRS = {
 
 #: Not part of the source a build needs (and stale build/ output must not leak in).
 _COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", ".prefect", "__pycache__", "*.pyc", "*.egg-info",
-    ".pytest_cache", ".mypy_cache", ".ruff_cache",
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    ".prefect",
+    "__pycache__",
+    "*.pyc",
+    "*.egg-info",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
 )
 
 PIP_TIMEOUT = 900.0
@@ -75,8 +84,12 @@ def _tail(text: str, lines: int = 60) -> str:
 
 
 def _run(
-    args: list[Any], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-    timeout: float = RUN_TIMEOUT, check: bool = True,
+    args: list[Any],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     cmd = [str(a) for a in args]
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -116,7 +129,8 @@ class Venv:
         """The environment of a user who activated this venv: nothing of the repo's
         Prefect settings, PYTHONPATH or venv, a throw-away PREFECT_HOME, no telemetry."""
         env = {
-            k: v for k, v in os.environ.items()
+            k: v
+            for k, v in os.environ.items()
             if not k.startswith(("PREFECT_", "TAVUS_", "PYTEST_"))
             and k not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"}
         }
@@ -134,8 +148,13 @@ class Venv:
         return env
 
     def pip(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return _run([self.python, "-m", "pip", "--disable-pip-version-check", *args],
-                    cwd=self.home, env=self.env(), timeout=PIP_TIMEOUT, check=check)
+        return _run(
+            [self.python, "-m", "pip", "--disable-pip-version-check", *args],
+            cwd=self.home,
+            env=self.env(),
+            timeout=PIP_TIMEOUT,
+            check=check,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """Installed distributions (name -> version) and the entries of site-packages."""
@@ -161,7 +180,7 @@ def _make_venv(root: Path) -> Venv:
 
 def _older_than(version: str) -> str:
     """The release just below ``version``: 3.8.8 -> 3.8.7 (3.9.0 -> 3.8.99: still older)."""
-    major, minor, patch = (int(p) for p in (version.split(".") + ["0", "0"])[:3])
+    major, minor, patch = (int(p) for p in [*version.split("."), "0", "0"][:3])
     if patch:
         return f"{major}.{minor}.{patch - 1}"
     return f"{major}.{minor - 1}.99" if minor else f"{major - 1}.99.99"
@@ -170,7 +189,7 @@ def _older_than(version: str) -> str:
 def _result_line(stdout: str) -> dict[str, Any]:
     for line in reversed(stdout.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise AssertionError(f"no RESULT line in the script's output:\n{_tail(stdout)}")
 
 
@@ -214,8 +233,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Wheel:
     source = tmp / "source"
     shutil.copytree(PROJECT_ROOT, source, ignore=_COPY_IGNORE, symlinks=True)
     out = tmp / "dist"
-    _run([sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel", "--no-deps",
-          "-w", out, source], cwd=tmp, timeout=PIP_TIMEOUT)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "wheel",
+            "--no-deps",
+            "-w",
+            out,
+            source,
+        ],
+        cwd=tmp,
+        timeout=PIP_TIMEOUT,
+    )
     built = sorted(out.glob("*.whl"))
     assert [w.name for w in built] and len(built) == 1, f"expected one wheel, got {built}"
     with zipfile.ZipFile(built[0]) as zf:
@@ -254,12 +286,16 @@ def test_wheel_metadata_declares_the_range_and_entry_points(wheel: Wheel) -> Non
     assert req.specifier.contains(lowest) and not req.specifier.contains("4.0.0"), str(req)
     lock_prefect = _lock_pins(PROJECT_ROOT / "requirements.lock")["prefect"]
     lowest_lock_prefect = _lock_pins(PROJECT_ROOT / ".ci" / "requirements-lowest.lock")["prefect"]
-    assert req.specifier.contains(lock_prefect), f"requirements.lock's Prefect {lock_prefect} is outside {req}"
+    assert req.specifier.contains(lock_prefect), (
+        f"requirements.lock's Prefect {lock_prefect} is outside {req}"
+    )
     assert lowest_lock_prefect == lowest, (
         f"CI's lowest pass runs Prefect {lowest_lock_prefect}, but the wheel declares {req}"
     )
-    for line in ("[prefect.collections]\nprefect_tavus = prefect_tavus",
-                 "[pytest11]\nprefect_tavus = prefect_tavus.testing"):
+    for line in (
+        "[prefect.collections]\nprefect_tavus = prefect_tavus",
+        "[pytest11]\nprefect_tavus = prefect_tavus.testing",
+    ):
         assert line in wheel.entry_points, wheel.entry_points
 
 
@@ -288,8 +324,10 @@ def user_venv(wheel: Wheel, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def test_install_changes_nothing_but_adds_prefect_tavus(wheel: Wheel, user_venv: UserVenv) -> None:
     before, after = user_venv.before, user_venv.after
     pins = _lock_pins(BASE_LOCK)
-    print(f"\nbase lock {BASE_LOCK.name}: prefect {before['dists']['prefect']}, "
-          f"fastapi {before['dists']['fastapi']}")
+    print(
+        f"\nbase lock {BASE_LOCK.name}: prefect {before['dists']['prefect']}, "
+        f"fastapi {before['dists']['fastapi']}"
+    )
     assert before["dists"]["prefect"] == pins["prefect"]
     assert before["dists"]["fastapi"] == pins["fastapi"]
 
@@ -300,7 +338,8 @@ def test_install_changes_nothing_but_adds_prefect_tavus(wheel: Wheel, user_venv:
     )
     assert set(before["entries"]) - set(after["entries"]) == set()
     assert set(after["entries"]) - set(before["entries"]) == {
-        "prefect_tavus", f"prefect_tavus-{version}.dist-info",
+        "prefect_tavus",
+        f"prefect_tavus-{version}.dist-info",
     }
     assert "prefect-tavus" in os.listdir(user_venv.bin)  # the console script
     user_venv.pip("check")
@@ -321,7 +360,7 @@ USER_PROJECT = {
 
         OWNER = "my-project"
     ''',
-    "flows/onboarding.py": '''
+    "flows/onboarding.py": """
         from prefect import flow
         from prefect_tavus import wait_for_replica
 
@@ -333,7 +372,7 @@ USER_PROJECT = {
         def onboard_presenter(replica_id: str) -> dict:
             replica = wait_for_replica(replica_id, CREDENTIALS_BLOCK, **poll_settings())
             return announce(replica.replica_id, replica.status)
-    ''',
+    """,
     "tasks/__init__.py": '''
         """This project's own tasks package."""
         from prefect import task
@@ -355,7 +394,7 @@ USER_PROJECT = {
             """Fast polls, for a replica that trains in 2 s."""
             return {"wait_settings": {"poll_interval_seconds": 0.2, "max_poll_interval_seconds": 0.5}}
     ''',
-    "run_pipeline.py": '''
+    "run_pipeline.py": """
         import asyncio
         import json
         import sysconfig
@@ -415,8 +454,8 @@ USER_PROJECT = {
             "ours": {m.__name__: Path(m.__file__).resolve().is_relative_to(site_packages)
                      for m in (prefect_tavus, prefect_tavus.flows, prefect_tavus.tasks, prefect_tavus.blocks)},
         }))
-    ''',
-    "tests/test_with_plugin.py": '''
+    """,
+    "tests/test_with_plugin.py": """
         def test_prefect_tavus_fixtures_come_from_the_installed_plugin(pytestconfig, tavus_simulator):
             assert pytestconfig.pluginmanager.has_plugin("prefect_tavus")
             assert tavus_simulator.url.startswith("http://127.0.0.1:")
@@ -425,7 +464,7 @@ USER_PROJECT = {
         def test_own_packages_are_not_shadowed():
             import blocks, flows, tasks
             assert flows.OWNER == tasks.OWNER == blocks.OWNER == "my-project"
-    ''',
+    """,
 }
 
 
@@ -437,30 +476,41 @@ def user_project(user_venv: UserVenv) -> Path:
 
 
 def test_user_project_registers_the_block_and_waits_on_a_replica(
-    user_venv: UserVenv, user_project: Path,
+    user_venv: UserVenv,
+    user_project: Path,
 ) -> None:
     env = user_venv.env()
     assert "PREFECT_API_URL" not in env  # Prefect starts its ephemeral server
 
-    registered = _run([user_venv.bin / "prefect", "block", "register", "-m", "prefect_tavus"],
-                      cwd=user_project, env=env)
+    registered = _run(
+        [user_venv.bin / "prefect", "block", "register", "-m", "prefect_tavus"],
+        cwd=user_project,
+        env=env,
+    )
     assert re.search(r"registered 1 block", registered.stdout, re.I), registered.stdout
     assert "Tavus Credentials" in registered.stdout, registered.stdout
 
     proc = _run([user_venv.python, "run_pipeline.py"], cwd=user_project, env=env)
     result = _result_line(proc.stdout)
-    print(f"\nuser project on Prefect {result['prefect']}, API {result['api_url']}: {result['flow_runs']}")
+    print(
+        f"\nuser project on Prefect {result['prefect']}, API {result['api_url']}: {result['flow_runs']}"
+    )
 
     assert result["prefect"] == user_venv.after["dists"]["prefect"]
     assert result["api_url"].startswith("http://127.0.0.1:")  # ephemeral, not a configured server
     assert result["block_type"] == "Tavus Credentials"
     replica_id, expected_id, status = result["direct"]
     assert [replica_id, status] == [expected_id, "completed"], result["direct"]
-    assert result["announced"] == {"replica_id": result["via_id"], "status": "completed",
-                                   "by": "my-project tasks"}
+    assert result["announced"] == {
+        "replica_id": result["via_id"],
+        "status": "completed",
+        "by": "my-project tasks",
+    }
     assert result["own"] == {name: ["my-project", True] for name in ("flows", "tasks", "blocks")}
     assert result["ours"] == dict.fromkeys(  # from the installed wheel, in site-packages
-        ["prefect_tavus", "prefect_tavus.flows", "prefect_tavus.tasks", "prefect_tavus.blocks"], True)
+        ["prefect_tavus", "prefect_tavus.flows", "prefect_tavus.tasks", "prefect_tavus.blocks"],
+        True,
+    )
     runs = result["flow_runs"]
     assert ["onboard-presenter", "COMPLETED"] in runs
     assert all(state == "COMPLETED" for _, state in runs), runs
@@ -468,7 +518,7 @@ def test_user_project_registers_the_block_and_waits_on_a_replica(
 
 
 def test_prefect_loads_the_collection_and_every_entry_point_loads(user_venv: UserVenv) -> None:
-    script = textwrap.dedent('''
+    script = textwrap.dedent("""
         import json, sys
         from importlib.metadata import distribution, entry_points
 
@@ -486,29 +536,40 @@ def test_prefect_loads_the_collection_and_every_entry_point_loads(user_venv: Use
             "collections": collections, "imported_before": imported_before,
             "block": f"{cls.__module__}.{cls.__qualname__}", "loaded": loaded,
         }))
-    ''')
+    """)
     proc = _run([user_venv.python, "-c", script], cwd=user_venv.home, env=user_venv.env())
     result = _result_line(proc.stdout)
     assert result["collections"].get("prefect_tavus") == "prefect_tavus"
     assert result["imported_before"] is False  # so it was the entry point that brought it in
     assert result["block"] == "prefect_tavus.blocks.credentials.TavusCredentials"
-    assert set(result["loaded"]) == {"prefect.collections:prefect_tavus", "pytest11:prefect_tavus",
-                                     "console_scripts:prefect-tavus"}, result["loaded"]
+    assert set(result["loaded"]) == {
+        "prefect.collections:prefect_tavus",
+        "pytest11:prefect_tavus",
+        "console_scripts:prefect-tavus",
+    }, result["loaded"]
 
     cli = _run([user_venv.bin / "prefect-tavus", "--help"], cwd=user_venv.home, env=user_venv.env())
     assert cli.stdout.strip(), "prefect-tavus --help printed nothing"
 
 
-def test_pytest_in_the_user_project_gets_the_fixtures(user_venv: UserVenv, user_project: Path) -> None:
-    proc = _run([user_venv.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                cwd=user_project, env=user_venv.env(), check=False)
+def test_pytest_in_the_user_project_gets_the_fixtures(
+    user_venv: UserVenv, user_project: Path
+) -> None:
+    proc = _run(
+        [user_venv.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=user_project,
+        env=user_venv.env(),
+        check=False,
+    )
     assert proc.returncode == 0, f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}"
     assert "2 passed" in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("how", ["requirement", "constraint"])
 def test_a_project_holding_an_older_prefect_gets_a_resolver_error(
-    wheel: Wheel, user_venv: UserVenv, how: str,
+    wheel: Wheel,
+    user_venv: UserVenv,
+    how: str,
 ) -> None:
     lowest = wheel.lowest_prefect  # 3.8.8 -> a project that holds prefect==3.8.7
     older = f"prefect<{lowest}" if lowest.endswith(".0") else f"prefect=={_older_than(lowest)}"
@@ -523,7 +584,9 @@ def test_a_project_holding_an_older_prefect_gets_a_resolver_error(
     assert proc.returncode != 0, output
     assert "ResolutionImpossible" in output, _tail(output)
     # "prefect-tavus 0.2.0 depends on prefect<4 and >=3.8.8" (the wording varies by pip version)
-    assert re.search(rf"prefect-tavus \S+ depends on prefect\b.*{re.escape(lowest)}", output), _tail(output)
+    assert re.search(rf"prefect-tavus \S+ depends on prefect\b.*{re.escape(lowest)}", output), (
+        _tail(output)
+    )
     assert user_venv.snapshot()["dists"] == user_venv.after["dists"]  # nothing was changed
 
 
@@ -539,7 +602,7 @@ def core_venv(wheel: Wheel, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     shutil.rmtree(venv.root, ignore_errors=True)
 
 
-CORE_SCRIPT = '''
+CORE_SCRIPT = """
 import asyncio, json, sys
 
 import prefect_tavus
@@ -567,7 +630,7 @@ for statement in ("from prefect_tavus import get_replica", "import prefect_tavus
         errors[statement] = [type(exc).__name__, str(exc)]
 print("RESULT " + json.dumps({"fetched": fetched == rid, "errors": errors,
                               "prefect_imported": "prefect" in sys.modules}))
-'''
+"""
 
 
 def _fake_prefect_dist(root: Path, version: str) -> Path:
@@ -580,7 +643,9 @@ def _fake_prefect_dist(root: Path, version: str) -> Path:
 
 @pytest.mark.parametrize("prefect_version", [None, "older"])
 def test_without_a_suitable_prefect_the_core_works_and_the_error_names_the_requirement(
-    wheel: Wheel, core_venv: Venv, prefect_version: str | None,
+    wheel: Wheel,
+    core_venv: Venv,
+    prefect_version: str | None,
 ) -> None:
     env = core_venv.env()
     if prefect_version == "older":  # metadata only: the check runs before any Prefect import

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 import pytest
 
 #: What the generated suites import and use: the public, Prefect-free client.
-USER_SUITE = '''
+USER_SUITE = """
     import asyncio
     import time
 
@@ -83,7 +83,7 @@ USER_SUITE = '''
         assert asyncio.run(fetch(tavus_credentials, ok)).status == "completed"
         failed = asyncio.run(fetch(tavus_credentials, bad))
         assert (failed.status, failed.error_message) == ("error", "Blurry video")
-'''
+"""
 
 
 def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -108,7 +108,9 @@ def test_loading_the_plugin_imports_neither_prefect_nor_the_simulator() -> None:
         sys.exit(f"imported at plugin load: {heavy}" if heavy else 0)
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -169,10 +171,14 @@ def test_fixtures_are_documented_in_pytest_fixtures(pytester: pytest.Pytester) -
     result.stdout.fnmatch_lines(["*tavus_simulator*", "*local Tavus API simulator*"])
 
 
-def test_the_simulator_fixture_needs_no_prefect(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_simulator_fixture_needs_no_prefect(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A ``prefect`` that cannot be imported, ahead of the real one on sys.path: the plugin
     # must still load, and the simulator fixture must still work without it.
-    pytester.makepyfile(**{"broken_prefect/prefect/__init__": "raise ImportError('no prefect here')"})
+    pytester.makepyfile(
+        **{"broken_prefect/prefect/__init__": "raise ImportError('no prefect here')"}
+    )
     pytester.makepyfile(
         test_no_prefect="""
         import httpx
@@ -196,7 +202,7 @@ def test_the_simulator_fixture_needs_no_prefect(pytester: pytest.Pytester, monke
 
 #: A user suite that tests a video step against the fixture, with raw httpx as a user's own
 #: code might (the project's tasks are tested on the fixture in tests/integration/test_videos.py).
-VIDEO_SUITE = '''
+VIDEO_SUITE = """
     import time
 
     import httpx
@@ -243,7 +249,7 @@ VIDEO_SUITE = '''
         assert tavus_simulator.video_payload(doomed)["status_details"] == "replica_in_error_state"
         quick = tavus_simulator.add_video(script="x", generation_seconds=0)
         assert tavus_simulator.video_finished_at(quick) is not None
-'''
+"""
 
 
 def test_a_user_suite_scripts_videos_with_the_fixture(pytester: pytest.Pytester) -> None:

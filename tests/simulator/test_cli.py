@@ -24,14 +24,21 @@ from prefect_tavus import cli
 from prefect_tavus.simulator import cli as simulator_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"Tavus simulator listening on (http://127\.0\.0\.1:\d+) \(api key: cli-key\)\n")
+LISTENING = re.compile(
+    r"Tavus simulator listening on (http://127\.0\.0\.1:\d+) \(api key: cli-key\)\n"
+)
 
 #: The console script of this environment (installed next to the interpreter).
 CONSOLE_SCRIPT = Path(sys.executable).with_name("prefect-tavus")
 
 SPELLINGS = {
     "python -m prefect_tavus.simulator": [sys.executable, "-m", "prefect_tavus.simulator"],
-    "python -m prefect_tavus.cli simulator": [sys.executable, "-m", "prefect_tavus.cli", "simulator"],
+    "python -m prefect_tavus.cli simulator": [
+        sys.executable,
+        "-m",
+        "prefect_tavus.cli",
+        "simulator",
+    ],
 }
 
 
@@ -56,9 +63,14 @@ def serve_and_stop(command: Sequence[str], stop_signal: signal.Signals) -> tuple
         assert process.stdout is not None
         line = process.stdout.readline()
         match = LISTENING.fullmatch(line)
-        assert match, (line, process.stderr.read() if process.poll() is not None and process.stderr else "")
+        assert match, (
+            line,
+            process.stderr.read() if process.poll() is not None and process.stderr else "",
+        )
         seeded = [process.stdout.readline().split()[-1] for _ in range(2)]
-        with httpx.Client(base_url=match.group(1), headers={"x-api-key": "cli-key"}, timeout=5.0) as http:
+        with httpx.Client(
+            base_url=match.group(1), headers={"x-api-key": "cli-key"}, timeout=5.0
+        ) as http:
             for rid in seeded:
                 assert http.get(f"/v2/replicas/{rid}").json()["replica_id"] == rid
             assert http.get("/v2/replicas").json()["total_count"] == 2
@@ -75,7 +87,9 @@ def serve_and_stop(command: Sequence[str], stop_signal: signal.Signals) -> tuple
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("spelling", sorted(SPELLINGS))
-def test_serves_seeded_replicas_and_exits_cleanly(spelling: str, stop_signal: signal.Signals) -> None:
+def test_serves_seeded_replicas_and_exits_cleanly(
+    spelling: str, stop_signal: signal.Signals
+) -> None:
     returncode, stderr = serve_and_stop(SPELLINGS[spelling], stop_signal)
     assert returncode == 0
     assert "Traceback" not in stderr
@@ -87,7 +101,9 @@ def test_console_script_serves_and_exits_cleanly() -> None:
 
 
 def test_console_script_help_lists_subcommands() -> None:
-    result = subprocess.run([*console_script(), "--help"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*console_script(), "--help"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0
     assert "simulator" in result.stdout and "Tavus Replicas API" in result.stdout
 
@@ -95,7 +111,11 @@ def test_console_script_help_lists_subcommands() -> None:
 @pytest.mark.parametrize("spelling", sorted(SPELLINGS))
 def test_refuses_non_loopback_host(spelling: str) -> None:
     result = subprocess.run(
-        [*SPELLINGS[spelling], "--host", "0.0.0.0", "--port", "0"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30
+        [*SPELLINGS[spelling], "--host", "0.0.0.0", "--port", "0"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "--allow-external" in result.stderr
@@ -106,7 +126,10 @@ def test_cannot_bind_is_a_message_and_status_1() -> None:
     with socket_in_use() as port:
         result = subprocess.run(
             [sys.executable, "-m", "prefect_tavus.simulator", "--port", str(port)],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert result.returncode == 1
     assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
@@ -160,8 +183,22 @@ def test_simulator_subcommand_rejects_bad_options(
     "argv",
     [
         [],
-        ["--host", "localhost", "--port", "0", "--api-key", "a", "--api-key", "b", "--training-seconds", "3",
-         "--seed", "2", "--allow-external", "--verbose"],
+        [
+            "--host",
+            "localhost",
+            "--port",
+            "0",
+            "--api-key",
+            "a",
+            "--api-key",
+            "b",
+            "--training-seconds",
+            "3",
+            "--seed",
+            "2",
+            "--allow-external",
+            "--verbose",
+        ],
     ],
     ids=["defaults", "every-option"],
 )

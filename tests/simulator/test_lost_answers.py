@@ -27,12 +27,16 @@ def _names(client: httpx.Client) -> list[str]:
     return [item["replica_name"] for item in client.get("/v2/replicas").json()["data"]]
 
 
-def test_lost_answer_creates_the_replica_and_closes_without_a_byte(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_lost_answer_creates_the_replica_and_closes_without_a_byte(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     sim.inject_faults(ROUTE_CREATE, [Fault.lost_answer()])
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         client.post("/v2/replicas", json=VIDEO)
     assert _names(client) == ["Lost"]  # applied: it is training
-    assert client.post("/v2/replicas", json=VIDEO).status_code == 200  # one fault, then normal service
+    assert (
+        client.post("/v2/replicas", json=VIDEO).status_code == 200
+    )  # one fault, then normal service
     assert _names(client) == ["Lost", "Lost"]
     assert sim.stats()["faults_served"] == 1
 
@@ -44,7 +48,9 @@ def test_a_drop_before_serving_creates_nothing(sim: TavusSimulator, client: http
     assert _names(client) == []
 
 
-def test_late_answer_applies_at_once_and_answers_after_the_client_gave_up(sim: TavusSimulator) -> None:
+def test_late_answer_applies_at_once_and_answers_after_the_client_gave_up(
+    sim: TavusSimulator,
+) -> None:
     sim.inject_faults(ROUTE_CREATE, [Fault.late_answer(2.0), Fault.late_answer(0.2)])
     with httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}, timeout=0.4) as impatient:
         started = time.monotonic()
@@ -57,9 +63,17 @@ def test_late_answer_applies_at_once_and_answers_after_the_client_gave_up(sim: T
         assert _names(impatient) == ["Lost", "Lost"]
 
 
-def test_route_scripts_sit_between_replica_and_star_scripts(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_route_scripts_sit_between_replica_and_star_scripts(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
-    assert ROUTES == (ROUTE_LIST, ROUTE_CREATE, ROUTE_GET, "DELETE /v2/replicas/{id}", "PATCH /v2/replicas/{id}/name")
+    assert ROUTES == (
+        ROUTE_LIST,
+        ROUTE_CREATE,
+        ROUTE_GET,
+        "DELETE /v2/replicas/{id}",
+        "PATCH /v2/replicas/{id}/name",
+    )
     sim.inject_faults(ROUTE_CREATE, [Fault.status(503)])
     sim.inject_faults("*", [Fault.status(500)])
     sim.inject_faults(ROUTE_GET, [Fault.status(502)])
@@ -73,8 +87,13 @@ def test_route_scripts_sit_between_replica_and_star_scripts(sim: TavusSimulator,
     assert sim.state.pending_faults() == {}
 
 
-def test_control_api_queues_the_new_kinds_on_a_route(sim: TavusSimulator, client: httpx.Client) -> None:
-    body = {"target": ROUTE_CREATE, "faults": [{"kind": "lost_answer"}, {"kind": "late_answer", "seconds": 0.1}]}
+def test_control_api_queues_the_new_kinds_on_a_route(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
+    body = {
+        "target": ROUTE_CREATE,
+        "faults": [{"kind": "lost_answer"}, {"kind": "late_answer", "seconds": 0.1}],
+    }
     assert client.post("/_sim/faults", json=body).json() == {"target": ROUTE_CREATE, "queued": 2}
     assert sim.state.pending_faults() == {ROUTE_CREATE: 2}
 
@@ -91,14 +110,22 @@ def test_new_fault_kinds_validate_and_round_trip() -> None:
 
 @pytest.mark.parametrize("filtered", [False, True])
 def test_newest_first_lists_page_from_the_newest(filtered: bool) -> None:
-    with TavusSimulator(api_keys=(KEY,), list_order="newest_first") as sim, httpx.Client(
-        base_url=sim.url, headers={"x-api-key": KEY}, timeout=5
-    ) as client:
+    with (
+        TavusSimulator(api_keys=(KEY,), list_order="newest_first") as sim,
+        httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}, timeout=5) as client,
+    ):
         ids = [sim.add_replica(replica_name=f"n{i}", training_seconds=30) for i in range(5)]
         params = {"limit": "2", "replica_type": "user"} if filtered else {"limit": "2"}
-        pages = [client.get("/v2/replicas", params={**params, "page": str(p)}).json() for p in (1, 2, 3, 4)]
+        pages = [
+            client.get("/v2/replicas", params={**params, "page": str(p)}).json()
+            for p in (1, 2, 3, 4)
+        ]
         assert [[item["replica_id"] for item in page["data"]] for page in pages] == [
-            ids[4:2:-1], ids[2:0:-1], ids[0:1], []]
+            ids[4:2:-1],
+            ids[2:0:-1],
+            ids[0:1],
+            [],
+        ]
         assert {page["total_count"] for page in pages} == {5}
 
 
@@ -108,13 +135,16 @@ def test_unknown_list_order_is_refused() -> None:
 
 
 def test_max_page_size_clamps_list_pages_silently() -> None:
-    with TavusSimulator(api_keys=(KEY,), max_page_size=2) as sim, httpx.Client(
-        base_url=sim.url, headers={"x-api-key": KEY}, timeout=5
-    ) as client:
+    with (
+        TavusSimulator(api_keys=(KEY,), max_page_size=2) as sim,
+        httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}, timeout=5) as client,
+    ):
         for index in range(3):
             sim.add_replica(replica_name=f"n{index}", training_seconds=30)
         first = client.get("/v2/replicas", params={"limit": "50"}).json()
         assert len(first["data"]) == 2 and first["total_count"] == 3
-        assert len(client.get("/v2/replicas").json()["data"]) == 2  # the default limit is the cap too
+        assert (
+            len(client.get("/v2/replicas").json()["data"]) == 2
+        )  # the default limit is the cap too
     with pytest.raises(ValueError, match="max_page_size"):
         TavusSimulator(max_page_size=0)

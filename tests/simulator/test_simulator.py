@@ -18,7 +18,13 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from prefect_tavus.simulator import DEFAULT_ERROR_MESSAGE, Fault, TavusSimulator, Timeline, iso_timestamp
+from prefect_tavus.simulator import (
+    DEFAULT_ERROR_MESSAGE,
+    Fault,
+    TavusSimulator,
+    Timeline,
+    iso_timestamp,
+)
 
 from .conftest import KEY, OTHER_KEY, CallbackReceiver
 
@@ -79,7 +85,9 @@ def test_missing_or_unknown_key_gets_tavus_401(sim: TavusSimulator) -> None:
     assert sim.stats()["unauthorized"] == 3
 
 
-def test_revoked_key_gets_401_while_other_keys_work(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_revoked_key_gets_401_while_other_keys_work(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
     assert client.get(f"/v2/replicas/{rid}").status_code == 200
     sim.revoke_key(KEY)
@@ -93,7 +101,9 @@ def test_revoked_key_gets_401_while_other_keys_work(sim: TavusSimulator, client:
 
 
 def test_get_replica_shape_and_verbose(sim: TavusSimulator, client: httpx.Client) -> None:
-    rid = sim.add_replica(replica_name="Ann", training_seconds=30, model_name="phoenix-4", replica_type="system")
+    rid = sim.add_replica(
+        replica_name="Ann", training_seconds=30, model_name="phoenix-4", replica_type="system"
+    )
     assert re.fullmatch(r"r[0-9a-f]{10}", rid)
 
     plain = client.get(f"/v2/replicas/{rid}")
@@ -106,19 +116,27 @@ def test_get_replica_shape_and_verbose(sim: TavusSimulator, client: httpx.Client
     assert body["error_message"] is None
     assert body["model_name"] == "phoenix-4"
     assert re.fullmatch(r"\d{1,3}/100", body["training_progress"])
-    assert isinstance(body["thumbnail_video_url"], str) and body["thumbnail_video_url"].startswith("https://")
+    assert isinstance(body["thumbnail_video_url"], str) and body["thumbnail_video_url"].startswith(
+        "https://"
+    )
     assert ISO_MS_Z.match(body["created_at"]) and ISO_MS_Z.match(body["updated_at"])
-    created = datetime.strptime(body["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    created = datetime.strptime(body["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=timezone.utc
+    )
     assert abs(created.timestamp() - time.time()) < 5
 
     verbose = client.get(f"/v2/replicas/{rid}", params={"verbose": "true"}).json()
     assert set(verbose) == GET_FIELDS | {"replica_type"}
     assert verbose["replica_type"] == "system"
-    assert "replica_type" not in client.get(f"/v2/replicas/{rid}", params={"verbose": "false"}).json()
+    assert (
+        "replica_type" not in client.get(f"/v2/replicas/{rid}", params={"verbose": "false"}).json()
+    )
     assert sim.replica_payload(rid, verbose=True)["replica_type"] == "system"
 
 
-def test_unknown_or_deleted_id_is_400_invalid_replica_id(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_unknown_or_deleted_id_is_400_invalid_replica_id(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     unknown = client.get("/v2/replicas/rdoesnotexist")
     assert unknown.status_code == 400
     assert unknown.json() == {"error": "Invalid replica_id"}
@@ -137,12 +155,18 @@ def test_url_encoded_replica_id_is_decoded(sim: TavusSimulator, client: httpx.Cl
     assert response.json()["replica_id"] == rid
 
 
-def test_messy_extra_fields_and_custom_status_vocabulary(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_messy_extra_fields_and_custom_status_vocabulary(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(
         training_seconds=0.3,
         initial_status="training",
         final_status="ready",
-        extra_fields={"replica_type": "user'", "error_message": "stale", "brand_new_field": {"x": 1}},
+        extra_fields={
+            "replica_type": "user'",
+            "error_message": "stale",
+            "brand_new_field": {"x": 1},
+        },
     )
     during = client.get(f"/v2/replicas/{rid}").json()
     assert during["status"] == "training"
@@ -195,7 +219,9 @@ def test_finished_at_is_none_while_training(sim: TavusSimulator) -> None:
 
 def test_error_outcome_stops_at_fail_progress(sim: TavusSimulator, client: httpx.Client) -> None:
     started = time.time()
-    rid = sim.add_replica(training_seconds=1.0, outcome="error", error_message="Face not visible", fail_at_progress=50)
+    rid = sim.add_replica(
+        training_seconds=1.0, outcome="error", error_message="Face not visible", fail_at_progress=50
+    )
     first = client.get(f"/v2/replicas/{rid}").json()
     assert first["status"] == "started" and first["error_message"] is None
     finished_at = wait_until_finished(sim, rid)
@@ -256,9 +282,17 @@ def test_invalid_add_replica_arguments_are_rejected(sim: TavusSimulator) -> None
 
 def test_list_paging_filters_and_fields(sim: TavusSimulator, client: httpx.Client) -> None:
     ids = [
-        sim.add_replica(replica_name=f"R{i}", training_seconds=30, replica_type=kind, model_name=model)
+        sim.add_replica(
+            replica_name=f"R{i}", training_seconds=30, replica_type=kind, model_name=model
+        )
         for i, (kind, model) in enumerate(
-            [("user", "phoenix-3"), ("system", "phoenix-3"), ("user", "phoenix-4"), ("user", "phoenix-3"), ("system", "phoenix-4")]
+            [
+                ("user", "phoenix-3"),
+                ("system", "phoenix-3"),
+                ("user", "phoenix-4"),
+                ("user", "phoenix-3"),
+                ("system", "phoenix-4"),
+            ]
         )
     ]
     everything = client.get("/v2/replicas").json()
@@ -267,8 +301,16 @@ def test_list_paging_filters_and_fields(sim: TavusSimulator, client: httpx.Clien
     for item in everything["data"]:
         assert set(item) == LIST_FIELDS  # no updated_at, no error_message
 
-    pages = [client.get("/v2/replicas", params={"limit": 2, "page": page}).json() for page in (1, 2, 3, 4)]
-    assert [[i["replica_id"] for i in p["data"]] for p in pages] == [ids[0:2], ids[2:4], ids[4:5], []]
+    pages = [
+        client.get("/v2/replicas", params={"limit": 2, "page": page}).json()
+        for page in (1, 2, 3, 4)
+    ]
+    assert [[i["replica_id"] for i in p["data"]] for p in pages] == [
+        ids[0:2],
+        ids[2:4],
+        ids[4:5],
+        [],
+    ]
     assert {p["total_count"] for p in pages} == {5}
 
     system = client.get("/v2/replicas", params={"replica_type": "system", "limit": 1}).json()
@@ -276,9 +318,14 @@ def test_list_paging_filters_and_fields(sim: TavusSimulator, client: httpx.Clien
     phoenix4 = client.get("/v2/replicas", params={"model_name": "phoenix-4"}).json()
     assert [i["replica_id"] for i in phoenix4["data"]] == [ids[2], ids[4]]
 
-    chosen = client.get("/v2/replicas", params={"replica_ids": f"{ids[3]},rnothere000,{ids[0]}"}).json()
+    chosen = client.get(
+        "/v2/replicas", params={"replica_ids": f"{ids[3]},rnothere000,{ids[0]}"}
+    ).json()
     assert chosen["total_count"] == 2
-    assert [i["replica_id"] for i in chosen["data"]] == [ids[0], ids[3]]  # unknown ids simply absent
+    assert [i["replica_id"] for i in chosen["data"]] == [
+        ids[0],
+        ids[3],
+    ]  # unknown ids simply absent
 
     sim.delete_replica(ids[0])
     assert client.get("/v2/replicas").json()["total_count"] == 4
@@ -312,12 +359,18 @@ def test_create_validates_and_trains(sim: TavusSimulator, client: httpx.Client) 
     assert missing.status_code == 400 and "train_video_url" in missing.json()["error"]
     no_voice = client.post("/v2/replicas", json={"train_image_url": "https://example.com/a.png"})
     assert no_voice.status_code == 400 and "voice_name" in no_voice.json()["error"]
-    not_json = client.post("/v2/replicas", content=b"{nope", headers={"content-type": "application/json"})
+    not_json = client.post(
+        "/v2/replicas", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 400 and "error" in not_json.json()
 
     created = client.post(
         "/v2/replicas",
-        json={"train_video_url": "https://example.com/train.mp4", "replica_name": "Made", "model_name": "phoenix-4"},
+        json={
+            "train_video_url": "https://example.com/train.mp4",
+            "replica_name": "Made",
+            "model_name": "phoenix-4",
+        },
     )
     assert created.status_code == 200
     body = created.json()
@@ -325,7 +378,11 @@ def test_create_validates_and_trains(sim: TavusSimulator, client: httpx.Client) 
     rid = body["replica_id"]
     assert re.fullmatch(r"r[0-9a-f]{10}", rid)
     fetched = client.get(f"/v2/replicas/{rid}").json()
-    assert (fetched["replica_name"], fetched["model_name"], fetched["status"]) == ("Made", "phoenix-4", "started")
+    assert (fetched["replica_name"], fetched["model_name"], fetched["status"]) == (
+        "Made",
+        "phoenix-4",
+        "started",
+    )
     from_image = client.post(
         "/v2/replicas", json={"train_image_url": "https://example.com/a.png", "voice_name": "Ava"}
     )
@@ -336,8 +393,12 @@ def test_create_validates_and_trains(sim: TavusSimulator, client: httpx.Client) 
     assert client.get(f"/v2/replicas/{rid}").json()["status"] == "completed"
 
 
-def test_create_with_fail_in_video_url_ends_in_error(sim: TavusSimulator, client: httpx.Client) -> None:
-    rid = client.post("/v2/replicas", json={"train_video_url": "https://example.com/please-fail.mp4"}).json()["replica_id"]
+def test_create_with_fail_in_video_url_ends_in_error(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
+    rid = client.post(
+        "/v2/replicas", json={"train_video_url": "https://example.com/please-fail.mp4"}
+    ).json()["replica_id"]
     wait_until_finished(sim, rid)
     body = client.get(f"/v2/replicas/{rid}").json()
     assert body["status"] == "error" and body["error_message"]
@@ -367,7 +428,10 @@ def test_delete(sim: TavusSimulator, client: httpx.Client) -> None:
 
 
 def test_delete_can_answer_204() -> None:
-    with TavusSimulator(delete_status=204) as sim, httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}) as http:
+    with (
+        TavusSimulator(delete_status=204) as sim,
+        httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}) as http,
+    ):
         rid = sim.add_replica(training_seconds=30)
         response = http.delete(f"/v2/replicas/{rid}")
         assert response.status_code == 204 and response.content == b""
@@ -375,16 +439,24 @@ def test_delete_can_answer_204() -> None:
 
 
 def test_unknown_routes(sim: TavusSimulator, client: httpx.Client) -> None:
-    for response in (client.get("/v2/conversations"), client.put("/v2/replicas/rabc"), client.get("/v2")):
+    for response in (
+        client.get("/v2/conversations"),
+        client.put("/v2/replicas/rabc"),
+        client.get("/v2"),
+    ):
         assert (response.status_code, response.json()) == (404, {"error": "Not found"})
-    assert client.get("/v2/conversations", headers={"x-api-key": "bad"}).status_code == 401  # auth first
+    assert (
+        client.get("/v2/conversations", headers={"x-api-key": "bad"}).status_code == 401
+    )  # auth first
     assert client.get("/elsewhere").status_code == 404
 
 
 # -- faults ---------------------------------------------------------------------------------------
 
 
-def test_status_faults_with_retry_after_and_tavus_bodies(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_status_faults_with_retry_after_and_tavus_bodies(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
     http_date = "Wed, 21 Oct 2015 07:28:00 GMT"
     sim.inject_faults(
@@ -405,14 +477,19 @@ def test_status_faults_with_retry_after_and_tavus_bodies(sim: TavusSimulator, cl
     assert unavailable.headers["retry-after"] == http_date
     assert unavailable.json() == {"message": "Service Unavailable"}
     unauthorized = client.get(f"/v2/replicas/{rid}")
-    assert (unauthorized.status_code, unauthorized.json()) == (401, {"message": "Invalid access token"})
+    assert (unauthorized.status_code, unauthorized.json()) == (
+        401,
+        {"message": "Invalid access token"},
+    )
     custom = client.get(f"/v2/replicas/{rid}")
     assert (custom.status_code, custom.json()) == (502, {"detail": "custom"})
     assert "retry-after" not in custom.headers
     assert client.get(f"/v2/replicas/{rid}").status_code == 200  # script used up: normal service
 
 
-def test_drop_fault_closes_connection_without_response(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_drop_fault_closes_connection_without_response(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
     assert client.get(f"/v2/replicas/{rid}").status_code == 200  # a pooled keep-alive connection
     sim.inject_faults(rid, [Fault.drop()])
@@ -459,7 +536,9 @@ def test_truncated_fault_is_half_a_json_body(sim: TavusSimulator, client: httpx.
     assert client.get(f"/v2/replicas/{rid}").json()["replica_id"] == rid  # connection still in sync
 
 
-def test_fault_scripts_order_targets_and_precedence(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_fault_scripts_order_targets_and_precedence(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
     other = sim.add_replica(training_seconds=30)
     sim.inject_faults("*", [Fault.status(500)])
@@ -473,7 +552,10 @@ def test_fault_scripts_order_targets_and_precedence(sim: TavusSimulator, client:
     # "*" matches every API request, list and create included.
     sim.inject_faults("*", [Fault.status(502), Fault.status(504)])
     assert client.get("/v2/replicas").status_code == 502
-    assert client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4"}).status_code == 504
+    assert (
+        client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4"}).status_code
+        == 504
+    )
     assert client.get("/v2/replicas").json()["total_count"] == 2  # the faulted create had no effect
     assert sim.stats()["faults_served"] == 5
 
@@ -487,7 +569,13 @@ def test_faults_apply_before_auth(sim: TavusSimulator) -> None:
 
 
 def test_fault_values_validate_and_round_trip() -> None:
-    faults = [Fault.status(503, retry_after=2), Fault.drop(), Fault.delay(0.5), Fault.garbage(), Fault.truncated()]
+    faults = [
+        Fault.status(503, retry_after=2),
+        Fault.drop(),
+        Fault.delay(0.5),
+        Fault.garbage(),
+        Fault.truncated(),
+    ]
     assert faults[0].retry_after == "2"
     assert [Fault.from_dict(f.to_dict()) for f in faults] == faults
     assert len(set(faults)) == 5  # frozen and hashable
@@ -502,7 +590,9 @@ def test_fault_values_validate_and_round_trip() -> None:
 # -- statistics ---------------------------------------------------------------------------------
 
 
-def test_stats_count_routes_replicas_and_connections(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_stats_count_routes_replicas_and_connections(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
     for _ in range(3):
         client.get(f"/v2/replicas/{rid}")
@@ -556,7 +646,9 @@ def test_stop_is_prompt_and_closes_everything() -> None:
     port = sim.port
     http = httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}, timeout=5.0)
     rid = sim.add_replica(training_seconds=30)
-    assert http.get(f"/v2/replicas/{rid}").status_code == 200  # an idle keep-alive connection stays open
+    assert (
+        http.get(f"/v2/replicas/{rid}").status_code == 200
+    )  # an idle keep-alive connection stays open
     sim.inject_faults(rid, [Fault.delay(30)])
     outcome: list[object] = []
 
@@ -575,14 +667,21 @@ def test_stop_is_prompt_and_closes_everything() -> None:
     pending.join(2)
     http.close()
     assert not pending.is_alive()
-    assert len(outcome) == 1 and isinstance(outcome[0], (httpx.RemoteProtocolError, httpx.ReadError))
+    assert len(outcome) == 1 and isinstance(
+        outcome[0], (httpx.RemoteProtocolError, httpx.ReadError)
+    )
     assert {t for t in threading.enumerate() if t not in before} == set()
-    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=1):
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", port), timeout=1),
+    ):
         pass
     sim.stop()  # idempotent
 
 
-def test_reset_drops_replicas_faults_revocations_and_stats(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_reset_drops_replicas_faults_revocations_and_stats(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     rid = sim.add_replica(training_seconds=30)
     sim.inject_faults("*", [Fault.status(503)])
     sim.revoke_key(KEY)
@@ -599,7 +698,12 @@ def test_reset_drops_replicas_faults_revocations_and_stats(sim: TavusSimulator, 
 def test_control_api_drives_a_simulator(sim: TavusSimulator, client: httpx.Client) -> None:
     added = client.post(
         "/_sim/replicas",
-        json={"replica_name": "Ctl", "training_seconds": 30, "stall": [10, 5], "extra_fields": {"k": "v"}},
+        json={
+            "replica_name": "Ctl",
+            "training_seconds": 30,
+            "stall": [10, 5],
+            "extra_fields": {"k": "v"},
+        },
     )
     assert added.status_code == 200
     rid = added.json()["replica_id"]
@@ -609,11 +713,16 @@ def test_control_api_drives_a_simulator(sim: TavusSimulator, client: httpx.Clien
     assert state["payload"]["replica_type"] == "user"
 
     done = client.post("/_sim/replicas", json={"training_seconds": 0}).json()["replica_id"]
-    assert client.get(f"/_sim/replicas/{done}").json()["finished_at"] == pytest.approx(time.time(), abs=5)
+    assert client.get(f"/_sim/replicas/{done}").json()["finished_at"] == pytest.approx(
+        time.time(), abs=5
+    )
 
     queued = client.post(
         "/_sim/faults",
-        json={"target": rid, "faults": [{"kind": "status", "code": 503, "retry_after": "2"}, {"kind": "drop"}]},
+        json={
+            "target": rid,
+            "faults": [{"kind": "status", "code": 503, "retry_after": "2"}, {"kind": "drop"}],
+        },
     )
     assert queued.json() == {"target": rid, "queued": 2}
     faulted = client.get(f"/v2/replicas/{rid}")
@@ -637,7 +746,12 @@ def test_control_api_drives_a_simulator(sim: TavusSimulator, client: httpx.Clien
 def test_control_api_rejects_bad_input(client: httpx.Client) -> None:
     assert client.post("/_sim/replicas", json={"bogus": 1}).status_code == 400
     assert client.post("/_sim/replicas", json={"outcome": "maybe"}).status_code == 400
-    assert client.post("/_sim/faults", json={"target": "*", "faults": [{"kind": "explode"}]}).status_code == 400
+    assert (
+        client.post(
+            "/_sim/faults", json={"target": "*", "faults": [{"kind": "explode"}]}
+        ).status_code
+        == 400
+    )
     assert client.post("/_sim/faults", json={"target": "*"}).status_code == 400
     assert client.get("/_sim/replicas/rnothere000").status_code == 404
     assert client.post("/_sim/delete", json={"replica_id": "rnothere000"}).status_code == 404
@@ -657,9 +771,13 @@ def test_control_api_rejects_bad_input(client: httpx.Client) -> None:
         (5, "must be a JSON object"),
     ],
 )
-def test_control_api_answers_bad_faults_with_400(client: httpx.Client, fault: object, message: str) -> None:
+def test_control_api_answers_bad_faults_with_400(
+    client: httpx.Client, fault: object, message: str
+) -> None:
     body = json.dumps({"target": "*", "faults": [fault]})
-    response = client.post("/_sim/faults", content=body, headers={"content-type": "application/json"})
+    response = client.post(
+        "/_sim/faults", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and message in response.json()["error"]
     assert client.get("/_sim/health").json() == {"status": "ok"}  # same connection, still served
 
@@ -687,10 +805,12 @@ def test_callbacks_reach_a_loopback_receiver(
     sim: TavusSimulator, client: httpx.Client, receiver: CallbackReceiver
 ) -> None:
     ok = client.post(
-        "/v2/replicas", json={"train_video_url": "https://e.com/ok.mp4", "callback_url": receiver.url}
+        "/v2/replicas",
+        json={"train_video_url": "https://e.com/ok.mp4", "callback_url": receiver.url},
     ).json()["replica_id"]
     bad = client.post(
-        "/v2/replicas", json={"train_video_url": "https://e.com/fail.mp4", "callback_url": receiver.url}
+        "/v2/replicas",
+        json={"train_video_url": "https://e.com/fail.mp4", "callback_url": receiver.url},
     ).json()["replica_id"]
     bodies = receiver.wait_for(2)
     by_id = {body["replica_id"]: body for body in bodies}
@@ -706,7 +826,8 @@ def test_callbacks_reach_a_loopback_receiver(
 
 def test_callbacks_never_go_to_other_hosts(sim: TavusSimulator, client: httpx.Client) -> None:
     created = client.post(
-        "/v2/replicas", json={"train_video_url": "https://e.com/v.mp4", "callback_url": "http://example.com/hook"}
+        "/v2/replicas",
+        json={"train_video_url": "https://e.com/v.mp4", "callback_url": "http://example.com/hook"},
     )
     assert created.status_code == 200
     assert sim.stats()["callbacks"] == {"delivered": 0, "failed": 0, "skipped": 1, "dropped": 0}
@@ -746,12 +867,21 @@ def test_ending_training_early_sends_its_callback_then_and_once(
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://h.example/cb", "https:/h.example/cb", "https://h.example:99999/cb", "https://h.example/c b", "cb"]
+    "url",
+    [
+        "ftp://h.example/cb",
+        "https:/h.example/cb",
+        "https://h.example:99999/cb",
+        "https://h.example/c b",
+        "cb",
+    ],
 )
 def test_create_with_an_invalid_callback_url_is_a_400_quoting_it(
     sim: TavusSimulator, client: httpx.Client, url: str
 ) -> None:
-    response = client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4", "callback_url": url})
+    response = client.post(
+        "/v2/replicas", json={"train_video_url": "https://e.com/v.mp4", "callback_url": url}
+    )
     assert response.status_code == 400
     assert response.json() == {"error": f"Invalid callback_url: {url!r} is not a valid http(s) URL"}
     assert client.get("/v2/replicas").json()["total_count"] == 0  # nothing was created

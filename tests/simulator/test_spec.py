@@ -16,7 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_tavus.simulator import DEFAULT_ERROR_MESSAGE, InvalidReplicaSpec, ReplicaSpec, TavusSimulator
+from prefect_tavus.simulator import (
+    DEFAULT_ERROR_MESSAGE,
+    InvalidReplicaSpec,
+    ReplicaSpec,
+    TavusSimulator,
+)
 from prefect_tavus.simulator.spec import MAX_SECONDS, build_spec
 from prefect_tavus.simulator.state import SimulatorState
 
@@ -54,22 +59,33 @@ INVALID: list[tuple[dict[str, Any], str]] = [
 ]
 
 #: The cases JSON can express (its object keys are always strings).
-INVALID_OVER_HTTP = [(fields, message) for fields, message in INVALID if "keys must be strings" not in message]
+INVALID_OVER_HTTP = [
+    (fields, message) for fields, message in INVALID if "keys must be strings" not in message
+]
 
 
 def test_defaults_describe_a_replica_that_completes() -> None:
     spec = ReplicaSpec()
     assert (spec.replica_id, spec.replica_name, spec.training_seconds) == (None, "My Replica", None)
-    assert (spec.outcome, spec.error_message, spec.effective_error_message) == ("completed", None, DEFAULT_ERROR_MESSAGE)
+    assert (spec.outcome, spec.error_message, spec.effective_error_message) == (
+        "completed",
+        None,
+        DEFAULT_ERROR_MESSAGE,
+    )
     assert (spec.initial_status, spec.final_status, spec.replica_type, spec.model_name) == (
-        "started", "completed", "user", "phoenix-3",
+        "started",
+        "completed",
+        "user",
+        "phoenix-3",
     )
     assert spec.fail_at_progress == 40 and spec.stall is None and dict(spec.extra_fields) == {}
     assert spec.owner_key is None and spec.callback_url is None
 
 
 @pytest.mark.parametrize(("fields", "message"), INVALID, ids=[str(f) for f, _ in INVALID])
-def test_invalid_values_are_a_value_error_naming_the_parameter(fields: dict[str, Any], message: str) -> None:
+def test_invalid_values_are_a_value_error_naming_the_parameter(
+    fields: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidReplicaSpec, match=message.replace("(", r"\(").replace(")", r"\)")):
         ReplicaSpec(**fields)
     assert issubclass(InvalidReplicaSpec, ValueError)  # callers catching ValueError keep working
@@ -86,7 +102,9 @@ def test_is_frozen_hashable_and_keyword_only() -> None:
     spec = ReplicaSpec(replica_name="A", stall=(10, 1.0), extra_fields={"k": "v"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.replica_name = "B"  # type: ignore[misc]
-    assert hash(spec) == hash(ReplicaSpec(replica_name="A", stall=(10, 1.0), extra_fields={"k": "v"}))
+    assert hash(spec) == hash(
+        ReplicaSpec(replica_name="A", stall=(10, 1.0), extra_fields={"k": "v"})
+    )
     assert spec == ReplicaSpec(replica_name="A", stall=(10, 1.0), extra_fields={"k": "v"})
     with pytest.raises(TypeError):
         ReplicaSpec("r1")  # type: ignore[misc]
@@ -103,10 +121,20 @@ def test_extra_fields_are_a_read_only_copy() -> None:
 
 def test_dict_round_trip_is_json() -> None:
     spec = ReplicaSpec(
-        replica_id="rround00001", replica_name="Round", training_seconds=3.5, outcome="error",
-        error_message="Blurry", fail_at_progress=60, replica_type="system", model_name="phoenix-4",
-        stall=(20, 1.5), initial_status="training", final_status="ready", extra_fields={"x": [1]},
-        owner_key="k", callback_url="http://127.0.0.1:1/cb",
+        replica_id="rround00001",
+        replica_name="Round",
+        training_seconds=3.5,
+        outcome="error",
+        error_message="Blurry",
+        fail_at_progress=60,
+        replica_type="system",
+        model_name="phoenix-4",
+        stall=(20, 1.5),
+        initial_status="training",
+        final_status="ready",
+        extra_fields={"x": [1]},
+        owner_key="k",
+        callback_url="http://127.0.0.1:1/cb",
     )
     data = json.loads(json.dumps(spec.to_dict()))
     assert ReplicaSpec.from_dict(data) == spec
@@ -120,13 +148,17 @@ def test_from_dict_needs_an_object(data: Any) -> None:
 
 
 def test_from_dict_names_unknown_keys_and_the_known_ones() -> None:
-    with pytest.raises(InvalidReplicaSpec, match=r"unknown replica parameters: bogus, zzz; known: replica_id"):
+    with pytest.raises(
+        InvalidReplicaSpec, match=r"unknown replica parameters: bogus, zzz; known: replica_id"
+    ):
         ReplicaSpec.from_dict({"zzz": 1, "bogus": 2, "replica_name": "ok"})
 
 
 def test_timeline_uses_the_default_training_time_only_when_none_is_given() -> None:
     assert ReplicaSpec().timeline(100.0, 7.0).duration == 7.0
-    timeline = ReplicaSpec(training_seconds=2, outcome="error", fail_at_progress=50, stall=(10, 0.5)).timeline(100.0, 7.0)
+    timeline = ReplicaSpec(
+        training_seconds=2, outcome="error", fail_at_progress=50, stall=(10, 0.5)
+    ).timeline(100.0, 7.0)
     assert (timeline.started_at, timeline.duration, timeline.outcome) == (100.0, 2.0, "error")
     assert (timeline.fail_at_progress, timeline.stall_at, timeline.stall_seconds) == (50, 10, 0.5)
 
@@ -136,7 +168,11 @@ def test_build_spec_applies_overrides() -> None:
     assert build_spec(None, {}) == ReplicaSpec()
     assert build_spec(base, {}) is base
     derived = build_spec(base, {"replica_name": "Bob"})
-    assert (derived.replica_name, derived.outcome, derived.error_message) == ("Bob", "error", "Blurry")
+    assert (derived.replica_name, derived.outcome, derived.error_message) == (
+        "Bob",
+        "error",
+        "Blurry",
+    )
     with pytest.raises(TypeError, match="unknown replica parameters: nope"):
         build_spec(None, {"nope": 1})
     with pytest.raises(TypeError, match="expected a ReplicaSpec"):
@@ -153,11 +189,22 @@ def test_facade_takes_a_spec_keywords_or_both(sim: TavusSimulator) -> None:
     by_spec = sim.replica_payload(sim.add_replica(failing))
     by_both = sim.replica_payload(sim.add_replica(failing, replica_name="Bob"))
     by_keywords = sim.replica_payload(
-        sim.add_replica(training_seconds=0, outcome="error", error_message="Blurry", replica_name="Bob")
+        sim.add_replica(
+            training_seconds=0, outcome="error", error_message="Blurry", replica_name="Bob"
+        )
     )
     assert by_spec["status"] == by_both["status"] == by_keywords["status"] == "error"
-    assert by_spec["error_message"] == by_both["error_message"] == by_keywords["error_message"] == "Blurry"
-    assert (by_spec["replica_name"], by_both["replica_name"], by_keywords["replica_name"]) == ("My Replica", "Bob", "Bob")
+    assert (
+        by_spec["error_message"]
+        == by_both["error_message"]
+        == by_keywords["error_message"]
+        == "Blurry"
+    )
+    assert (by_spec["replica_name"], by_both["replica_name"], by_keywords["replica_name"]) == (
+        "My Replica",
+        "Bob",
+        "Bob",
+    )
 
 
 def test_facade_rejects_unknown_keywords_and_positional_non_specs(sim: TavusSimulator) -> None:
@@ -165,7 +212,9 @@ def test_facade_rejects_unknown_keywords_and_positional_non_specs(sim: TavusSimu
         sim.add_replica(replica_nmae="typo")
     with pytest.raises(TypeError, match="expected a ReplicaSpec"):
         sim.add_replica("rpositional")  # type: ignore[arg-type]
-    assert sim.stats()["requests"] == 0 and sim.state.list_page(api_key=None, limit=10, page=1)[1] == 0
+    assert (
+        sim.stats()["requests"] == 0 and sim.state.list_page(api_key=None, limit=10, page=1)[1] == 0
+    )
 
 
 def test_training_seconds_none_uses_the_simulator_default(sim: TavusSimulator) -> None:
@@ -188,27 +237,44 @@ def test_state_takes_only_specs() -> None:
         state.close()
 
 
-def test_control_api_builds_the_same_replica_as_the_facade(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_control_api_builds_the_same_replica_as_the_facade(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     spec = ReplicaSpec(
-        replica_name="Same", training_seconds=30, replica_type="system", model_name="phoenix-4",
-        stall=(10, 5), initial_status="training", extra_fields={"x": 1},
+        replica_name="Same",
+        training_seconds=30,
+        replica_type="system",
+        model_name="phoenix-4",
+        stall=(10, 5),
+        initial_status="training",
+        extra_fields={"x": 1},
     )
     via_python = sim.replica_payload(sim.add_replica(spec), verbose=True)
     added = client.post("/_sim/replicas", json=spec.to_dict())
     assert added.status_code == 200
     via_http = sim.replica_payload(added.json()["replica_id"], verbose=True)
-    volatile = {"replica_id", "thumbnail_video_url", "created_at", "updated_at", "training_progress"}
+    volatile = {
+        "replica_id",
+        "thumbnail_video_url",
+        "created_at",
+        "updated_at",
+        "training_progress",
+    }
     assert {k: v for k, v in via_http.items() if k not in volatile} == {
         k: v for k, v in via_python.items() if k not in volatile
     }
 
 
-@pytest.mark.parametrize(("fields", "message"), INVALID_OVER_HTTP, ids=[str(f) for f, _ in INVALID_OVER_HTTP])
+@pytest.mark.parametrize(
+    ("fields", "message"), INVALID_OVER_HTTP, ids=[str(f) for f, _ in INVALID_OVER_HTTP]
+)
 def test_control_api_answers_invalid_values_with_400_and_the_message(
     client: httpx.Client, fields: dict[str, Any], message: str
 ) -> None:
     body = json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()})
-    response = client.post("/_sim/replicas", content=body, headers={"content-type": "application/json"})
+    response = client.post(
+        "/_sim/replicas", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert message in response.json()["error"]
 
@@ -224,8 +290,12 @@ def test_control_api_answers_invalid_values_with_400_and_the_message(
         (b'{"training_seconds": NaN}', "training_seconds"),
     ],
 )
-def test_control_api_answers_malformed_bodies_with_400(client: httpx.Client, body: bytes, message: str) -> None:
-    response = client.post("/_sim/replicas", content=body, headers={"content-type": "application/json"})
+def test_control_api_answers_malformed_bodies_with_400(
+    client: httpx.Client, body: bytes, message: str
+) -> None:
+    response = client.post(
+        "/_sim/replicas", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert message in response.json()["error"]
 
@@ -233,16 +303,22 @@ def test_control_api_answers_malformed_bodies_with_400(client: httpx.Client, bod
 def test_control_api_reports_a_duplicate_id(client: httpx.Client) -> None:
     assert client.post("/_sim/replicas", json={"replica_id": "rdup0000001"}).status_code == 200
     again = client.post("/_sim/replicas", json={"replica_id": "rdup0000001"})
-    assert (again.status_code, again.json()) == (400, {"error": "replica 'rdup0000001' already exists"})
+    assert (again.status_code, again.json()) == (
+        400,
+        {"error": "replica 'rdup0000001' already exists"},
+    )
 
 
 def test_create_endpoint_gives_the_spec_defaults(sim: TavusSimulator, client: httpx.Client) -> None:
     created = client.post(
-        "/v2/replicas", json={"train_video_url": "https://e.com/v.mp4", "replica_name": "", "model_name": None}
+        "/v2/replicas",
+        json={"train_video_url": "https://e.com/v.mp4", "replica_name": "", "model_name": None},
     )
     assert created.status_code == 200
     payload = sim.replica_payload(created.json()["replica_id"], verbose=True)
     defaults = ReplicaSpec()
     assert (payload["replica_name"], payload["model_name"], payload["replica_type"]) == (
-        defaults.replica_name, defaults.model_name, defaults.replica_type,
+        defaults.replica_name,
+        defaults.model_name,
+        defaults.replica_type,
     )

@@ -77,8 +77,12 @@ def trained(sim: TavusSimulator) -> str:
 # -- POST /v2/videos ------------------------------------------------------------------------------
 
 
-def test_create_answers_queued_with_a_tavus_like_id(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
-    created = client.post("/v2/videos", json={"replica_id": trained, "script": "Hello", "video_name": "Intro"})
+def test_create_answers_queued_with_a_tavus_like_id(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
+    created = client.post(
+        "/v2/videos", json={"replica_id": trained, "script": "Hello", "video_name": "Intro"}
+    )
     assert created.status_code == 200
     body = created.json()
     assert set(body) == {"video_id", "video_name", "status", "hosted_url", "created_at"}
@@ -87,8 +91,14 @@ def test_create_answers_queued_with_a_tavus_like_id(sim: TavusSimulator, client:
     assert body["hosted_url"].startswith("https://") and body["video_id"] in body["hosted_url"]
     assert ISO_MS_Z.match(body["created_at"])
     video = client.get(f"/v2/videos/{body['video_id']}").json()
-    assert (video["replica_id"], video["data"], video["created_at"]) == (trained, {"script": "Hello"}, body["created_at"])
-    unnamed = client.post("/v2/videos", json={"replica_id": trained, "audio_url": "https://e.com/a.mp3"}).json()
+    assert (video["replica_id"], video["data"], video["created_at"]) == (
+        trained,
+        {"script": "Hello"},
+        body["created_at"],
+    )
+    unnamed = client.post(
+        "/v2/videos", json={"replica_id": trained, "audio_url": "https://e.com/a.mp3"}
+    ).json()
     assert unnamed["video_name"] == "My Video"
     assert client.get(f"/v2/videos/{unnamed['video_id']}").json()["data"] == {"script": None}
 
@@ -100,24 +110,42 @@ def test_create_answers_queued_with_a_tavus_like_id(sim: TavusSimulator, client:
         ({"replica_id": "", "script": "Hi"}, "replica_id is required"),
         ({"replica_id": 5, "script": "Hi"}, "replica_id must be a string"),
         ({"replica_id": "R"}, "script or audio_url is required"),
-        ({"replica_id": "R", "script": "Hi", "audio_url": "https://e.com/a.mp3"}, "either script or audio_url"),
+        (
+            {"replica_id": "R", "script": "Hi", "audio_url": "https://e.com/a.mp3"},
+            "either script or audio_url",
+        ),
         ({"replica_id": "R", "script": "   "}, "script must not be empty"),
         ({"replica_id": "R", "script": 3}, "script must be a string"),
         ({"replica_id": "R", "audio_url": "a.mp3"}, "Invalid audio_url"),
         ({"replica_id": "R", "script": "Hi", "video_name": 7}, "video_name must be a string"),
-        ({"replica_id": "R", "script": "Hi", "background_url": "ftp://e.com/b"}, "Invalid background_url"),
-        ({"replica_id": "R", "script": "Hi", "background_source_url": "nope"}, "Invalid background_source_url"),
-        ({"replica_id": "R", "script": "Hi", "watermark_image_url": "x"}, "Invalid watermark_image_url"),
+        (
+            {"replica_id": "R", "script": "Hi", "background_url": "ftp://e.com/b"},
+            "Invalid background_url",
+        ),
+        (
+            {"replica_id": "R", "script": "Hi", "background_source_url": "nope"},
+            "Invalid background_source_url",
+        ),
+        (
+            {"replica_id": "R", "script": "Hi", "watermark_image_url": "x"},
+            "Invalid watermark_image_url",
+        ),
         ({"replica_id": "R", "script": "Hi", "watermark_url": "x"}, "Invalid watermark_url"),
         ({"replica_id": "R", "script": "Hi", "callback_url": "cb"}, "Invalid callback_url: 'cb'"),
         ({"replica_id": "R", "script": "Hi", "fast": "yes"}, "fast must be true or false"),
-        ({"replica_id": "R", "script": "Hi", "transparent_background": True}, "transparent_background requires fast"),
+        (
+            {"replica_id": "R", "script": "Hi", "transparent_background": True},
+            "transparent_background requires fast",
+        ),
         (
             {"replica_id": "R", "script": "Hi", "properties": {"transparent_background": True}},
             "transparent_background requires fast",
         ),
         ({"replica_id": "R", "script": "Hi", "properties": [1]}, "properties must be an object"),
-        ({"replica_id": "R", "script": "Hi", "properties": {"fast": 1}}, "properties.fast must be true or false"),
+        (
+            {"replica_id": "R", "script": "Hi", "properties": {"fast": 1}},
+            "properties.fast must be true or false",
+        ),
     ],
 )
 def test_create_refuses_bad_bodies_with_400(
@@ -131,7 +159,9 @@ def test_create_refuses_bad_bodies_with_400(
     assert client.get("/v2/videos").json()["total_count"] == 0  # nothing was created
 
 
-def test_create_for_a_replica_it_cannot_use_is_400_invalid_replica_id(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_create_for_a_replica_it_cannot_use_is_400_invalid_replica_id(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     deleted = sim.add_replica(training_seconds=0)
     sim.delete_replica(deleted)
     someone_elses = sim.add_replica(training_seconds=0, owner_key=OTHER_KEY)
@@ -139,33 +169,59 @@ def test_create_for_a_replica_it_cannot_use_is_400_invalid_replica_id(sim: Tavus
         response = client.post("/v2/videos", json={"replica_id": replica_id, "script": "Hi"})
         assert (response.status_code, response.json()) == (400, {"error": "Invalid replica_id"})
     as_owner = client.post(
-        "/v2/videos", json={"replica_id": someone_elses, "script": "Hi"}, headers={"x-api-key": OTHER_KEY}
+        "/v2/videos",
+        json={"replica_id": someone_elses, "script": "Hi"},
+        headers={"x-api-key": OTHER_KEY},
     )
     assert as_owner.status_code == 200
-    not_json = client.post("/v2/videos", content=b"{nope", headers={"content-type": "application/json"})
+    not_json = client.post(
+        "/v2/videos", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 400 and "error" in not_json.json()
 
 
-def test_create_takes_both_spellings_and_keeps_the_body(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
+def test_create_takes_both_spellings_and_keeps_the_body(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
     bodies = [
-        {"replica_id": trained, "script": "A", "watermark_url": "https://e.com/w.png", "fast": True,
-         "transparent_background": True},
-        {"replica_id": trained, "script": "B", "watermark_image_url": "https://e.com/w.png",
-         "properties": {"fast": True, "transparent_background": True}},
-        {"replica_id": trained, "script": "C", "fast": True, "properties": {"transparent_background": True},
-         "background_url": "https://e.com/site", "background_source_url": "https://e.com/bg.mp4", "unknown": 1},
+        {
+            "replica_id": trained,
+            "script": "A",
+            "watermark_url": "https://e.com/w.png",
+            "fast": True,
+            "transparent_background": True,
+        },
+        {
+            "replica_id": trained,
+            "script": "B",
+            "watermark_image_url": "https://e.com/w.png",
+            "properties": {"fast": True, "transparent_background": True},
+        },
+        {
+            "replica_id": trained,
+            "script": "C",
+            "fast": True,
+            "properties": {"transparent_background": True},
+            "background_url": "https://e.com/site",
+            "background_source_url": "https://e.com/bg.mp4",
+            "unknown": 1,
+        },
     ]
     for body in bodies:
         created = client.post("/v2/videos", json=body)
         assert created.status_code == 200, created.text
-        assert sim.video_request(created.json()["video_id"]) == body  # what the client sent, as received
+        assert (
+            sim.video_request(created.json()["video_id"]) == body
+        )  # what the client sent, as received
     assert sim.video_request(sim.add_video(script="x")) is None  # added from Python
 
 
 # -- GET /v2/videos/{id} ----------------------------------------------------------------------------
 
 
-def test_get_shape_verbose_and_unknown_ids(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
+def test_get_shape_verbose_and_unknown_ids(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
     video_id = sim.add_video(replica_id=trained, script="Hi", generation_seconds=30)
     plain = client.get(f"/v2/videos/{video_id}").json()
     assert set(plain) == VIDEO_FIELDS
@@ -187,7 +243,9 @@ def test_get_shape_verbose_and_unknown_ids(sim: TavusSimulator, client: httpx.Cl
     assert client.get("/v2/videos/odd%20id%2Fslash").json()["video_id"] == odd
 
 
-def test_ready_video_has_its_urls_and_thumbnails(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
+def test_ready_video_has_its_urls_and_thumbnails(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
     video_id = sim.add_video(replica_id=trained, script="Hi", generation_seconds=0)
     body = client.get(f"/v2/videos/{video_id}", params={"verbose": "1"}).json()
     assert body["status"] == "ready"
@@ -203,17 +261,31 @@ def test_owner_key_limits_who_sees_a_video(sim: TavusSimulator, client: httpx.Cl
     assert client.patch(f"/v2/videos/{mine}/name", json={"video_name": "N"}).status_code == 400
     assert client.delete(f"/v2/videos/{mine}").status_code == 400
     assert ids_of(client.get("/v2/videos").json()) == [shared]
-    assert ids_of(client.get("/v2/videos", headers={"x-api-key": OTHER_KEY}).json()) == [mine, shared]
-    posted = client.post("/v2/videos", json={"replica_id": sim.add_replica(training_seconds=0), "script": "Hi"})
-    assert client.get(f"/v2/videos/{posted.json()['video_id']}", headers={"x-api-key": OTHER_KEY}).status_code == 400
+    assert ids_of(client.get("/v2/videos", headers={"x-api-key": OTHER_KEY}).json()) == [
+        mine,
+        shared,
+    ]
+    posted = client.post(
+        "/v2/videos", json={"replica_id": sim.add_replica(training_seconds=0), "script": "Hi"}
+    )
+    assert (
+        client.get(
+            f"/v2/videos/{posted.json()['video_id']}", headers={"x-api-key": OTHER_KEY}
+        ).status_code
+        == 400
+    )
 
 
 # -- the generation timeline ------------------------------------------------------------------------
 
 
-def test_a_video_waits_queued_while_its_replica_trains(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_a_video_waits_queued_while_its_replica_trains(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     replica_id = sim.add_replica(training_seconds=0.6)
-    video_id = client.post("/v2/videos", json={"replica_id": replica_id, "script": "Hi"}).json()["video_id"]
+    video_id = client.post("/v2/videos", json={"replica_id": replica_id, "script": "Hi"}).json()[
+        "video_id"
+    ]
     other = sim.add_video(replica_id=replica_id, script="Hi", generation_seconds=0.4)
     first = client.get(f"/v2/videos/{other}").json()
     assert first["status"] == "queued" and "training" in first["status_details"]
@@ -236,24 +308,49 @@ def test_a_video_waits_queued_while_its_replica_trains(sim: TavusSimulator, clie
     assert sim.video_started_at(video_id) == trained_at
 
 
-def test_queued_seconds_hold_a_video_even_for_a_trained_replica(sim: TavusSimulator, trained: str) -> None:
-    video_id = sim.add_video(replica_id=trained, script="Hi", queued_seconds=30, generation_seconds=0)
+def test_queued_seconds_hold_a_video_even_for_a_trained_replica(
+    sim: TavusSimulator, trained: str
+) -> None:
+    video_id = sim.add_video(
+        replica_id=trained, script="Hi", queued_seconds=30, generation_seconds=0
+    )
     payload = sim.video_payload(video_id)
     assert payload["status"] == "queued" and "training" not in payload["status_details"]
     started = time.time()
-    quick = sim.add_video(script="Hi", queued_seconds=0.2, generation_seconds=0.2)  # no simulated replica
+    quick = sim.add_video(
+        script="Hi", queued_seconds=0.2, generation_seconds=0.2
+    )  # no simulated replica
     assert sim.video_payload(quick)["replica_id"] is None
     assert wait_for_video(sim, quick) == pytest.approx(started + 0.4, abs=0.1)
 
 
 def test_timeline_is_a_pure_function_of_time() -> None:
-    waits = VideoTimeline(created_at=100.0, generation_seconds=5.0, queued_seconds=1.0, replica_ready_at=110.0)
+    waits = VideoTimeline(
+        created_at=100.0, generation_seconds=5.0, queued_seconds=1.0, replica_ready_at=110.0
+    )
     assert [waits.status_at(t) for t in (100.0, 109.9, 110.0, 114.9, 115.0)] == [
-        "queued", "queued", "generating", "generating", "ready"]
-    assert (waits.started_at, waits.finished_at, waits.last_change_at(112.0)) == (110.0, 115.0, 110.0)
-    doomed = VideoTimeline(created_at=100.0, generation_seconds=5.0, replica_ready_at=103.0, replica_failed=True)
-    assert (doomed.status_at(102.0), doomed.status_at(103.0), doomed.started_at) == ("queued", "error", None)
-    late = VideoTimeline(created_at=100.0, generation_seconds=5.0, replica_ready_at=90.0, replica_failed=True)
+        "queued",
+        "queued",
+        "generating",
+        "generating",
+        "ready",
+    ]
+    assert (waits.started_at, waits.finished_at, waits.last_change_at(112.0)) == (
+        110.0,
+        115.0,
+        110.0,
+    )
+    doomed = VideoTimeline(
+        created_at=100.0, generation_seconds=5.0, replica_ready_at=103.0, replica_failed=True
+    )
+    assert (doomed.status_at(102.0), doomed.status_at(103.0), doomed.started_at) == (
+        "queued",
+        "error",
+        None,
+    )
+    late = VideoTimeline(
+        created_at=100.0, generation_seconds=5.0, replica_ready_at=90.0, replica_failed=True
+    )
     assert (late.status_at(100.0), late.finished_at) == ("error", 100.0)
     with pytest.raises(ValueError):
         VideoTimeline(created_at=0.0, generation_seconds=-1.0)
@@ -261,7 +358,9 @@ def test_timeline_is_a_pure_function_of_time() -> None:
 
 def test_a_replica_in_error_fails_its_videos(sim: TavusSimulator, client: httpx.Client) -> None:
     failing = sim.add_replica(training_seconds=0.3, outcome="error")
-    waiting = client.post("/v2/videos", json={"replica_id": failing, "script": "Hi"}).json()["video_id"]
+    waiting = client.post("/v2/videos", json={"replica_id": failing, "script": "Hi"}).json()[
+        "video_id"
+    ]
     assert client.get(f"/v2/videos/{waiting}").json()["status"] == "queued"
     finished = wait_for_video(sim, waiting)
     assert finished == sim.finished_at(failing)  # fails when the training does
@@ -270,11 +369,12 @@ def test_a_replica_in_error_fails_its_videos(sim: TavusSimulator, client: httpx.
     assert (body["download_url"], body["stream_url"]) == (None, None)
     assert sim.video_started_at(waiting) is None
     already = client.post("/v2/videos", json={"replica_id": failing, "script": "Hi"})
-    assert already.status_code == 200 and already.json()["status"] == "queued"  # accepted, then fails
+    assert (
+        already.status_code == 200 and already.json()["status"] == "queued"
+    )  # accepted, then fails
     assert client.get(f"/v2/videos/{already.json()['video_id']}").json()["status"] == "error"
     listed = client.get("/v2/videos").json()["data"]
     assert {item["error_details"] for item in listed} == {REPLICA_IN_ERROR_STATE}
-
 
 
 def test_ending_training_when_a_test_says_starts_or_fails_its_waiting_videos_then(
@@ -285,7 +385,9 @@ def test_ending_training_when_a_test_says_starts_or_fails_its_waiting_videos_the
     ready = sim.add_replica(training_seconds=600)
     failing = sim.add_replica(training_seconds=600, outcome="error")
     long = sim.add_video(replica_id=ready, script="Hi", generation_seconds=600)
-    quick = client.post("/v2/videos", json={"replica_id": ready, "script": "Hi", "callback_url": receiver.url})
+    quick = client.post(
+        "/v2/videos", json={"replica_id": ready, "script": "Hi", "callback_url": receiver.url}
+    )
     sim.script_created_videos(generation_seconds=0)  # the next create: ready as soon as it starts
     quick_id = client.post(
         "/v2/videos", json={"replica_id": ready, "script": "Hi", "callback_url": receiver.url}
@@ -296,8 +398,13 @@ def test_ending_training_when_a_test_says_starts_or_fails_its_waiting_videos_the
     sim.end_training(ready)
     ended = sim.finished_at(ready)
     assert sim.video_payload(long)["status"] == "generating" and sim.video_started_at(long) == ended
-    assert sim.video_payload(quick_id)["status"] == "ready" and sim.video_finished_at(quick_id) == ended
-    assert sim.video_payload(quick.json()["video_id"])["status"] == "generating"  # default 10 s generation
+    assert (
+        sim.video_payload(quick_id)["status"] == "ready"
+        and sim.video_finished_at(quick_id) == ended
+    )
+    assert (
+        sim.video_payload(quick.json()["video_id"])["status"] == "generating"
+    )  # default 10 s generation
     sim.end_training(failing)
     body = sim.video_payload(doomed)
     assert (body["status"], body["status_details"]) == ("error", REPLICA_IN_ERROR_STATE)
@@ -310,7 +417,9 @@ def test_ending_training_when_a_test_says_starts_or_fails_its_waiting_videos_the
 
     # Moved later than scripted: the entry for the old end sends nothing; the new end does, once.
     later = sim.add_replica(training_seconds=1.0)
-    moved = sim.add_video(replica_id=later, script="x", generation_seconds=0, callback_url=receiver.url)
+    moved = sim.add_video(
+        replica_id=later, script="x", generation_seconds=0, callback_url=receiver.url
+    )
     sim.end_training(later, at=time.time() + 2.0)
     time.sleep(1.3)  # past the old end
     assert sim.video_payload(moved)["status"] == "queued" and len(receiver.bodies) == 2
@@ -319,24 +428,50 @@ def test_ending_training_when_a_test_says_starts_or_fails_its_waiting_videos_the
     time.sleep(0.2)
     assert len(receiver.bodies) == 3 and sim.stats()["callbacks"]["delivered"] == 3
 
-def test_scripted_error_outcomes_and_the_default_reason(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
-    reasoned = sim.add_video(replica_id=trained, script="x", generation_seconds=0, outcome="error",
-                             error_reason="audio_too_short")
+
+def test_scripted_error_outcomes_and_the_default_reason(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
+    reasoned = sim.add_video(
+        replica_id=trained,
+        script="x",
+        generation_seconds=0,
+        outcome="error",
+        error_reason="audio_too_short",
+    )
     default = sim.add_video(replica_id=trained, script="x", generation_seconds=0, outcome="error")
     fine = sim.add_video(replica_id=trained, script="x", generation_seconds=0)
     assert client.get(f"/v2/videos/{reasoned}").json()["status_details"] == "audio_too_short"
     assert client.get(f"/v2/videos/{default}").json()["status_details"] == DEFAULT_VIDEO_ERROR
     listed = {item["video_id"]: item for item in client.get("/v2/videos").json()["data"]}
     assert [listed[v]["error_details"] for v in (reasoned, default, fine)] == [
-        "audio_too_short", DEFAULT_VIDEO_ERROR, None]
-    assert listed[fine]["status"] == "ready" and set(listed[fine]) == VIDEO_FIELDS | {"error_details"}
+        "audio_too_short",
+        DEFAULT_VIDEO_ERROR,
+        None,
+    ]
+    assert listed[fine]["status"] == "ready" and set(listed[fine]) == VIDEO_FIELDS | {
+        "error_details"
+    }
 
 
-def test_scripted_specs_shape_the_next_api_creates(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
-    assert sim.script_created_videos(
-        VideoSpec(video_id="vscripted01", outcome="error", error_reason="bad_audio", generation_seconds=0,
-                  extra_fields={"brand_new": 1}, video_name="From script", replica_id="ignored", script="ignored"),
-    ) == 1
+def test_scripted_specs_shape_the_next_api_creates(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
+    assert (
+        sim.script_created_videos(
+            VideoSpec(
+                video_id="vscripted01",
+                outcome="error",
+                error_reason="bad_audio",
+                generation_seconds=0,
+                extra_fields={"brand_new": 1},
+                video_name="From script",
+                replica_id="ignored",
+                script="ignored",
+            ),
+        )
+        == 1
+    )
     assert sim.script_created_videos(generation_seconds=0) == 2  # keywords script one more
     refused = client.post("/v2/videos", json={"replica_id": "rnothere000", "script": "Hi"})
     assert refused.status_code == 400 and sim.state.scripted_videos_pending() == 2  # not consumed
@@ -345,15 +480,21 @@ def test_scripted_specs_shape_the_next_api_creates(sim: TavusSimulator, client: 
     body = client.get("/v2/videos/vscripted01").json()
     assert (body["status"], body["status_details"], body["brand_new"]) == ("error", "bad_audio", 1)
     assert (body["replica_id"], body["data"]) == (trained, {"script": "Mine"})  # the request wins
-    second = client.post("/v2/videos", json={"replica_id": trained, "script": "Two", "video_name": "Named"}).json()
+    second = client.post(
+        "/v2/videos", json={"replica_id": trained, "script": "Two", "video_name": "Named"}
+    ).json()
     assert second["video_name"] == "Named"
     assert client.get(f"/v2/videos/{second['video_id']}").json()["status"] == "ready"
-    third = client.post("/v2/videos", json={"replica_id": trained, "script": "Three"}).json()["video_id"]
+    third = client.post("/v2/videos", json={"replica_id": trained, "script": "Three"}).json()[
+        "video_id"
+    ]
     assert sim.video_payload(third)["status"] == "generating"  # unscripted: the defaults (10 s)
     assert sim.state.scripted_videos_pending() == 0
 
 
-def test_a_scripted_id_in_use_is_a_400(sim: TavusSimulator, client: httpx.Client, trained: str) -> None:
+def test_a_scripted_id_in_use_is_a_400(
+    sim: TavusSimulator, client: httpx.Client, trained: str
+) -> None:
     sim.add_video(video_id="vtaken00001", script="x")
     sim.script_created_videos(video_id="vtaken00001")
     response = client.post("/v2/videos", json={"replica_id": trained, "script": "Hi"})
@@ -401,7 +542,9 @@ def test_video_spec_validation(fields: dict[str, Any], message: str) -> None:
 
 
 def test_video_spec_round_trips() -> None:
-    spec = VideoSpec(video_id="v1", replica_id="r1", generation_seconds=2, extra_fields={"a": 1}, outcome="error")
+    spec = VideoSpec(
+        video_id="v1", replica_id="r1", generation_seconds=2, extra_fields={"a": 1}, outcome="error"
+    )
     assert VideoSpec.from_dict(spec.to_dict()) == spec
     with pytest.raises(InvalidVideoSpec, match="unknown video parameters: bogus"):
         VideoSpec.from_dict({"bogus": 1})
@@ -412,7 +555,9 @@ def test_video_spec_round_trips() -> None:
 # -- GET /v2/videos ---------------------------------------------------------------------------------
 
 
-def test_list_pages_by_limit_and_page_with_a_default_of_ten(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_list_pages_by_limit_and_page_with_a_default_of_ten(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     ids = [sim.add_video(video_name=f"V{i}", script="x", generation_seconds=30) for i in range(12)]
     first = client.get("/v2/videos").json()
     assert set(first) == {"data", "total_count"}
@@ -422,7 +567,10 @@ def test_list_pages_by_limit_and_page_with_a_default_of_ten(sim: TavusSimulator,
     assert [ids_of(p) for p in pages] == [ids[0:5], ids[5:10], ids[10:12], []]
     assert {p["total_count"] for p in pages} == {12}
     # No id filter: an unknown query parameter changes nothing.
-    assert client.get("/v2/videos", params={"video_ids": ids[3], "limit": 50}).json()["total_count"] == 12
+    assert (
+        client.get("/v2/videos", params={"video_ids": ids[3], "limit": 50}).json()["total_count"]
+        == 12
+    )
     for bad in ({"limit": "zero"}, {"limit": 0}, {"page": 0}, {"page": "x"}):
         response = client.get("/v2/videos", params=bad)
         assert response.status_code == 400 and "positive integer" in response.json()["error"]
@@ -430,12 +578,18 @@ def test_list_pages_by_limit_and_page_with_a_default_of_ten(sim: TavusSimulator,
 
 @pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
 def test_list_order_is_an_option(order: str) -> None:
-    with TavusSimulator(api_keys=(KEY,), video_list_order=order) as sim, httpx.Client(  # type: ignore[arg-type]
-        base_url=sim.url, headers={"x-api-key": KEY}, timeout=5
-    ) as client:
+    with (
+        TavusSimulator(api_keys=(KEY,), video_list_order=order) as sim,
+        httpx.Client(  # type: ignore[arg-type]
+            base_url=sim.url, headers={"x-api-key": KEY}, timeout=5
+        ) as client,
+    ):
         ids = [sim.add_video(script="x", generation_seconds=30) for _ in range(5)]
         replicas = [sim.add_replica(training_seconds=30) for _ in range(2)]
-        pages = [ids_of(client.get("/v2/videos", params={"limit": 2, "page": p}).json()) for p in (1, 2, 3)]
+        pages = [
+            ids_of(client.get("/v2/videos", params={"limit": 2, "page": p}).json())
+            for p in (1, 2, 3)
+        ]
         expected = ids if order == "oldest_first" else ids[::-1]
         assert pages == [expected[0:2], expected[2:4], expected[4:5]]
         # The replica list keeps its own order.
@@ -447,9 +601,10 @@ def test_video_max_page_size_clamps_silently() -> None:
         TavusSimulator(video_max_page_size=0)
     with pytest.raises(ValueError, match="video_list_order"):
         TavusSimulator(video_list_order="random")  # type: ignore[arg-type]
-    with TavusSimulator(api_keys=(KEY,), video_max_page_size=3) as sim, httpx.Client(
-        base_url=sim.url, headers={"x-api-key": KEY}, timeout=5
-    ) as client:
+    with (
+        TavusSimulator(api_keys=(KEY,), video_max_page_size=3) as sim,
+        httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}, timeout=5) as client,
+    ):
         ids = [sim.add_video(script="x") for _ in range(7)]
         asked = client.get("/v2/videos", params={"limit": 50}).json()
         assert ids_of(asked) == ids[:3] and asked["total_count"] == 7
@@ -476,7 +631,9 @@ def test_rename(sim: TavusSimulator, client: httpx.Client) -> None:
     assert (unknown.status_code, unknown.json()) == (400, {"error": "Invalid video_id"})
 
 
-def test_soft_delete_keeps_a_deleted_video_and_hard_delete_removes_it(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_soft_delete_keeps_a_deleted_video_and_hard_delete_removes_it(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     soft = sim.add_video(script="x", generation_seconds=0)
     hard = sim.add_video(script="x", generation_seconds=0)
     response = client.delete(f"/v2/videos/{soft}", params={"hard": "false"})
@@ -484,14 +641,20 @@ def test_soft_delete_keeps_a_deleted_video_and_hard_delete_removes_it(sim: Tavus
     body = client.get(f"/v2/videos/{soft}").json()
     assert body["status"] == "deleted"
     assert (body["download_url"], body["stream_url"], body["hosted_url"]) == (None, None, None)
-    assert client.delete(f"/v2/videos/{soft}").status_code == 200  # still there: deleting again is harmless
+    assert (
+        client.delete(f"/v2/videos/{soft}").status_code == 200
+    )  # still there: deleting again is harmless
     assert sim.video_finished_at(soft) is not None  # it was ready before it was deleted
     assert client.delete(f"/v2/videos/{hard}", params={"hard": "true"}).status_code == 200
     gone = client.get(f"/v2/videos/{hard}")
     assert (gone.status_code, gone.json()) == (400, {"error": "Invalid video_id"})
     assert client.delete(f"/v2/videos/{hard}").status_code == 400
     listed = client.get("/v2/videos").json()
-    assert ids_of(listed) == [soft] and listed["data"][0]["status"] == "deleted" and listed["total_count"] == 1
+    assert (
+        ids_of(listed) == [soft]
+        and listed["data"][0]["status"] == "deleted"
+        and listed["total_count"] == 1
+    )
     with pytest.raises(KeyError):
         sim.video_payload(hard)
     sim.delete_video(soft, hard=True)
@@ -518,7 +681,10 @@ def test_deleting_a_replica_leaves_its_videos(sim: TavusSimulator, client: httpx
 
 
 def test_delete_status_204_applies_to_videos() -> None:
-    with TavusSimulator(delete_status=204) as sim, httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}) as http:
+    with (
+        TavusSimulator(delete_status=204) as sim,
+        httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}) as http,
+    ):
         video_id = sim.add_video(script="x")
         response = http.delete(f"/v2/videos/{video_id}")
         assert response.status_code == 204 and response.content == b""
@@ -537,7 +703,12 @@ def test_callbacks_post_the_whole_video_object(
     ).json()["video_id"]
     sim.script_created_videos(outcome="error", error_reason="bad_audio", generation_seconds=0.1)
     bad = client.post(
-        "/v2/videos", json={"replica_id": replica_id, "audio_url": "https://e.com/a.mp3", "callback_url": receiver.url}
+        "/v2/videos",
+        json={
+            "replica_id": replica_id,
+            "audio_url": "https://e.com/a.mp3",
+            "callback_url": receiver.url,
+        },
     ).json()["video_id"]
     failing = sim.add_replica(training_seconds=0.1, outcome="error")
     doomed = sim.add_video(replica_id=failing, script="x", callback_url=receiver.url)
@@ -545,11 +716,18 @@ def test_callbacks_post_the_whole_video_object(
     assert set(bodies) == {ok, bad, doomed}
     for video_id, body in bodies.items():
         assert body["generation_progress"] == "100/100"
-        assert {k: v for k, v in body.items() if k != "generation_progress"} == sim.video_payload(video_id)
-    assert bodies[ok]["status"] == "ready" and bodies[ok]["download_url"] and bodies[ok]["stream_url"]
+        assert {k: v for k, v in body.items() if k != "generation_progress"} == sim.video_payload(
+            video_id
+        )
+    assert (
+        bodies[ok]["status"] == "ready" and bodies[ok]["download_url"] and bodies[ok]["stream_url"]
+    )
     assert (bodies[bad]["status"], bodies[bad]["status_details"]) == ("error", "bad_audio")
     assert (bodies[bad]["download_url"], bodies[bad]["stream_url"]) == (None, None)
-    assert (bodies[doomed]["status"], bodies[doomed]["status_details"]) == ("error", REPLICA_IN_ERROR_STATE)
+    assert (bodies[doomed]["status"], bodies[doomed]["status_details"]) == (
+        "error",
+        REPLICA_IN_ERROR_STATE,
+    )
     assert set(bodies[ok]) == VIDEO_FIELDS | {"generation_progress"}
     deadline = time.monotonic() + 2
     while sim.stats()["callbacks"]["delivered"] < 3 and time.monotonic() < deadline:
@@ -562,10 +740,13 @@ def test_video_callbacks_are_loopback_only_droppable_and_not_sent_once_deleted(
 ) -> None:
     trained = sim.add_replica(training_seconds=0)
     remote = client.post(
-        "/v2/videos", json={"replica_id": trained, "script": "Hi", "callback_url": "http://example.com/hook"}
+        "/v2/videos",
+        json={"replica_id": trained, "script": "Hi", "callback_url": "http://example.com/hook"},
     )
     assert remote.status_code == 200
-    dropped = sim.add_video(script="x", generation_seconds=0.05, callback_url=receiver.url, drop_callback=True)
+    dropped = sim.add_video(
+        script="x", generation_seconds=0.05, callback_url=receiver.url, drop_callback=True
+    )
     deleted = sim.add_video(script="x", generation_seconds=0.3, callback_url=receiver.url)
     sim.delete_video(deleted)
     kept = sim.add_video(script="x", generation_seconds=0.1, callback_url=receiver.url)
@@ -587,7 +768,10 @@ def test_video_callbacks_are_loopback_only_droppable_and_not_sent_once_deleted(
 
 def test_faults_per_video_then_route_then_star(sim: TavusSimulator, client: httpx.Client) -> None:
     assert VIDEO_ROUTES == (
-        "GET /v2/videos", "POST /v2/videos", "GET /v2/videos/{id}", "DELETE /v2/videos/{id}",
+        "GET /v2/videos",
+        "POST /v2/videos",
+        "GET /v2/videos/{id}",
+        "DELETE /v2/videos/{id}",
         "PATCH /v2/videos/{id}/name",
     )
     assert not set(VIDEO_ROUTES) & set(ROUTES)
@@ -597,13 +781,21 @@ def test_faults_per_video_then_route_then_star(sim: TavusSimulator, client: http
     sim.inject_faults(ROUTE_VIDEO_LIST, [Fault.status(429, retry_after="3")])
     sim.inject_faults(video_id, [Fault.status(503, retry_after="1"), Fault.garbage()])
     first = client.get(f"/v2/videos/{video_id}")
-    assert (first.status_code, first.headers["retry-after"], first.json()) == (503, "1", {"message": "Service Unavailable"})
+    assert (first.status_code, first.headers["retry-after"], first.json()) == (
+        503,
+        "1",
+        {"message": "Service Unavailable"},
+    )
     assert client.get(f"/v2/videos/{video_id}").content == b"<html>oops</html>"
     assert client.get(f"/v2/videos/{video_id}").status_code == 502  # the route's script next
     listed = client.get("/v2/videos")
     assert (listed.status_code, listed.json()) == (429, {"error": "Too Many Requests"})
-    assert client.patch(f"/v2/videos/{video_id}/name", json={"video_name": "N"}).status_code == 500  # "*"
-    assert client.get(f"/v2/videos/{video_id}").json()["video_name"] == "My Video"  # the faulted rename did nothing
+    assert (
+        client.patch(f"/v2/videos/{video_id}/name", json={"video_name": "N"}).status_code == 500
+    )  # "*"
+    assert (
+        client.get(f"/v2/videos/{video_id}").json()["video_name"] == "My Video"
+    )  # the faulted rename did nothing
     assert sim.state.pending_faults() == {}
     assert sim.stats()["faults_served"] == 5
 
@@ -612,7 +804,8 @@ def test_create_faults_lost_and_late_answers_take_effect(sim: TavusSimulator) ->
     trained = sim.add_replica(training_seconds=0)
     body = {"replica_id": trained, "script": "Hi"}
     sim.inject_faults(
-        ROUTE_VIDEO_CREATE, [Fault.status(503), Fault.drop(), Fault.lost_answer(), Fault.late_answer(2.0)]
+        ROUTE_VIDEO_CREATE,
+        [Fault.status(503), Fault.drop(), Fault.lost_answer(), Fault.late_answer(2.0)],
     )
     with httpx.Client(base_url=sim.url, headers={"x-api-key": KEY}, timeout=0.5) as client:
         assert client.post("/v2/videos", json=body).status_code == 503
@@ -624,7 +817,9 @@ def test_create_faults_lost_and_late_answers_take_effect(sim: TavusSimulator) ->
         assert client.get("/v2/videos").json()["total_count"] == 1  # the lost answer's video exists
         with pytest.raises(httpx.ReadTimeout):
             client.post("/v2/videos", json=body)
-        assert client.get("/v2/videos").json()["total_count"] == 2  # created while its answer is held back
+        assert (
+            client.get("/v2/videos").json()["total_count"] == 2
+        )  # created while its answer is held back
         assert client.post("/v2/videos", json=body).status_code == 200
     assert sim.stats()["by_route"][ROUTE_VIDEO_CREATE] == 5
 
@@ -665,8 +860,13 @@ def test_video_routes_need_a_key(sim: TavusSimulator) -> None:
             anonymous.post("/v2/videos", json={"replica_id": "r", "script": "x"}),
             anonymous.delete(f"/v2/videos/{video_id}", headers={"x-api-key": "wrong"}),
         ):
-            assert (response.status_code, response.json()) == (401, {"message": "Invalid access token"})
-        assert anonymous.put(f"/v2/videos/{video_id}", headers={"x-api-key": KEY}).status_code == 404
+            assert (response.status_code, response.json()) == (
+                401,
+                {"message": "Invalid access token"},
+            )
+        assert (
+            anonymous.put(f"/v2/videos/{video_id}", headers={"x-api-key": KEY}).status_code == 404
+        )
     assert sim.video_payload(video_id)["status"] != "deleted"
 
 
@@ -689,29 +889,45 @@ def test_faces_vocabulary_leaves_video_payloads_alone() -> None:
 # -- control API ------------------------------------------------------------------------------------
 
 
-def test_control_api_adds_reads_scripts_and_deletes_videos(sim: TavusSimulator, client: httpx.Client) -> None:
+def test_control_api_adds_reads_scripts_and_deletes_videos(
+    sim: TavusSimulator, client: httpx.Client
+) -> None:
     replica_id = client.post("/_sim/replicas", json={"training_seconds": 0}).json()["replica_id"]
-    added = client.post("/_sim/videos", json={"replica_id": replica_id, "script": "Ctl", "generation_seconds": 30})
+    added = client.post(
+        "/_sim/videos", json={"replica_id": replica_id, "script": "Ctl", "generation_seconds": 30}
+    )
     assert added.status_code == 200
     video_id = added.json()["video_id"]
     state = client.get(f"/_sim/videos/{video_id}", params={"verbose": "true"}).json()
     assert set(state) == {"payload", "started_at", "finished_at", "request"}
-    assert state["payload"]["data"] == {"script": "Ctl"} and set(state["payload"]) == VIDEO_FIELDS | THUMBNAILS
+    assert (
+        state["payload"]["data"] == {"script": "Ctl"}
+        and set(state["payload"]) == VIDEO_FIELDS | THUMBNAILS
+    )
     assert state["started_at"] == pytest.approx(time.time(), abs=5) and state["finished_at"] is None
 
-    scripted = client.post("/_sim/videos/script", json={"videos": [{"video_id": "vctl0000001", "generation_seconds": 0}]})
+    scripted = client.post(
+        "/_sim/videos/script",
+        json={"videos": [{"video_id": "vctl0000001", "generation_seconds": 0}]},
+    )
     assert scripted.json() == {"queued": 1}
     created = client.post("/v2/videos", json={"replica_id": replica_id, "script": "Via API"})
     assert created.json()["video_id"] == "vctl0000001"
     done = client.get("/_sim/videos/vctl0000001").json()
-    assert done["request"] == {"replica_id": replica_id, "script": "Via API"} and done["finished_at"] is not None
+    assert (
+        done["request"] == {"replica_id": replica_id, "script": "Via API"}
+        and done["finished_at"] is not None
+    )
 
     faults = {"target": video_id, "faults": [{"kind": "status", "code": 503}]}
     assert client.post("/_sim/faults", json=faults).json() == {"target": video_id, "queued": 1}
     assert client.get(f"/v2/videos/{video_id}").status_code == 503
     assert client.get("/_sim/stats").json()["by_video"] == {video_id: 1}
 
-    assert client.post("/_sim/delete", json={"video_id": video_id}).json() == {"deleted": video_id, "hard": False}
+    assert client.post("/_sim/delete", json={"video_id": video_id}).json() == {
+        "deleted": video_id,
+        "hard": False,
+    }
     assert client.get(f"/v2/videos/{video_id}").json()["status"] == "deleted"
     assert client.post("/_sim/delete", json={"video_id": video_id, "hard": True}).status_code == 200
     assert client.get(f"/_sim/videos/{video_id}").status_code == 404
@@ -721,9 +937,14 @@ def test_control_api_refuses_bad_video_input(sim: TavusSimulator, client: httpx.
     assert client.post("/_sim/videos", json={"bogus": 1}).status_code == 400
     assert client.post("/_sim/videos", json={"outcome": "maybe"}).status_code == 400
     unknown_replica = client.post("/_sim/videos", json={"replica_id": "rnothere000"})
-    assert unknown_replica.status_code == 400 and "does not exist" in unknown_replica.json()["error"]
+    assert (
+        unknown_replica.status_code == 400 and "does not exist" in unknown_replica.json()["error"]
+    )
     assert client.post("/_sim/videos/script", json={"videos": {}}).status_code == 400
-    assert client.post("/_sim/videos/script", json={"videos": [{"outcome": "maybe"}]}).status_code == 400
+    assert (
+        client.post("/_sim/videos/script", json={"videos": [{"outcome": "maybe"}]}).status_code
+        == 400
+    )
     assert client.get("/_sim/videos/vnothere000").status_code == 404
     assert client.post("/_sim/delete", json={"video_id": "vnothere000"}).status_code == 404
     assert client.post("/_sim/delete", json={"video_id": ""}).status_code == 400
@@ -751,22 +972,44 @@ def test_cli_refuses_a_bad_generation_time(value: str, capsys: pytest.CaptureFix
 
 def test_cli_serves_videos_with_its_options() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect_tavus.simulator", "--port", "0", "--api-key", "cli-key",
-         "--training-seconds", "0", "--generation-seconds", "0", "--video-list-order", "newest_first"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "prefect_tavus.simulator",
+            "--port",
+            "0",
+            "--api-key",
+            "cli-key",
+            "--training-seconds",
+            "0",
+            "--generation-seconds",
+            "0",
+            "--video-list-order",
+            "newest_first",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
         url = re.search(r"listening on (http://\S+)", process.stdout.readline())
         assert url, process.stderr.read() if process.poll() is not None and process.stderr else ""
-        with httpx.Client(base_url=url.group(1), headers={"x-api-key": "cli-key"}, timeout=5.0) as http:
+        with httpx.Client(
+            base_url=url.group(1), headers={"x-api-key": "cli-key"}, timeout=5.0
+        ) as http:
             replica_id = http.post("/_sim/replicas", json={}).json()["replica_id"]
-            ids = [http.post("/v2/videos", json={"replica_id": replica_id, "script": s}).json()["video_id"] for s in "ab"]
+            ids = [
+                http.post("/v2/videos", json={"replica_id": replica_id, "script": s}).json()[
+                    "video_id"
+                ]
+                for s in "ab"
+            ]
             listed = http.get("/v2/videos").json()
             assert ids_of(listed) == ids[::-1]
             assert {item["status"] for item in listed["data"]} == {"ready"}
         process.terminate()
-        stdout, stderr = process.communicate(timeout=5)
+        _, stderr = process.communicate(timeout=5)
     finally:
         if process.poll() is None:
             process.kill()
@@ -783,10 +1026,14 @@ def test_a_video_scripted_by_name_is_the_one_created_with_that_name_whatever_the
         client = httpx.Client(base_url=sim.url, headers={"x-api-key": "sim-test-key-000001"})
         rid = sim.add_replica(training_seconds=0)
         first, second, third = (
-            client.post("/v2/videos", json={"replica_id": rid, "script": "a", "video_name": name}).json()["video_id"]
+            client.post(
+                "/v2/videos", json={"replica_id": rid, "script": "a", "video_name": name}
+            ).json()["video_id"]
             for name in ("first", "second", "second")
         )
         time.sleep(0.2)
         assert sim.video_payload(second)["status_details"] == "audio_too_short"  # by name
-        assert sim.video_payload(first)["status_details"] == "queued-for-the-next-create"  # the queue
+        assert (
+            sim.video_payload(first)["status_details"] == "queued-for-the-next-create"
+        )  # the queue
         assert sim.video_payload(third)["status"] == "ready"  # a named script is used once

@@ -19,7 +19,9 @@ FACE_NAMES = {"face_id", "face_name", "face_type"}
 
 @pytest.fixture
 def faces() -> Iterator[TavusSimulator]:
-    simulator = TavusSimulator(api_keys=(KEY,), default_training_seconds=0.2, vocabulary="faces").start()
+    simulator = TavusSimulator(
+        api_keys=(KEY,), default_training_seconds=0.2, vocabulary="faces"
+    ).start()
     try:
         yield simulator
     finally:
@@ -32,7 +34,9 @@ def faces_client(faces: TavusSimulator) -> Iterator[httpx.Client]:
         yield http
 
 
-def test_get_list_and_create_answer_in_face_names(faces: TavusSimulator, faces_client: httpx.Client) -> None:
+def test_get_list_and_create_answer_in_face_names(
+    faces: TavusSimulator, faces_client: httpx.Client
+) -> None:
     rid = faces.add_replica(replica_name="Ann", replica_type="user", training_seconds=30)
     got = faces_client.get(f"/v2/replicas/{rid}", params={"verbose": "true"}).json()
     assert got["face_id"] == rid and got["face_name"] == "Ann" and got["face_type"] == "user"
@@ -43,21 +47,36 @@ def test_get_list_and_create_answer_in_face_names(faces: TavusSimulator, faces_c
     assert [item["face_id"] for item in items] == [rid]
     assert not REPLICA_NAMES & set(items[0]) and {"face_name", "face_type"} <= set(items[0])
 
-    created = faces_client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4"}).json()
+    created = faces_client.post(
+        "/v2/replicas", json={"train_video_url": "https://e.com/v.mp4"}
+    ).json()
     assert set(created) == {"face_id", "status"} and created["face_id"].startswith("r")
     # the request side is unchanged: the replicas routes, the replica_ids filter, replica_name renames
-    assert faces_client.get("/v2/replicas", params={"replica_ids": created["face_id"]}).json()["total_count"] == 1
-    assert faces_client.patch(f"/v2/replicas/{rid}/name", json={"replica_name": "Bea"}).status_code == 200
+    assert (
+        faces_client.get("/v2/replicas", params={"replica_ids": created["face_id"]}).json()[
+            "total_count"
+        ]
+        == 1
+    )
+    assert (
+        faces_client.patch(f"/v2/replicas/{rid}/name", json={"replica_name": "Bea"}).status_code
+        == 200
+    )
     assert faces.replica_payload(rid)["face_name"] == "Bea"
 
 
 def test_the_default_vocabulary_is_replicas(sim: TavusSimulator, client: httpx.Client) -> None:
     rid = sim.add_replica(training_seconds=30)
     assert not FACE_NAMES & set(client.get(f"/v2/replicas/{rid}", params={"verbose": "1"}).json())
-    assert "replica_id" in client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4"}).json()
+    assert (
+        "replica_id"
+        in client.post("/v2/replicas", json={"train_video_url": "https://e.com/v.mp4"}).json()
+    )
 
 
-def test_extra_fields_are_merged_as_given_so_a_payload_can_carry_both(faces: TavusSimulator) -> None:
+def test_extra_fields_are_merged_as_given_so_a_payload_can_carry_both(
+    faces: TavusSimulator,
+) -> None:
     rid = faces.add_replica(replica_name="Ann", extra_fields={"replica_name": "Old name"})
     payload = faces.replica_payload(rid)
     assert payload["face_name"] == "Ann" and payload["replica_name"] == "Old name"

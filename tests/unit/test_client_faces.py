@@ -21,24 +21,39 @@ async def test_get_list_and_create_read_face_answers(faces):
     bob = faces.add_replica(replica_name="Bob", replica_type="system", training_seconds=60)
     async with TavusClient(SIM_KEY, base_url=faces.url) as client:
         got = await client.get_replica(ann, verbose=True)
-        assert (got.replica_id, got.replica_name, got.replica_type, got.status) == (ann, "Ann", "user", "started")
+        assert (got.replica_id, got.replica_name, got.replica_type, got.status) == (
+            ann,
+            "Ann",
+            "user",
+            "started",
+        )
         assert "face_id" not in (got.model_extra or {})  # read into replica_id, not kept twice
 
         listed = [r async for r in client.iter_replicas(page_size=1)]
         assert [(r.replica_id, r.replica_name, r.replica_type) for r in listed] == [
-            (ann, "Ann", "user"), (bob, "Bob", "system")]
+            (ann, "Ann", "user"),
+            (bob, "Bob", "system"),
+        ]
 
         page = await client.list_replicas(replica_ids=[bob])
         assert [r.replica_id for r in page.data] == [bob] and page.total_count == 1
 
-        created = await client.create_replica(train_video_url="https://e.com/v.mp4", replica_name="Cy")
+        created = await client.create_replica(
+            train_video_url="https://e.com/v.mp4", replica_name="Cy"
+        )
         assert isinstance(created, CreatedReplica) and created.status == "started"
         assert (await client.get_replica(created.replica_id)).replica_name == "Cy"
-    assert set(faces.stats()["by_route"]) == {"GET /v2/replicas/{id}", "GET /v2/replicas", "POST /v2/replicas"}
+    assert set(faces.stats()["by_route"]) == {
+        "GET /v2/replicas/{id}",
+        "GET /v2/replicas",
+        "POST /v2/replicas",
+    }
 
 
 async def test_a_face_answer_with_both_names_prefers_the_replica_ones(faces):
-    rid = faces.add_replica(replica_name="New", extra_fields={"replica_name": "Old", "replica_id": "rolder00001"})
+    rid = faces.add_replica(
+        replica_name="New", extra_fields={"replica_name": "Old", "replica_id": "rolder00001"}
+    )
     async with TavusClient(SIM_KEY, base_url=faces.url) as client:
         got = await client.get_replica(rid)
     assert isinstance(got, Replica)

@@ -34,16 +34,24 @@ def _token() -> str:
 
 def _everything_said(error: BaseException) -> str:
     """Every text a caller, a log or Prefect's state could take from the error."""
-    return "\n".join([
-        str(error), repr(error), repr(error.args), str(getattr(error, "api_message", "")),
-        "".join(traceback.format_exception(error)), repr(pickle.loads(pickle.dumps(error)).args),
-    ])
+    return "\n".join(
+        [
+            str(error),
+            repr(error),
+            repr(error.args),
+            str(getattr(error, "api_message", "")),
+            "".join(traceback.format_exception(error)),
+            repr(pickle.loads(pickle.dumps(error)).args),
+        ]
+    )
 
 
 async def _create_error(simulator: TavusSimulator, callback_url: str) -> TavusError:
     async with TavusClient(SIM_KEY, base_url=simulator.url, timeout=5) as client:
         with pytest.raises(TavusError) as info:
-            await client.create_replica(train_video_url=TRAIN, callback_url=callback_url, replica_name="Ann")
+            await client.create_replica(
+                train_video_url=TRAIN, callback_url=callback_url, replica_name="Ann"
+            )
     return info.value
 
 
@@ -53,7 +61,9 @@ async def test_invalid_callback_url_quoted_back_in_a_400_keeps_the_token_out(sim
     error = await _create_error(simulator, url)
     assert isinstance(error, TavusRequestError) and error.status_code == 400
     # The 400 did quote the URL (the scrub had something to do), and says what was wrong.
-    assert "Invalid callback_url" in (error.api_message or "") and "***" in (error.api_message or "")
+    assert "Invalid callback_url" in (error.api_message or "") and "***" in (
+        error.api_message or ""
+    )
     said = _everything_said(error)
     assert token not in said and url.strip() not in said
     assert SIM_KEY not in said
@@ -68,7 +78,9 @@ async def test_invalid_callback_url_quoted_back_in_a_400_keeps_the_token_out(sim
         "https://receiver.example/tavus/callbacks/{token} ",  # trailing space
     ],
 )
-async def test_a_malformed_callback_url_is_refused_before_sending_without_quoting_it(simulator, template):
+async def test_a_malformed_callback_url_is_refused_before_sending_without_quoting_it(
+    simulator, template
+):
     token = _token()
     error = await _create_error(simulator, template.format(token=token))
     assert isinstance(error, InvalidReplicaRequestError) and error.field == "callback_url"
@@ -106,14 +118,18 @@ async def test_a_non_json_2xx_that_echoes_the_token_keeps_it_out(simulator):
 
 
 async def test_the_api_key_echoed_in_a_400_is_still_scrubbed(simulator):
-    simulator.inject_faults("*", [Fault.status(400, body={"error": f"key {SIM_KEY} may not do that"})])
+    simulator.inject_faults(
+        "*", [Fault.status(400, body={"error": f"key {SIM_KEY} may not do that"})]
+    )
     error = await _create_error(simulator, f"https://h.example/tavus/callbacks/{_token()}")
     assert SIM_KEY not in _everything_said(error)
     assert error.api_message == "key *** may not do that"
 
 
 async def test_a_long_echo_is_bounded_and_kept_on_one_line(simulator):
-    simulator.inject_faults("*", [Fault.status(400, body={"error": "line one\nFAKE LOG LINE " + "y" * 5000})])
+    simulator.inject_faults(
+        "*", [Fault.status(400, body={"error": "line one\nFAKE LOG LINE " + "y" * 5000})]
+    )
     error = await _create_error(simulator, f"https://h.example/tavus/callbacks/{_token()}")
     assert "\n" not in error.api_message and "\n" not in str(error)
     assert len(error.api_message) <= 310 and len(str(error)) < 500
@@ -141,9 +157,14 @@ def test_request_secrets_reads_the_request_as_sent():
     import httpx
 
     token = "Z" * 24
-    create = httpx.Request("POST", "https://tavusapi.com/v2/replicas",
-                           json={"train_video_url": TRAIN, "callback_url": f"https://h/cb/{token}"})
+    create = httpx.Request(
+        "POST",
+        "https://tavusapi.com/v2/replicas",
+        json={"train_video_url": TRAIN, "callback_url": f"https://h/cb/{token}"},
+    )
     assert {"key", token, f"https://h/cb/{token}"} <= set(request_secrets(create, api_key="key"))
     get = httpx.Request("GET", "https://tavusapi.com/v2/replicas/r1")
     assert request_secrets(get, api_key="key") == ("key",)
-    assert request_secrets(httpx.Request("POST", "https://t/v2", content=b"not json"), api_key="key") == ("key",)
+    assert request_secrets(
+        httpx.Request("POST", "https://t/v2", content=b"not json"), api_key="key"
+    ) == ("key",)

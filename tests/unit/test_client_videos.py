@@ -48,10 +48,16 @@ def _client(tavus: respx.MockRouter) -> TavusClient:
 
 
 def _everything_said(error: BaseException) -> str:
-    return "\n".join([
-        str(error), repr(error), repr(error.args), str(getattr(error, "api_message", "")),
-        "".join(traceback.format_exception(error)), repr(pickle.loads(pickle.dumps(error)).args),
-    ])
+    return "\n".join(
+        [
+            str(error),
+            repr(error),
+            repr(error.args),
+            str(getattr(error, "api_message", "")),
+            "".join(traceback.format_exception(error)),
+            repr(pickle.loads(pickle.dumps(error)).args),
+        ]
+    )
 
 
 def _query(call: respx.models.Call) -> dict[str, list[str]]:
@@ -62,25 +68,39 @@ def _query(call: respx.models.Call) -> dict[str, list[str]]:
 
 
 async def test_create_sends_the_body_once_and_reads_the_documented_answer(tavus):
-    route = tavus.post("/v2/videos").respond(200, json={
-        "video_id": "abcd123", "video_name": "Welcome", "status": "queued",
-        "hosted_url": "https://tavus.video/abcd123", "created_at": "Mon, 14 Jul 2025 09:14:24 GMT",
-    })
+    route = tavus.post("/v2/videos").respond(
+        200,
+        json={
+            "video_id": "abcd123",
+            "video_name": "Welcome",
+            "status": "queued",
+            "hosted_url": "https://tavus.video/abcd123",
+            "created_at": "Mon, 14 Jul 2025 09:14:24 GMT",
+        },
+    )
     async with _client(tavus) as client:
-        video = await client.create_video(VideoCreateRequest(replica_id=REPLICA, script="Hello", video_name="Welcome"))
+        video = await client.create_video(
+            VideoCreateRequest(replica_id=REPLICA, script="Hello", video_name="Welcome")
+        )
     assert isinstance(video, Video) and video.video_id == "abcd123" and video.status == "queued"
     assert video.replica_id == REPLICA  # the answer omits it; it is the request's
     assert video.created_at is not None and video.created_at.year == 2025
     assert route.call_count == 1
     sent = route.calls[0].request
-    assert json.loads(sent.content) == {"replica_id": REPLICA, "script": "Hello", "video_name": "Welcome"}
+    assert json.loads(sent.content) == {
+        "replica_id": REPLICA,
+        "script": "Hello",
+        "video_name": "Welcome",
+    }
     assert sent.headers["x-api-key"] == KEY and sent.headers["content-type"] == "application/json"
 
 
 async def test_create_takes_the_fields_as_a_mapping_too(tavus):
     tavus.post("/v2/videos").respond(200, json={"video_id": "v1", "status": "queued"})
     async with _client(tavus) as client:
-        video = await client.create_video({"replica_id": REPLICA, "audio_url": "https://cdn.example/a.mp3"})
+        video = await client.create_video(
+            {"replica_id": REPLICA, "audio_url": "https://cdn.example/a.mp3"}
+        )
     assert video.video_id == "v1"
 
 
@@ -108,7 +128,9 @@ async def test_create_is_never_retried_and_a_lost_answer_says_it_may_have_taken_
             await client.create_video(VideoCreateRequest(replica_id=REPLICA, script="Hi"))
     assert isinstance(info.value, TavusTransientError)
     assert info.value.may_have_taken_effect is may_have_taken_effect
-    assert route.call_count == 1  # exactly one POST: a second could render (and bill) a second video
+    assert (
+        route.call_count == 1
+    )  # exactly one POST: a second could render (and bill) a second video
 
 
 async def test_a_create_refused_for_its_replica_is_a_request_error_not_a_missing_video(tavus):
@@ -134,7 +156,9 @@ async def test_the_callback_token_is_scrubbed_from_a_400_that_echoes_it(tavus, e
     tavus.post("/v2/videos").respond(400, text=echo.format(url=url, token=token))
     async with _client(tavus) as client:
         with pytest.raises(TavusRequestError) as info:
-            await client.create_video(VideoCreateRequest(replica_id=REPLICA, script="Hi", callback_url=url))
+            await client.create_video(
+                VideoCreateRequest(replica_id=REPLICA, script="Hi", callback_url=url)
+            )
     said = _everything_said(info.value)
     assert token not in said and url not in said and KEY not in said
     assert "***" in (info.value.api_message or "")
@@ -145,17 +169,25 @@ async def test_the_api_key_echoed_in_a_5xx_is_scrubbed(tavus):
     async with _client(tavus) as client:
         with pytest.raises(TavusServerError) as info:
             await client.create_video(VideoCreateRequest(replica_id=REPLICA, script="Hi"))
-    assert KEY not in _everything_said(info.value) and info.value.api_message == "upstream rejected key ***"
+    assert (
+        KEY not in _everything_said(info.value)
+        and info.value.api_message == "upstream rejected key ***"
+    )
 
 
 # --- get -------------------------------------------------------------------------------
 
 
 async def test_get_reads_the_video_and_verbose_asks_for_thumbnails(tavus):
-    route = tavus.get("/v2/videos/783537ef5").respond(200, json={
-        "video_id": "783537ef5", "status": "generating", "data": {"script": "Hi"},
-        "still_image_thumbnail_url": "https://cdn.example/t.png",
-    })
+    route = tavus.get("/v2/videos/783537ef5").respond(
+        200,
+        json={
+            "video_id": "783537ef5",
+            "status": "generating",
+            "data": {"script": "Hi"},
+            "still_image_thumbnail_url": "https://cdn.example/t.png",
+        },
+    )
     async with _client(tavus) as client:
         plain = await client.get_video("783537ef5")
         verbose = await client.get_video("783537ef5", verbose=True)
@@ -175,7 +207,9 @@ async def test_an_answer_without_its_id_is_still_about_the_video_asked_for(tavus
     [(400, {"error": "Invalid video_id"}), (404, {"message": "Not found"}), (404, "")],
 )
 async def test_an_unknown_video_is_not_found_and_says_video(tavus, status, body):
-    tavus.get("/v2/videos/nosuch1").respond(status, json=body) if body else tavus.get("/v2/videos/nosuch1").respond(status)
+    tavus.get("/v2/videos/nosuch1").respond(status, json=body) if body else tavus.get(
+        "/v2/videos/nosuch1"
+    ).respond(status)
     async with _client(tavus) as client:
         with pytest.raises(TavusNotFoundError) as info:
             await client.get_video("nosuch1")
@@ -209,10 +243,16 @@ async def test_a_redirect_is_not_followed(tavus):
     assert tavus.calls.call_count == 1
 
 
-@pytest.mark.parametrize("video_id", ["", " v1", "v1/../../replicas", "..", "v 1", "v1\x00", "v1?x", "v1#", "v%2F1", 12])
+@pytest.mark.parametrize(
+    "video_id", ["", " v1", "v1/../../replicas", "..", "v 1", "v1\x00", "v1?x", "v1#", "v%2F1", 12]
+)
 async def test_a_bad_video_id_is_refused_before_any_request(tavus, video_id):
     async with _client(tavus) as client:
-        for call in (client.get_video(video_id), client.rename_video(video_id, "n"), client.delete_video(video_id)):
+        for call in (
+            client.get_video(video_id),
+            client.rename_video(video_id, "n"),
+            client.delete_video(video_id),
+        ):
             with pytest.raises(InvalidVideoIdError, match="video_id"):
                 await call
     assert tavus.calls.call_count == 0
@@ -229,7 +269,9 @@ async def test_the_video_id_is_url_encoded_in_the_path(tavus):
 
 
 def _page(ids: list[str], total: int | None) -> httpx.Response:
-    body: dict[str, object] = {"data": [{"video_id": i, "status": "ready", "error_details": []} for i in ids]}
+    body: dict[str, object] = {
+        "data": [{"video_id": i, "status": "ready", "error_details": []} for i in ids]
+    }
     if total is not None:
         body["total_count"] = total
     return httpx.Response(200, json=body)
@@ -246,7 +288,9 @@ async def test_list_sends_page_and_limit_only_when_asked(tavus):
     assert second.total_count == 1
 
 
-@pytest.mark.parametrize(("page", "limit"), [(0, None), (-1, None), (1, 0), (1, -5), (True, None), (1, 2.5)])
+@pytest.mark.parametrize(
+    ("page", "limit"), [(0, None), (-1, None), (1, 0), (1, -5), (True, None), (1, 2.5)]
+)
 async def test_list_refuses_bad_paging_before_any_request(tavus, page, limit):
     async with _client(tavus) as client:
         with pytest.raises(ValueError):
@@ -290,7 +334,11 @@ async def test_iter_keeps_what_tavus_sends_in_its_order(tavus):
     # No order is assumed: newest first, oldest first or shuffled, all are yielded as given.
     tavus.get("/v2/videos").mock(side_effect=[_page(["z", "a"], 3), _page(["m"], 3)])
     async with _client(tavus) as client:
-        assert [video.video_id async for video in client.iter_videos(page_size=2)] == ["z", "a", "m"]
+        assert [video.video_id async for video in client.iter_videos(page_size=2)] == [
+            "z",
+            "a",
+            "m",
+        ]
 
 
 async def test_a_list_error_mid_way_is_typed(tavus):
@@ -303,8 +351,15 @@ async def test_a_list_error_mid_way_is_typed(tavus):
 # --- rename and delete ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answer", [httpx.Response(200), httpx.Response(204), httpx.Response(200, json={"ok": 1}),
-                                    httpx.Response(202, text="accepted")])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200),
+        httpx.Response(204),
+        httpx.Response(200, json={"ok": 1}),
+        httpx.Response(202, text="accepted"),
+    ],
+)
 async def test_rename_and_delete_accept_any_2xx_empty_body_included(tavus, answer):
     rename = tavus.patch("/v2/videos/v1/name").mock(return_value=answer)
     delete = tavus.delete("/v2/videos/v1").mock(return_value=answer)
@@ -333,12 +388,24 @@ def test_error_from_response_names_the_subject_it_is_given():
     request = httpx.Request("GET", f"{BASE}/v2/x")
     missing = httpx.Response(400, json={"error": "Invalid id"}, request=request)
     video = error_from_response(missing, operation="get video", subject=Subject("video", "v1"))
-    replica = error_from_response(missing, operation="get replica", replica_id="r1")  # the older keyword
+    replica = error_from_response(
+        missing, operation="get replica", replica_id="r1"
+    )  # the older keyword
     same = error_from_response(missing, operation="get replica", subject=Subject("replica", "r1"))
-    assert isinstance(video, TavusNotFoundError) and video.video_id == "v1" and "no video 'v1'" in str(video)
-    assert isinstance(replica, TavusNotFoundError) and replica.replica_id == "r1" and "no replica 'r1'" in str(replica)
+    assert (
+        isinstance(video, TavusNotFoundError)
+        and video.video_id == "v1"
+        and "no video 'v1'" in str(video)
+    )
+    assert (
+        isinstance(replica, TavusNotFoundError)
+        and replica.replica_id == "r1"
+        and "no replica 'r1'" in str(replica)
+    )
     assert str(same) == str(replica)
-    assert type(error_from_response(missing, operation="list videos")) is TavusRequestError  # no subject
+    assert (
+        type(error_from_response(missing, operation="list videos")) is TavusRequestError
+    )  # no subject
 
 
 def test_an_error_about_a_video_survives_pickling():

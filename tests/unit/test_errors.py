@@ -30,7 +30,11 @@ def _response(status, json=None, text=None, headers=None):
 
 
 def test_401_is_authentication_error_with_api_message_and_advice():
-    error = error_from_response(_response(401, {"message": "Invalid access token"}), operation="get replica", replica_id="r1")
+    error = error_from_response(
+        _response(401, {"message": "Invalid access token"}),
+        operation="get replica",
+        replica_id="r1",
+    )
     assert isinstance(error, TavusAuthenticationError)
     assert not isinstance(error, TavusTransientError)
     assert error.api_message == "Invalid access token"
@@ -38,54 +42,79 @@ def test_401_is_authentication_error_with_api_message_and_advice():
 
 
 def test_403_is_authentication_error():
-    assert isinstance(error_from_response(_response(403, {"message": "ip"}), operation="x"), TavusAuthenticationError)
+    assert isinstance(
+        error_from_response(_response(403, {"message": "ip"}), operation="x"),
+        TavusAuthenticationError,
+    )
 
 
 @pytest.mark.parametrize("status", [400, 404])
 def test_400_and_404_for_a_replica_are_not_found(status):
-    error = error_from_response(_response(status, {"error": "Invalid replica_id"}), operation="get replica", replica_id="r1")
+    error = error_from_response(
+        _response(status, {"error": "Invalid replica_id"}), operation="get replica", replica_id="r1"
+    )
     assert isinstance(error, TavusNotFoundError)
     assert error.replica_id == "r1" and error.status_code == status
     assert "Invalid replica_id" in str(error)
 
 
 def test_400_without_a_replica_is_a_request_error():
-    error = error_from_response(_response(400, {"error": "train_video_url is required"}), operation="create replica")
+    error = error_from_response(
+        _response(400, {"error": "train_video_url is required"}), operation="create replica"
+    )
     assert isinstance(error, TavusRequestError)
     assert "train_video_url is required" in str(error)
 
 
-@pytest.mark.parametrize(("status", "cls"), [(429, TavusRateLimitError), (500, TavusServerError),
-                                              (502, TavusServerError), (503, TavusServerError), (504, TavusServerError)])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (429, TavusRateLimitError),
+        (500, TavusServerError),
+        (502, TavusServerError),
+        (503, TavusServerError),
+        (504, TavusServerError),
+    ],
+)
 def test_transient_statuses(status, cls):
-    error = error_from_response(_response(status, {"message": "busy"}, headers={"Retry-After": "7"}), operation="x")
+    error = error_from_response(
+        _response(status, {"message": "busy"}, headers={"Retry-After": "7"}), operation="x"
+    )
     assert isinstance(error, cls) and isinstance(error, TavusTransientError)
     assert error.retry_after == 7.0
 
 
 def test_message_reads_error_then_message_then_text():
-    both = error_from_response(_response(400, {"error": "E", "message": "M"}), operation="x", replica_id="r")
+    both = error_from_response(
+        _response(400, {"error": "E", "message": "M"}), operation="x", replica_id="r"
+    )
     assert both.api_message == "E"
     text = error_from_response(_response(502, text="<html>Bad gateway</html>"), operation="x")
     assert text.api_message == "<html>Bad gateway</html>"
 
 
 def test_redirect_is_refused_not_followed():
-    error = error_from_response(_response(302, text="", headers={"location": "https://evil.example/"}), operation="x")
+    error = error_from_response(
+        _response(302, text="", headers={"location": "https://evil.example/"}), operation="x"
+    )
     assert isinstance(error, TavusRequestError)
     assert "redirect" in str(error)
 
 
 def test_server_echo_of_key_is_scrubbed():
-    error = error_from_response(_response(401, {"message": f"bad key {KEY}"}), operation="x", secrets=[KEY])
+    error = error_from_response(
+        _response(401, {"message": f"bad key {KEY}"}), operation="x", secrets=[KEY]
+    )
     assert KEY not in str(error) and KEY not in repr(error) and KEY not in (error.api_message or "")
 
 
 def test_transport_errors_are_transient():
     request = httpx.Request("GET", "https://tavusapi.com/v2/replicas/r1")
-    for exc, word in [(httpx.ReadTimeout("t", request=request), "timed out"),
-                      (httpx.ConnectError("c", request=request), "could not connect"),
-                      (httpx.RemoteProtocolError("p", request=request), "lost the connection")]:
+    for exc, word in [
+        (httpx.ReadTimeout("t", request=request), "timed out"),
+        (httpx.ConnectError("c", request=request), "could not connect"),
+        (httpx.RemoteProtocolError("p", request=request), "lost the connection"),
+    ]:
         error = error_from_transport(exc, operation="get replica", replica_id="r1")
         assert isinstance(error, TavusConnectionError) and word in str(error)
 
@@ -105,9 +134,13 @@ def test_retry_after_forms():
 def test_errors_survive_pickling_with_attributes():
     import pickle
 
-    error = error_from_response(_response(429, {"message": "slow"}, headers={"Retry-After": "3"}), operation="x")
+    error = error_from_response(
+        _response(429, {"message": "slow"}, headers={"Retry-After": "3"}), operation="x"
+    )
     clone = pickle.loads(pickle.dumps(error))
-    assert type(clone) is TavusRateLimitError and clone.retry_after == 3.0 and str(clone) == str(error)
+    assert (
+        type(clone) is TavusRateLimitError and clone.retry_after == 3.0 and str(clone) == str(error)
+    )
 
 
 # 2026-11-29 12:00:00 UTC, as epoch seconds: a fixed "now" for HTTP-date arithmetic.
@@ -116,8 +149,13 @@ FIXED_NOW = 1795953600.0
 
 @pytest.mark.parametrize(
     "header",
-    ["Sun, 29 Nov 2026 12:02:00 -0000", "Sun, 29 Nov 2026 12:02:00 GMT", "Sun, 29 Nov 2026 12:02:00 +0000",
-     "Sun, 29 Nov 2026 13:02:00 +0100", "Sun, 29 Nov 2026 12:02:00"],
+    [
+        "Sun, 29 Nov 2026 12:02:00 -0000",
+        "Sun, 29 Nov 2026 12:02:00 GMT",
+        "Sun, 29 Nov 2026 12:02:00 +0000",
+        "Sun, 29 Nov 2026 13:02:00 +0100",
+        "Sun, 29 Nov 2026 12:02:00",
+    ],
 )
 def test_http_dates_are_utc_whatever_their_zone_spelling(header):
     assert parse_retry_after(header, now=FIXED_NOW) == 120.0
@@ -139,5 +177,7 @@ def test_minus_zero_http_date_is_utc_even_when_the_machine_is_not(tz):
     import sys
 
     code = _IN_ANOTHER_ZONE.format(tz=tz, now=FIXED_NOW)
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
     assert float(out) == 120.0

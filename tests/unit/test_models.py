@@ -30,7 +30,9 @@ def test_seed_example_parses_with_its_quirks_kept():
 
 
 def test_unknown_fields_are_kept():
-    replica = Replica.model_validate({**SEED_EXAMPLE, "model_name": "phoenix-4", "brand_new": {"x": 1}})
+    replica = Replica.model_validate(
+        {**SEED_EXAMPLE, "model_name": "phoenix-4", "brand_new": {"x": 1}}
+    )
     assert replica.model_name == "phoenix-4"
     assert replica.model_extra == {"brand_new": {"x": 1}}
     assert replica.model_dump()["brand_new"] == {"x": 1}
@@ -57,8 +59,18 @@ def test_status_interpretation_keeps_raw_value(status, phase):
 
 @pytest.mark.parametrize(
     ("raw", "percent"),
-    [("45/100", 45.0), ("3/4", 75.0), ("0/100", 0.0), ("45%", 45.0), ("12", 12.0),
-     ("n/a", None), ("", None), (None, None), ("5/0", None), ("150/100", 100.0)],
+    [
+        ("45/100", 45.0),
+        ("3/4", 75.0),
+        ("0/100", 0.0),
+        ("45%", 45.0),
+        ("12", 12.0),
+        ("n/a", None),
+        ("", None),
+        (None, None),
+        ("5/0", None),
+        ("150/100", 100.0),
+    ],
 )
 def test_progress_parsing(raw, percent):
     assert parse_progress(raw) == percent
@@ -66,8 +78,14 @@ def test_progress_parsing(raw, percent):
 
 def test_messy_types_and_timestamps_do_not_crash():
     replica = Replica.model_validate(
-        {"replica_id": 12345, "training_progress": 45, "status": "started",
-         "created_at": "not a date", "updated_at": "", "error_message": None}
+        {
+            "replica_id": 12345,
+            "training_progress": 45,
+            "status": "started",
+            "created_at": "not a date",
+            "updated_at": "",
+            "error_message": None,
+        }
     )
     assert replica.replica_id == "12345"
     assert replica.training_progress == "45"
@@ -76,7 +94,9 @@ def test_messy_types_and_timestamps_do_not_crash():
 
 
 def test_failed_replica_exposes_reason():
-    replica = Replica.model_validate({"replica_id": "r1", "status": "error", "error_message": "bad video"})
+    replica = Replica.model_validate(
+        {"replica_id": "r1", "status": "error", "error_message": "bad video"}
+    )
     assert replica.is_failed and replica.is_terminal
     assert replica.failure_reason == "bad video"
 
@@ -100,7 +120,11 @@ FACE_EXAMPLE = {
 
 def test_face_vocabulary_is_read_into_the_replica_attributes():
     replica = Replica.model_validate(FACE_EXAMPLE)
-    assert (replica.replica_id, replica.replica_name, replica.replica_type) == ("rf4e9d9790f0", "My Face", "user")
+    assert (replica.replica_id, replica.replica_name, replica.replica_type) == (
+        "rf4e9d9790f0",
+        "My Face",
+        "user",
+    )
     assert replica.progress_percent == 45.0 and replica.phase is ReplicaPhase.IN_PROGRESS
     assert replica.model_extra == {"brand_new": 1}  # unknown fields kept; the face names were read
     assert replica.model_dump()["replica_id"] == "rf4e9d9790f0"
@@ -108,15 +132,30 @@ def test_face_vocabulary_is_read_into_the_replica_attributes():
 
 def test_both_vocabularies_prefer_the_replica_names_and_keep_the_others():
     replica = Replica.model_validate(
-        {**FACE_EXAMPLE, "replica_id": "r1", "replica_name": "Replica name", "replica_type": "system"}
+        {
+            **FACE_EXAMPLE,
+            "replica_id": "r1",
+            "replica_name": "Replica name",
+            "replica_type": "system",
+        }
     )
-    assert (replica.replica_id, replica.replica_name, replica.replica_type) == ("r1", "Replica name", "system")
-    assert replica.model_extra == {"face_id": "rf4e9d9790f0", "face_name": "My Face", "face_type": "user",
-                                   "brand_new": 1}
+    assert (replica.replica_id, replica.replica_name, replica.replica_type) == (
+        "r1",
+        "Replica name",
+        "system",
+    )
+    assert replica.model_extra == {
+        "face_id": "rf4e9d9790f0",
+        "face_name": "My Face",
+        "face_type": "user",
+        "brand_new": 1,
+    }
 
 
 def test_a_null_replica_name_gives_way_to_the_face_name():
-    replica = Replica.model_validate({"replica_id": None, "face_id": "r2", "replica_name": None, "face_name": "F"})
+    replica = Replica.model_validate(
+        {"replica_id": None, "face_id": "r2", "replica_name": None, "face_name": "F"}
+    )
     assert replica.replica_id == "r2" and replica.replica_name == "F"
 
 
@@ -126,7 +165,9 @@ def test_created_replica_and_pages_read_face_names():
     created = CreatedReplica.model_validate({"face_id": "r9", "status": "started"})
     assert created.replica_id == "r9" and created.status == "started"
     assert CreatedReplica.model_validate({"face_id": "r9", "replica_id": "r8"}).replica_id == "r8"
-    page = ReplicaPage.model_validate({"data": [FACE_EXAMPLE, {"replica_id": "r3"}], "total_count": 2})
+    page = ReplicaPage.model_validate(
+        {"data": [FACE_EXAMPLE, {"replica_id": "r3"}], "total_count": 2}
+    )
     assert [r.replica_id for r in page.data] == ["rf4e9d9790f0", "r3"]
 
 
@@ -136,16 +177,26 @@ def test_a_face_payload_without_an_id_is_still_refused():
 
 
 def test_describe_is_one_bounded_line_whatever_tavus_sent():
-    replica = Replica.model_validate({
-        "replica_id": "r1", "replica_name": "Ann\nFAKE LOG LINE" + "n" * 500,
-        "status": "started\x1b[31m" + "s" * 500, "training_progress": "4\r5/100" + "9" * 500,
-    })
+    replica = Replica.model_validate(
+        {
+            "replica_id": "r1",
+            "replica_name": "Ann\nFAKE LOG LINE" + "n" * 500,
+            "status": "started\x1b[31m" + "s" * 500,
+            "training_progress": "4\r5/100" + "9" * 500,
+        }
+    )
     line = replica.describe()
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert len(line) < 250
     assert replica.replica_name.startswith("Ann\nFAKE")  # the model keeps what Tavus sent
-    plain = Replica.model_validate({"replica_id": "r1", "replica_name": "Ann", "status": "started",
-                                    "training_progress": "45/100"})
+    plain = Replica.model_validate(
+        {
+            "replica_id": "r1",
+            "replica_name": "Ann",
+            "status": "started",
+            "training_progress": "45/100",
+        }
+    )
     assert plain.describe() == "'Ann' (r1): started, 45/100"
 
 
@@ -153,7 +204,10 @@ def test_training_failed_message_is_bounded_and_the_error_message_kept():
     from prefect_tavus.core import ReplicaTrainingFailedError
 
     long_reason = "bad video\n" + "x" * 5000
-    error = ReplicaTrainingFailedError(Replica.model_validate(
-        {"replica_id": "r1", "status": "error", "error_message": long_reason}))
+    error = ReplicaTrainingFailedError(
+        Replica.model_validate(
+            {"replica_id": "r1", "status": "error", "error_message": long_reason}
+        )
+    )
     assert "\n" not in str(error) and len(str(error)) < 500 and "bad video" in str(error)
     assert error.error_message == long_reason

@@ -51,15 +51,46 @@ def test_every_public_name_is_importable_from_the_top():
 
     missing = [name for name in prefect_tavus.__all__ if not hasattr(prefect_tavus, name)]
     assert missing == []
-    for name in ("TavusCredentials", "get_replica", "aget_replica", "list_replicas", "create_replica",
-                 "rename_replica", "delete_replica", "wait_for_replica", "await_for_replica",
-                 "wait_for_replicas", "await_for_replicas", "create_replica_and_wait",
-                 "acreate_replica_and_wait", "Replica", "WaitSettings", "WaitResult", "TavusError",
-                 "ReplicaTrainingFailedError", "ReplicaWaitTimeoutError", "TavusAuthenticationError",
-                 "create_video", "acreate_video", "get_video", "aget_video", "list_videos", "alist_videos",
-                 "rename_video", "arename_video", "delete_video", "adelete_video", "Video", "VideoPage",
-                 "VideoCreateRequest", "ReplicaCreateRequest", "InvalidVideoRequestError",
-                 "InvalidReplicaRequestError", "InvalidVideoIdError", "validate_video_id"):
+    for name in (
+        "TavusCredentials",
+        "get_replica",
+        "aget_replica",
+        "list_replicas",
+        "create_replica",
+        "rename_replica",
+        "delete_replica",
+        "wait_for_replica",
+        "await_for_replica",
+        "wait_for_replicas",
+        "await_for_replicas",
+        "create_replica_and_wait",
+        "acreate_replica_and_wait",
+        "Replica",
+        "WaitSettings",
+        "WaitResult",
+        "TavusError",
+        "ReplicaTrainingFailedError",
+        "ReplicaWaitTimeoutError",
+        "TavusAuthenticationError",
+        "create_video",
+        "acreate_video",
+        "get_video",
+        "aget_video",
+        "list_videos",
+        "alist_videos",
+        "rename_video",
+        "arename_video",
+        "delete_video",
+        "adelete_video",
+        "Video",
+        "VideoPage",
+        "VideoCreateRequest",
+        "ReplicaCreateRequest",
+        "InvalidVideoRequestError",
+        "InvalidReplicaRequestError",
+        "InvalidVideoIdError",
+        "validate_video_id",
+    ):
         assert name in prefect_tavus.__all__
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         prefect_tavus.nope  # noqa: B018
@@ -80,16 +111,28 @@ def test_prefect_loaded_first_registers_the_block_on_import():
 
 
 def test_declared_range_is_the_one_the_check_enforces():
-    declared = [r for r in requires("prefect-tavus") or [] if r.split(";")[0].replace(" ", "").startswith("prefect")
-                and r[len("prefect"):len("prefect") + 1] in "<>=!~ "]
+    declared = [
+        r
+        for r in requires("prefect-tavus") or []
+        if r.split(";")[0].replace(" ", "").startswith("prefect")
+        and r[len("prefect") : len("prefect") + 1] in "<>=!~ "
+    ]
     assert len(declared) == 1, declared
-    bounds = set(declared[0].replace(" ", "")[len("prefect"):].split(","))
-    assert bounds == {">=" + ".".join(map(str, _compat.PREFECT_LOWEST)), "<" + ".".join(map(str, _compat.PREFECT_BELOW))}
+    bounds = set(declared[0].replace(" ", "")[len("prefect") :].split(","))
+    assert bounds == {
+        ">=" + ".".join(map(str, _compat.PREFECT_LOWEST)),
+        "<" + ".".join(map(str, _compat.PREFECT_BELOW)),
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "release"),
-    [("3.9.1", (3, 9, 1)), ("3.10.0rc1", (3, 10, 0)), ("4.0.0.dev3", (4, 0, 0)), ("3.8.8+local", (3, 8, 8))],
+    [
+        ("3.9.1", (3, 9, 1)),
+        ("3.10.0rc1", (3, 10, 0)),
+        ("4.0.0.dev3", (4, 0, 0)),
+        ("3.8.8+local", (3, 8, 8)),
+    ],
 )
 def test_release_numbers_are_read_from_version_strings(text, release):
     assert _compat._release(text) == release
@@ -110,7 +153,9 @@ def test_missing_prefect_is_named_with_the_fix(monkeypatch):
         raise PackageNotFoundError(name)
 
     monkeypatch.setattr(_compat, "version", not_installed)
-    with pytest.raises(_compat.PrefectVersionError, match=r"not installed: pip install 'prefect>=3.8.8,<4'"):
+    with pytest.raises(
+        _compat.PrefectVersionError, match=r"not installed: pip install 'prefect>=3.8.8,<4'"
+    ):
         _compat.require_prefect()
 
 

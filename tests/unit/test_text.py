@@ -20,8 +20,13 @@ def test_plural_counts_one_and_many():
 
 def test_summary_says_1_request_and_2_requests():
     one = ReplicaOutcome(replica_id="r1", outcome=Outcome.COMPLETED)
-    assert WaitResult(results=[one], elapsed_seconds=8, requests=1).summary() == "1 replica in 8s (1 request): 1 completed"
-    two = WaitResult(results=[one, one.model_copy(update={"replica_id": "r2"})], elapsed_seconds=8, requests=2)
+    assert (
+        WaitResult(results=[one], elapsed_seconds=8, requests=1).summary()
+        == "1 replica in 8s (1 request): 1 completed"
+    )
+    two = WaitResult(
+        results=[one, one.model_copy(update={"replica_id": "r2"})], elapsed_seconds=8, requests=2
+    )
     assert two.summary() == "2 replicas in 8s (2 requests): 2 completed"
 
 
@@ -43,10 +48,13 @@ def test_slugs_are_lowercase_words_joined_by_dashes():
 
 def test_task_run_names_say_what_they_are_about():
     assert create_replica_task_run_name({"replica_name": "New Hire"}) == "create-replica-new-hire"
-    assert create_replica_task_run_name({"train_video_url": "https://x.invalid/v/Intro_Take-2.mp4?sig=1"}) == (
-        "create-replica-intro-take-2"
+    assert create_replica_task_run_name(
+        {"train_video_url": "https://x.invalid/v/Intro_Take-2.mp4?sig=1"}
+    ) == ("create-replica-intro-take-2")
+    assert (
+        create_replica_task_run_name({"train_image_url": "https://x.invalid/face.png"})
+        == "create-replica-face"
     )
-    assert create_replica_task_run_name({"train_image_url": "https://x.invalid/face.png"}) == "create-replica-face"
     assert create_replica_task_run_name({"replica_name": "!!"}) == "create-replica-replica"
     assert list_replicas_task_run_name({"replica_ids": None}) == "list-replicas"
     assert list_replicas_task_run_name({"replica_ids": ["r1"]}) == "list-1-replica"
@@ -58,10 +66,13 @@ def test_a_video_create_is_named_after_the_video_else_its_replica():
 
     named = VideoCreateRequest(replica_id="r783537ef5", script="Hi", video_name="Welcome, Ann!")
     assert create_video_task_run_name({"request": named}) == "create-video-welcome-ann"
-    assert create_video_task_run_name({"request": {"replica_id": "r783537ef5", "script": "Hi"}}) == (
-        "create-video-r783537ef5"
+    assert create_video_task_run_name(
+        {"request": {"replica_id": "r783537ef5", "script": "Hi"}}
+    ) == ("create-video-r783537ef5")
+    assert (
+        create_video_task_run_name({"request": {"video_name": "??", "replica_id": "r1"}})
+        == "create-video-r1"
     )
-    assert create_video_task_run_name({"request": {"video_name": "??", "replica_id": "r1"}}) == "create-video-r1"
     # Unexpected parameters never fail the run: a generic name.
     for odd in ({}, {"request": None}, {"request": 42}, {"request": {"replica_id": ["r1"]}}):
         assert create_video_task_run_name(odd) == "create-video"
@@ -71,16 +82,30 @@ def test_progress_is_what_tavus_reported_and_100_only_when_completed():
     failed = Replica(replica_id="r1", status="error", training_progress="40/100")
     assert reported_progress(failed) == 40.0
     assert reported_progress(None) == 0.0
-    assert reported_progress(Replica(replica_id="r1", status="started", training_progress="100/100")) < 100
-    assert reported_progress(Replica(replica_id="r1", status="completed", training_progress=None)) == 100.0
-    batch = WaitResult(results=[
-        ReplicaOutcome(replica_id="r1", outcome=Outcome.FAILED, replica=failed),
-        ReplicaOutcome(replica_id="r2", outcome=Outcome.COMPLETED,
-                       replica=Replica(replica_id="r2", status="completed", training_progress="100/100")),
-        ReplicaOutcome(replica_id="r3", outcome=Outcome.NOT_FOUND),
-        ReplicaOutcome(replica_id="r4", outcome=Outcome.TIMED_OUT,
-                       replica=Replica(replica_id="r4", status="started", training_progress="60/100")),
-    ])
+    assert (
+        reported_progress(Replica(replica_id="r1", status="started", training_progress="100/100"))
+        < 100
+    )
+    assert (
+        reported_progress(Replica(replica_id="r1", status="completed", training_progress=None))
+        == 100.0
+    )
+    batch = WaitResult(
+        results=[
+            ReplicaOutcome(replica_id="r1", outcome=Outcome.FAILED, replica=failed),
+            ReplicaOutcome(
+                replica_id="r2",
+                outcome=Outcome.COMPLETED,
+                replica=Replica(replica_id="r2", status="completed", training_progress="100/100"),
+            ),
+            ReplicaOutcome(replica_id="r3", outcome=Outcome.NOT_FOUND),
+            ReplicaOutcome(
+                replica_id="r4",
+                outcome=Outcome.TIMED_OUT,
+                replica=Replica(replica_id="r4", status="started", training_progress="60/100"),
+            ),
+        ]
+    )
     assert [r.progress_percent for r in batch.results] == [40.0, 100.0, 0.0, 60.0]
     assert batch.progress_percent == 50.0
 
@@ -92,7 +117,11 @@ def test_every_artifact_key_is_made_by_one_rule():
 
     from prefect_tavus.core.kinds import VIDEOS
     from prefect_tavus.core.requests import VideoRow
-    from prefect_tavus.flows._prefect_ui import artifact_key_part, batch_artifact_key, replica_artifact_key
+    from prefect_tavus.flows._prefect_ui import (
+        artifact_key_part,
+        batch_artifact_key,
+        replica_artifact_key,
+    )
     from prefect_tavus.flows.videos import _table_key
 
     assert artifact_key_part("rÉ_1") == "r--1"

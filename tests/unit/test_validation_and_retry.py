@@ -22,8 +22,26 @@ from prefect_tavus.core import (
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", "\t", None, 123, b"r1", ["r1"], "a/b", "../r1", "..", "r1?x=1", "r1#frag", "r1\n", "r\x00",
-     " r1", "r 1", "r%2F1", "x" * 200],
+    [
+        "",
+        "   ",
+        "\t",
+        None,
+        123,
+        b"r1",
+        ["r1"],
+        "a/b",
+        "../r1",
+        "..",
+        "r1?x=1",
+        "r1#frag",
+        "r1\n",
+        "r\x00",
+        " r1",
+        "r 1",
+        "r%2F1",
+        "x" * 200,
+    ],
 )
 def test_bad_replica_ids_raise_value_error(bad):
     with pytest.raises(InvalidReplicaIdError) as info:
@@ -38,8 +56,32 @@ def test_good_replica_id_passes():
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", "\t", None, 123, b"v1", ["v1"], "a/b", "a\\b", "../v1", "..", ".", "v1?x=1", "v1#frag", "v1\n",
-     "v\x00", "v\x7f", " v1", "v1 ", "v 1", "v\u00a01", "v%2F1", "v,1", "x" * 200],
+    [
+        "",
+        "   ",
+        "\t",
+        None,
+        123,
+        b"v1",
+        ["v1"],
+        "a/b",
+        "a\\b",
+        "../v1",
+        "..",
+        ".",
+        "v1?x=1",
+        "v1#frag",
+        "v1\n",
+        "v\x00",
+        "v\x7f",
+        " v1",
+        "v1 ",
+        "v 1",
+        "v\u00a01",
+        "v%2F1",
+        "v,1",
+        "x" * 200,
+    ],
 )
 def test_bad_video_ids_are_refused_by_the_same_rule_naming_video_id(bad):
     with pytest.raises(InvalidVideoIdError) as info:
@@ -67,16 +109,31 @@ def test_replica_ids_refuses_a_bare_string_and_empty_lists():
 
 @pytest.mark.parametrize(
     ("url", "expected"),
-    [("https://tavusapi.com", "https://tavusapi.com"), ("https://tavusapi.com/", "https://tavusapi.com"),
-     ("http://127.0.0.1:8765", "http://127.0.0.1:8765"), ("http://localhost:1", "http://localhost:1"),
-     ("http://[::1]:8", "http://[::1]:8")],
+    [
+        ("https://tavusapi.com", "https://tavusapi.com"),
+        ("https://tavusapi.com/", "https://tavusapi.com"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+        ("http://localhost:1", "http://localhost:1"),
+        ("http://[::1]:8", "http://[::1]:8"),
+    ],
 )
 def test_base_url_accepted(url, expected):
     assert validate_base_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["ftp://tavusapi.com", "tavusapi.com", "http://tavusapi.com", "http://10.0.0.5",
-                                 "https://user:pw@tavusapi.com", "https://tavusapi.com?x=1", "", None])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://tavusapi.com",
+        "tavusapi.com",
+        "http://tavusapi.com",
+        "http://10.0.0.5",
+        "https://user:pw@tavusapi.com",
+        "https://tavusapi.com?x=1",
+        "",
+        None,
+    ],
+)
 def test_base_url_refused(url):
     with pytest.raises(InsecureTransportError):
         validate_base_url(url)
@@ -143,7 +200,16 @@ def test_task_retries_decide_by_the_policy_they_were_built_from():
 
 @pytest.mark.parametrize(
     "host",
-    ["localhost", "LOCALHOST", "127.0.0.1", "127.5.6.7", "127.255.255.254", "::1", "[::1]", "0:0:0:0:0:0:0:1"],
+    [
+        "localhost",
+        "LOCALHOST",
+        "127.0.0.1",
+        "127.5.6.7",
+        "127.255.255.254",
+        "::1",
+        "[::1]",
+        "0:0:0:0:0:0:0:1",
+    ],
 )
 def test_loopback_hosts(host):
     from prefect_tavus.core.validation import is_loopback_host
@@ -153,9 +219,27 @@ def test_loopback_hosts(host):
 
 @pytest.mark.parametrize(
     "host",
-    ["foo.localhost", "localhost.localdomain", "localhost.", "LOCALHOST.", "localhost.example.com",
-     "evil-localhost", "128.0.0.1", "126.255.255.255", "10.0.0.5", "0.0.0.0", "::", "::ffff:127.0.0.1",
-     "::1%lo", "[[::1]]", "[::2]", " localhost", "127.1", "", "tavusapi.com"],
+    [
+        "foo.localhost",
+        "localhost.localdomain",
+        "localhost.",
+        "LOCALHOST.",
+        "localhost.example.com",
+        "evil-localhost",
+        "128.0.0.1",
+        "126.255.255.255",
+        "10.0.0.5",
+        "0.0.0.0",
+        "::",
+        "::ffff:127.0.0.1",
+        "::1%lo",
+        "[[::1]]",
+        "[::2]",
+        " localhost",
+        "127.1",
+        "",
+        "tavusapi.com",
+    ],
 )
 def test_everything_else_is_not_loopback(host):
     from prefect_tavus.core.validation import is_loopback_host
@@ -170,8 +254,14 @@ def test_plain_http_to_loopback_is_accepted(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://foo.localhost:8765", "http://api.localhost", "http://localhost.:8765", "http://localhost.example.com",
-     "http://[::ffff:127.0.0.1]:8", "http://128.0.0.1"],
+    [
+        "http://foo.localhost:8765",
+        "http://api.localhost",
+        "http://localhost.:8765",
+        "http://localhost.example.com",
+        "http://[::ffff:127.0.0.1]:8",
+        "http://128.0.0.1",
+    ],
 )
 def test_plain_http_to_a_name_that_may_resolve_elsewhere_is_refused(url):
     with pytest.raises(InsecureTransportError, match="plain http"):

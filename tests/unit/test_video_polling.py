@@ -48,8 +48,10 @@ def _at(*seconds: float) -> list[datetime | None]:
 # --- pure decisions ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("pending", "expected"), [(0, "get"), (1, "get"), (GET_EACH_MAX, "get"),
-                                                  (GET_EACH_MAX + 1, "list"), (5000, "list")])
+@pytest.mark.parametrize(
+    ("pending", "expected"),
+    [(0, "get"), (1, "get"), (GET_EACH_MAX, "get"), (GET_EACH_MAX + 1, "list"), (5000, "list")],
+)
 def test_auto_gets_only_batches_no_list_read_can_beat(pending, expected):
     assert choose_strategy(pending) == expected
 
@@ -74,7 +76,9 @@ def test_order_stays_unknown_on_ties_too_little_or_contradicting_evidence(page):
 def test_ties_within_a_page_are_resolved_by_comparing_pages():
     tied = _at(3, 3, 3)
     assert detect_order({1: tied, 7: _at(9, 9)}) == "oldest_first"  # the last page is newer
-    assert detect_order({7: _at(9, 9), 1: _at(20, 20)}) == "newest_first"  # pages taken by number, not insertion
+    assert (
+        detect_order({7: _at(9, 9), 1: _at(20, 20)}) == "newest_first"
+    )  # pages taken by number, not insertion
     assert detect_order({1: tied, 7: _at(3)}) == "unknown"
 
 
@@ -98,8 +102,10 @@ def test_the_real_page_size_is_learnt_from_page_one(asked, answered, total, expe
     assert observed_page_size(asked, answered, total) == expected
 
 
-@pytest.mark.parametrize(("total", "size", "expected"), [(None, 100, None), (0, 100, 1), (100, 100, 1),
-                                                         (101, 100, 2), (10_050, 100, 101), (60, 7, 9)])
+@pytest.mark.parametrize(
+    ("total", "size", "expected"),
+    [(None, 100, None), (0, 100, 1), (100, 100, 1), (101, 100, 2), (10_050, 100, 101), (60, 7, 9)],
+)
 def test_page_count(total, size, expected):
     assert page_count(total, size) == expected
 
@@ -140,8 +146,10 @@ def test_auto_switches_to_gets_when_pages_stop_paying(unseen, fruitless, size, e
 
 
 def test_the_module_imports_without_prefect():
-    code = ("import sys, prefect_tavus.core.video_polling\n"
-            "assert 'prefect' not in sys.modules, sorted(m for m in sys.modules if m.startswith('prefect.'))\n")
+    code = (
+        "import sys, prefect_tavus.core.video_polling\n"
+        "assert 'prefect' not in sys.modules, sorted(m for m in sys.modules if m.startswith('prefect.'))\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -160,7 +168,9 @@ async def client(sim, tavus_simulator_key):
         yield tavus
 
 
-def _account(sim, *, older: int, pending: int, order: str, max_page: int | None = None) -> list[str]:
+def _account(
+    sim, *, older: int, pending: int, order: str, max_page: int | None = None
+) -> list[str]:
     """``older`` unrelated videos, then ``pending`` newer ones (returned); stats zeroed.
 
     Each is stamped a second after the one before: videos added in the same millisecond
@@ -174,8 +184,10 @@ def _account(sim, *, older: int, pending: int, order: str, max_page: int | None 
 
     for i in range(older):
         sim.add_video(script="old", generation_seconds=0, extra_fields=stamp(i))
-    ids = [sim.add_video(script=f"new {i}", generation_seconds=60, extra_fields=stamp(older + i))
-           for i in range(pending)]
+    ids = [
+        sim.add_video(script=f"new {i}", generation_seconds=60, extra_fields=stamp(older + i))
+        for i in range(pending)
+    ]
     sim.reset_stats()
     return ids
 
@@ -193,7 +205,10 @@ async def test_auto_lists_from_the_newest_end_in_either_order(sim, client, order
     result = read.round
     assert result.failed is None and result.missing == {}
     assert set(result.found) == set(ids)
-    assert all(isinstance(v, Video) and v.status == sim.video_payload(vid)["status"] for vid, v in result.found.items())
+    assert all(
+        isinstance(v, Video) and v.status == sim.video_payload(vid)["status"]
+        for vid, v in result.found.items()
+    )
     assert all(before <= result.received_at[vid] <= time.time() for vid in ids)
     # oldest-first: page 1 (the oldest) to learn the geometry, then straight to the last page
     assert read.order == order and read.pages_read == pages and read.gets == 0
@@ -201,18 +216,26 @@ async def test_auto_lists_from_the_newest_end_in_either_order(sim, client, order
     assert _lists_and_gets(sim) == (len(pages), 0)
 
 
-@pytest.mark.parametrize(("order", "pages"), [("oldest_first", (1, 9, 8, 7, 6)), ("newest_first", (1, 2, 3))])
+@pytest.mark.parametrize(
+    ("order", "pages"), [("oldest_first", (1, 9, 8, 7, 6)), ("newest_first", (1, 2, 3))]
+)
 @pytest.mark.parametrize("strategy", ["auto", "list"])
-async def test_a_page_smaller_than_asked_is_learnt_and_pages_counted_with_it(sim, client, order, pages, strategy):
+async def test_a_page_smaller_than_asked_is_learnt_and_pages_counted_with_it(
+    sim, client, order, pages, strategy
+):
     ids = _account(sim, older=40, pending=20, order=order, max_page=7)
     read = await read_videos_with_report(client, ids, page_size=100, strategy=strategy)
     assert set(read.round.found) == set(ids) and read.round.missing == {}
     assert read.page_size == 7 and read.total_count == 60
-    assert read.pages_read == pages  # 9 pages of 7; the 20 newest are on 9..6 (oldest-first) or 1..3
+    assert (
+        read.pages_read == pages
+    )  # 9 pages of 7; the 20 newest are on 9..6 (oldest-first) or 1..3
     assert _lists_and_gets(sim) == (len(pages), 0)
 
 
-async def test_ties_in_created_at_leave_the_order_unknown_and_the_last_page_is_read_next(sim, client):
+async def test_ties_in_created_at_leave_the_order_unknown_and_the_last_page_is_read_next(
+    sim, client
+):
     sim.state.video_list_order = "oldest_first"
     same = {"created_at": "2025-07-14T09:00:00.000Z"}
     for _ in range(250):
@@ -228,7 +251,9 @@ async def test_a_list_ordered_by_something_else_is_scanned_forward(sim, client):
     sim.state.video_list_order = "oldest_first"
     # created_at going back and forth: neither order holds.
     for i in range(250):
-        sim.add_video(script="old", extra_fields={"created_at": f"2025-07-14T09:00:{(i * 7) % 60:02d}.000Z"})
+        sim.add_video(
+            script="old", extra_fields={"created_at": f"2025-07-14T09:00:{(i * 7) % 60:02d}.000Z"}
+        )
     ids = [sim.add_video(script="new") for _ in range(30)]
     sim.reset_stats()
     read = await read_videos_with_report(client, ids, strategy="list")
@@ -236,7 +261,9 @@ async def test_a_list_ordered_by_something_else_is_scanned_forward(sim, client):
     assert read.pages_read == (1, 3)  # the last page first, and it held them all
 
 
-async def test_a_soft_deleted_video_is_found_deleted_and_a_hard_deleted_one_is_not_found(sim, client):
+async def test_a_soft_deleted_video_is_found_deleted_and_a_hard_deleted_one_is_not_found(
+    sim, client
+):
     ids = _account(sim, older=150, pending=10, order="oldest_first")
     soft, hard = ids[0], ids[1]
     sim.delete_video(soft)
@@ -244,7 +271,9 @@ async def test_a_soft_deleted_video_is_found_deleted_and_a_hard_deleted_one_is_n
     read = await read_videos_with_report(client, ids)
     assert read.round.found[soft].status == "deleted" and read.round.found[soft].is_deleted
     assert hard not in read.round.found
-    assert isinstance(read.round.missing[hard], TavusNotFoundError)  # confirmed by a GET: definitive
+    assert isinstance(
+        read.round.missing[hard], TavusNotFoundError
+    )  # confirmed by a GET: definitive
     assert hard in read.round.received_at
     assert read.strategy == "list+get" and read.gets == 1
     assert sim.stats()["by_video"] == {hard: 1}
@@ -276,7 +305,9 @@ async def test_auto_bounds_what_unknown_ids_cost_in_a_large_account(sim, client)
         read = await read_videos_with_report(client, unknown)
     assert set(read.round.missing) == set(unknown)
     assert all(isinstance(error, TavusNotFoundError) for error in read.round.missing.values())
-    assert read.pages_read == (1, 2, 3) and read.gets == 3  # 3 fruitless pages = the 3 GETs, then GETs
+    assert (
+        read.pages_read == (1, 2, 3) and read.gets == 3
+    )  # 3 fruitless pages = the 3 GETs, then GETs
     assert sent[0] == 6 == sum(_lists_and_gets(sim))
 
 
@@ -305,7 +336,9 @@ async def test_a_transient_fault_mid_scan_fails_the_round_without_raising(sim, c
     sim.inject_faults(LIST, [Fault.delay(0), fault])  # page 1 is served, the next page fails
     read = await read_videos_with_report(client, ids)
     result = read.round
-    assert isinstance(result.failed, (TavusServerError, TavusConnectionError, TavusMalformedResponseError))
+    assert isinstance(
+        result.failed, (TavusServerError, TavusConnectionError, TavusMalformedResponseError)
+    )
     assert result.found == {} and result.missing == {} and result.received_at == {}
     assert read.pages_read == (1, 3)  # it stopped at the failed page
     assert _lists_and_gets(sim) == (2, 0)

@@ -18,8 +18,13 @@ def _run(**labels: object) -> SimpleNamespace:
 
 def test_a_record_parses_into_ids_deadline_and_check_time() -> None:
     wait = SuspendedWait.from_flow_run(
-        _run(**{"tavus.wait.replicas": "r1234567890, r0987654321", "tavus.wait.deadline": 100.5,
-                "tavus.wait.checked_at": "90"})
+        _run(
+            **{
+                "tavus.wait.replicas": "r1234567890, r0987654321",
+                "tavus.wait.deadline": 100.5,
+                "tavus.wait.checked_at": "90",
+            }
+        )
     )
     assert wait is not None
     assert wait.replica_ids == {"r1234567890", "r0987654321"}
@@ -31,13 +36,17 @@ def test_a_record_parses_into_ids_deadline_and_check_time() -> None:
 def test_a_video_wait_records_its_videos_under_their_own_label() -> None:
     from prefect_tavus.core.contract import WaitRecord
 
-    labels = WaitRecord.labels("video", ["783ee43bd2", "a1b2c3d4e5"], deadline=200.0, checked_at=150.0)
+    labels = WaitRecord.labels(
+        "video", ["783ee43bd2", "a1b2c3d4e5"], deadline=200.0, checked_at=150.0
+    )
     assert set(labels) == {"tavus.wait.videos", "tavus.wait.deadline", "tavus.wait.checked_at"}
     wait = SuspendedWait.from_flow_run(_run(**labels))
     assert wait is not None and wait.kind == "video"
     assert wait.video_ids == {"783ee43bd2", "a1b2c3d4e5"} and wait.replica_ids == frozenset()
     assert wait.is_news("783ee43bd2", 151.0, "video")
-    assert not wait.is_news("783ee43bd2", 151.0, "replica")  # a replica callback never wakes a video wait
+    assert not wait.is_news(
+        "783ee43bd2", 151.0, "replica"
+    )  # a replica callback never wakes a video wait
     with pytest.raises(UnreadableRecord, match="both"):
         SuspendedWait.from_flow_run(_run(**labels, **{"tavus.wait.replicas": "r1234567890"}))
     with pytest.raises(UnreadableRecord, match="invalid id"):
@@ -54,11 +63,19 @@ def test_a_run_without_a_record_is_no_wait() -> None:
         ({"tavus.wait.replicas": "r1234567890,../../etc"}, "invalid id"),
         ({"tavus.wait.replicas": "  "}, "empty"),
         ({"tavus.wait.replicas": 7}, "not text"),
-        ({"tavus.wait.replicas": "r1234567890", "tavus.wait.deadline": "tomorrow"}, "tavus.wait.deadline"),
-        ({"tavus.wait.replicas": "r1234567890", "tavus.wait.checked_at": "nan"}, "tavus.wait.checked_at"),
+        (
+            {"tavus.wait.replicas": "r1234567890", "tavus.wait.deadline": "tomorrow"},
+            "tavus.wait.deadline",
+        ),
+        (
+            {"tavus.wait.replicas": "r1234567890", "tavus.wait.checked_at": "nan"},
+            "tavus.wait.checked_at",
+        ),
     ],
 )
-def test_an_unreadable_record_is_refused_naming_the_run(labels: dict[str, object], names: str) -> None:
+def test_an_unreadable_record_is_refused_naming_the_run(
+    labels: dict[str, object], names: str
+) -> None:
     run = _run(**labels)
     with pytest.raises(UnreadableRecord) as caught:
         SuspendedWait.from_flow_run(run)

@@ -46,7 +46,10 @@ def test_speed_up_polls_at_eta_but_not_below_initial():
 def test_wait_settings_validate_in_one_place():
     with pytest.raises(ValueError, match="poll_interval_seconds"):
         WaitSettings(poll_interval_seconds=0)
-    with pytest.raises(ValueError, match=r"max_poll_interval_seconds \(5\) must be at least poll_interval_seconds \(10\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_poll_interval_seconds \(5\) must be at least poll_interval_seconds \(10\)",
+    ):
         WaitSettings(poll_interval_seconds=10, max_poll_interval_seconds=5)
     with pytest.raises(ValueError, match="page_size"):
         WaitSettings(page_size=101)
@@ -57,7 +60,9 @@ def test_wait_settings_validate_in_one_place():
 def test_wait_settings_defaults_cover_a_long_training_and_feed_the_cadence():
     settings = WaitSettings()
     assert settings.timeout_seconds == DEFAULT_TIMEOUT_SECONDS >= 6 * 3600  # Tavus: up to 6 h
-    cadence = PollCadence.from_settings(settings.model_copy(update={"speed_up_near_completion": False}))
+    cadence = PollCadence.from_settings(
+        settings.model_copy(update={"speed_up_near_completion": False})
+    )
     assert (cadence.initial, cadence.cap, cadence.speed_up_near_completion) == (60.0, 300.0, False)
 
 

@@ -39,8 +39,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from prefect_tavus.callbacks.payload import BadCallback, parse_callback
-from prefect_tavus.core.contract import CALLBACK_PATH, MIN_TOKEN_LENGTH, validate_token
 from prefect_tavus.callbacks.resumer import Resumer
+from prefect_tavus.core.contract import CALLBACK_PATH, MIN_TOKEN_LENGTH, validate_token
 
 __all__ = ["CALLBACK_PATH", "MAX_BODY_BYTES", "MIN_TOKEN_LENGTH", "create_app", "validate_token"]
 
@@ -49,6 +49,8 @@ logger = logging.getLogger("prefect_tavus.callbacks")
 #: Largest callback body accepted. A training callback is well under 1 KiB, a video's
 #: (the whole video object) a few KiB.
 MAX_BODY_BYTES = 64 * 1024
+
+
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
 
@@ -77,7 +79,7 @@ class _CallbackEndpoint:
             return _error(400, "incomplete body")
         except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             return _error(408, "body too slow")
-        except Exception as exc:  # noqa: BLE001 - never crash on what is sent; never echo it
+        except Exception as exc:
             logger.error("Internal error handling a callback: %s", type(exc).__name__)
             return PlainTextResponse("Internal Server Error", status_code=500)
 
@@ -101,7 +103,9 @@ class _CallbackEndpoint:
             return _error(400, str(exc))
         if callback.resource_id is None or callback.kind is None:
             return JSONResponse({"status": "ignored"}, status_code=202)
-        stored = self._resumer.store.record(callback.resource_id, callback.status, callback.reason, kind=callback.kind)
+        stored = self._resumer.store.record(
+            callback.resource_id, callback.status, callback.reason, kind=callback.kind
+        )
         if stored is not None:
             self._resumer.received(stored)
         return JSONResponse({"status": "accepted"}, status_code=202)
@@ -130,15 +134,19 @@ async def stop_resumer(resumer: Resumer, task: asyncio.Task[None], timeout: floa
         task.cancel()
         await asyncio.wait({task}, timeout=1.0)
     flush = asyncio.ensure_future(resumer.flush())
-    _, pending = await asyncio.wait({flush}, timeout=timeout)
-    if pending:
+    _, flush_pending = await asyncio.wait({flush}, timeout=timeout)
+    if flush_pending:
         flush.cancel()
         logger.warning(
-            "Gave up writing %d callbacks to Prefect at shutdown after %g s.", resumer.store.pending_count, timeout
+            "Gave up writing %d callbacks to Prefect at shutdown after %g s.",
+            resumer.store.pending_count,
+            timeout,
         )
 
 
-def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True, body_timeout: float = 10.0) -> Starlette:
+def create_app(
+    token: str, resumer: Resumer, *, run_resumer: bool = True, body_timeout: float = 10.0
+) -> Starlette:
     """The receiver app.
 
     Args:
@@ -156,7 +164,11 @@ def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True, body_t
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(resumer.run_forever(), name="tavus-callback-resumer") if run_resumer else None
+        task = (
+            asyncio.create_task(resumer.run_forever(), name="tavus-callback-resumer")
+            if run_resumer
+            else None
+        )
         try:
             yield
         finally:
@@ -168,7 +180,11 @@ def create_app(token: str, resumer: Resumer, *, run_resumer: bool = True, body_t
 
     app = Starlette(
         routes=[
-            Route(CALLBACK_PATH, _CallbackEndpoint(token, resumer, body_timeout).endpoint, methods=["POST"]),
+            Route(
+                CALLBACK_PATH,
+                _CallbackEndpoint(token, resumer, body_timeout).endpoint,
+                methods=["POST"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={404: not_found},

@@ -30,7 +30,9 @@ logger = logging.getLogger("prefect_tavus.callbacks")
 _UNLIMITED_SOFT = 1 << 16
 
 
-def protocol_class(timeout: float, base: type[asyncio.Protocol] | None = None) -> type[asyncio.Protocol]:
+def protocol_class(
+    timeout: float, base: type[asyncio.Protocol] | None = None
+) -> type[asyncio.Protocol]:
     """uvicorn's own HTTP protocol class (or ``base``, for tests), closing connections that
     send no request head within ``timeout`` seconds (pass it as ``uvicorn.Config(http=...)``)."""
     if base is None:
@@ -39,7 +41,7 @@ def protocol_class(timeout: float, base: type[asyncio.Protocol] | None = None) -
         base = AutoHTTPProtocol
     parent: Any = base  # H11Protocol or HttpToolsProtocol: both have what is used here
 
-    class RequestStartTimeout(parent):  # type: ignore[misc, valid-type]
+    class RequestStartTimeout(parent):
         """Both of uvicorn's implementations keep the request being served in
         ``self.cycle`` (replaced when a new request head is parsed), call
         ``on_response_complete`` after each response and ``connection_lost`` at the end."""
@@ -71,7 +73,9 @@ def protocol_class(timeout: float, base: type[asyncio.Protocol] | None = None) -
 
         def _arm_request_timer(self) -> None:
             self._cancel_request_timer()
-            self._request_timer = self.loop.call_later(self.request_start_timeout, self._request_start_timed_out)
+            self._request_timer = self.loop.call_later(
+                self.request_start_timeout, self._request_start_timed_out
+            )
 
         def _cancel_request_timer(self) -> None:
             if self._request_timer is not None:
@@ -83,7 +87,9 @@ def protocol_class(timeout: float, base: type[asyncio.Protocol] | None = None) -
             if not self._serving() and not self.transport.is_closing():
                 self.transport.close()
 
-    RequestStartTimeout.__name__ = RequestStartTimeout.__qualname__ = f"RequestStartTimeout{parent.__name__}"
+    RequestStartTimeout.__name__ = RequestStartTimeout.__qualname__ = (
+        f"RequestStartTimeout{parent.__name__}"
+    )
     return RequestStartTimeout
 
 

@@ -54,7 +54,9 @@ __all__ = [
 logger = logging.getLogger("prefect_tavus.callbacks")
 
 #: The resource id of a callback's event is this prefix (per kind) and the id.
-RESOURCE_PREFIXES: Mapping[Kind, str] = {kind: prefix + "." for kind, prefix in EVENT_PREFIXES.items()}
+RESOURCE_PREFIXES: Mapping[Kind, str] = {
+    kind: prefix + "." for kind, prefix in EVENT_PREFIXES.items()
+}
 #: The replica's event name and resource prefix (the names before videos were taken).
 EVENT_NAME = CALLBACK_EVENTS["replica"]
 RESOURCE_PREFIX = RESOURCE_PREFIXES["replica"]
@@ -98,7 +100,11 @@ def to_event(callback: StoredCallback) -> dict[str, Any]:
             "prefect.resource.name": callback.resource_id,
         },
         "related": [],
-        "payload": {id_key: callback.resource_id, "status": callback.status, reason_key: callback.reason},
+        "payload": {
+            id_key: callback.resource_id,
+            "status": callback.status,
+            reason_key: callback.reason,
+        },
     }
 
 
@@ -136,7 +142,9 @@ async def read_first_receipts(
             token = _page_token(page.get("next_page"))
             if token is None:
                 break
-            response = await client.request("GET", "/events/filter/next", params={"page-token": token})
+            response = await client.request(
+                "GET", "/events/filter/next", params={"page-token": token}
+            )
         else:
             logger.warning(
                 "More than %d %s events for %d %ss; read the oldest only.",

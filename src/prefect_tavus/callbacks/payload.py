@@ -53,7 +53,8 @@ _CONVERSATION_ALL = ("event_type", "message_type")
 #: The statuses Tavus documents (training, then video), each one shared string: a stored
 #: callback with one of them holds no copy of its own (about 55 bytes each).
 _KNOWN_STATUSES = {
-    status: status for status in ("started", "training", "ready", "error", "queued", "generating", "deleted")
+    status: status
+    for status in ("started", "training", "ready", "error", "queued", "generating", "deleted")
 }
 
 
@@ -120,7 +121,9 @@ def parse_callback(body: bytes) -> ParsedCallback:
         except InvalidVideoIdError:
             raise BadCallback("invalid video_id") from None
         return ParsedCallback(video_id, _status(data, source), _reason(source, data), "video")
-    if any(key in data for key in _CONVERSATION_ANY) or all(key in data for key in _CONVERSATION_ALL):
+    if any(key in data for key in _CONVERSATION_ANY) or all(
+        key in data for key in _CONVERSATION_ALL
+    ):
         return ParsedCallback(None)
     found = _id_and_holder(holders, _REPLICA_ID_KEYS)
     if found is None:
@@ -134,7 +137,9 @@ def parse_callback(body: bytes) -> ParsedCallback:
     return ParsedCallback(replica_id, _status(data, source), message, "replica")
 
 
-def _id_and_holder(holders: list[dict[str, Any]], keys: tuple[str, ...]) -> tuple[object, dict[str, Any]] | None:
+def _id_and_holder(
+    holders: list[dict[str, Any]], keys: tuple[str, ...]
+) -> tuple[object, dict[str, Any]] | None:
     """The raw id and the object that carries it: the body itself, or its data/properties;
     ``keys`` in order at each level."""
     for holder in holders:

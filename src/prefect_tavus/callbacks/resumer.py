@@ -105,7 +105,10 @@ class Resumer:
     """Records callbacks in Prefect and resumes the waits they complete; see the module docstring."""
 
     def __init__(
-        self, store: CallbackStore, client_factory: ClientFactory, settings: ResumerSettings | None = None,
+        self,
+        store: CallbackStore,
+        client_factory: ClientFactory,
+        settings: ResumerSettings | None = None,
         resume_lock: Any = None,
     ) -> None:
         """``resume_lock``: how resumes are serialised with other receivers and sweeps
@@ -155,7 +158,10 @@ class Resumer:
 
     async def _wait_for(self, event: asyncio.Event, timeout: float | None) -> None:
         """Wait for ``event`` (or stop) up to ``timeout`` seconds (None: no limit)."""
-        waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._stopping.wait())}
+        waiters = {
+            asyncio.ensure_future(event.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        }
         try:
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -189,7 +195,7 @@ class Resumer:
                 await self.run_pass()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
+            except Exception as exc:
                 self._failures += 1
                 self.failed_passes += 1
                 not_before = time.monotonic() + self._backoff(self._failures)
@@ -203,12 +209,20 @@ class Resumer:
                     )
             else:
                 if self._failures:
-                    logger.warning("Prefect API reachable again after %s.", plural(self._failures, "failed pass", "failed passes"))
+                    logger.warning(
+                        "Prefect API reachable again after %s.",
+                        plural(self._failures, "failed pass", "failed passes"),
+                    )
                 self._failures = 0
                 not_before = 0.0
 
     def _backoff(self, failures: int) -> float:
-        return min(self.settings.interval_seconds * 2 ** (failures - 1), self.settings.max_backoff_seconds)
+        return float(
+            min(
+                self.settings.interval_seconds * 2 ** (failures - 1),
+                self.settings.max_backoff_seconds,
+            )
+        )
 
     def _idle_timeout(self) -> float | None:
         """Seconds until the next unprompted pass, or None to sleep until a callback."""
@@ -230,7 +244,11 @@ class Resumer:
         local callbacks still count, and the write is retried with backoff).
         """
         # Imported here so that importing the app (and ``prefect-tavus --help``) stays light.
-        from prefect_tavus.suspension import find_suspended_waits, resume_if_still_waiting, resume_lock
+        from prefect_tavus.suspension import (
+            find_suspended_waits,
+            resume_if_still_waiting,
+            resume_lock,
+        )
 
         now = time.time()
         self.store.prune(now)
@@ -250,16 +268,21 @@ class Resumer:
                 latest = await self._latest_first_receipts(client, wanted, now)
                 for wait in waits:
                     if not all(
-                        (wait.kind, i) in latest and wait.is_news(i, latest[(wait.kind, i)], wait.kind)
+                        (wait.kind, i) in latest
+                        and wait.is_news(i, latest[(wait.kind, i)], wait.kind)
                         for i in wait.ids
                     ):
                         continue
-                    accepted = await resume_if_still_waiting(client, wait, lock=self._resume_lock or resume_lock)
+                    accepted = await resume_if_still_waiting(
+                        client, wait, lock=self._resume_lock or resume_lock
+                    )
                     self._remember((wait.flow_run_id, wait.checked_at))
                     if accepted:
                         resumed += 1
                         self.resumes += 1
-                        shown = ", ".join(sorted(wait.ids)[:5]) + (" ..." if len(wait.ids) > 5 else "")
+                        shown = ", ".join(sorted(wait.ids)[:5]) + (
+                            " ..." if len(wait.ids) > 5 else ""
+                        )
                         logger.info(
                             "Resumed flow run %s (%s): callbacks arrived for %s %s.",
                             printable(wait.flow_run_name, 100),
@@ -277,7 +300,9 @@ class Resumer:
         the wait's ``checked_at`` must be before it for some status to be news."""
         first: dict[tuple[Kind, str, str], float] = {}
         for kind, ids in wanted.items():
-            for (resource_id, status), received_at in (await read_first_receipts(client, ids, now, kind=kind)).items():
+            for (resource_id, status), received_at in (
+                await read_first_receipts(client, ids, now, kind=kind)
+            ).items():
                 first[(kind, resource_id, status)] = received_at
         for callback in self.store.callbacks():
             if callback.resource_id in wanted.get(callback.kind, ()):
@@ -285,7 +310,9 @@ class Resumer:
                 first[key] = min(first.get(key, math.inf), callback.received_at)
         latest: dict[tuple[Kind, str], float] = {}
         for (kind, resource_id, _), received_at in first.items():
-            latest[(kind, resource_id)] = max(latest.get((kind, resource_id), -math.inf), received_at)
+            latest[(kind, resource_id)] = max(
+                latest.get((kind, resource_id), -math.inf), received_at
+            )
         return latest
 
     async def _write_pending(self, client: Any, *, force: bool = False) -> None:
@@ -295,7 +322,9 @@ class Resumer:
         retrying cannot fix (a 4xx other than 408/429) is logged and the batch kept in
         memory only, so that one bad batch never blocks the ones after it.
         """
-        if not self.store.pending_count or (not force and time.monotonic() < self._write_not_before):
+        if not self.store.pending_count or (
+            not force and time.monotonic() < self._write_not_before
+        ):
             return
         while batch := self.store.pending(WRITE_BATCH):
             try:
@@ -320,7 +349,10 @@ class Resumer:
             self.store.mark_written(batch)
             self.events_written += len(batch)
         if self._write_failures:
-            logger.warning("Callbacks written to Prefect again after %s.", plural(self._write_failures, "failed attempt"))
+            logger.warning(
+                "Callbacks written to Prefect again after %s.",
+                plural(self._write_failures, "failed attempt"),
+            )
         self._write_failures = 0
         self._write_not_before = 0.0
 
@@ -342,8 +374,11 @@ class Resumer:
             try:
                 async with self._client_factory() as client:
                     await self._write_pending(client, force=True)
-            except Exception as exc:  # noqa: BLE001 - opening the client failed
-                logger.warning("Could not open a Prefect client to write pending callbacks: %s", type(exc).__name__)
+            except Exception as exc:
+                logger.warning(
+                    "Could not open a Prefect client to write pending callbacks: %s",
+                    type(exc).__name__,
+                )
         left = self.store.pending_count
         if left:
             logger.warning(
@@ -362,7 +397,10 @@ class Resumer:
             for callback in fresh
         )
         logger.info(
-            "New callbacks: %s: %s%s", plural(count, "callback"), printable(shown, 400), " ..." if count > len(fresh) else ""
+            "New callbacks: %s: %s%s",
+            plural(count, "callback"),
+            printable(shown, 400),
+            " ..." if count > len(fresh) else "",
         )
 
     def _remember(self, key: tuple[UUID, float | None]) -> None:

@@ -30,17 +30,18 @@ import signal
 import socket
 import sys
 from types import FrameType
+from typing import Any
 
 from prefect_tavus.core.validation import is_loopback_host
 
 __all__ = ["TOKEN_ENV_VAR", "add_arguments", "run"]
 
-from prefect_tavus.core.contract import CALLBACK_TOKEN_ENV_VAR as TOKEN_ENV_VAR  # noqa: E402
+from prefect_tavus.core.contract import CALLBACK_TOKEN_ENV_VAR as TOKEN_ENV_VAR
+
 TAVUS_KEY_ENV_VAR = "TAVUS_API_KEY"
 DEFAULT_PORT = 8790
 
 logger = logging.getLogger("prefect_tavus.callbacks")
-
 
 
 def _positive(text: str) -> float:
@@ -54,7 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the receiver's options to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port to bind, 0 for any free one (default: {DEFAULT_PORT})"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to bind, 0 for any free one (default: {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--token-secret-block",
@@ -62,40 +66,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"read the token from this Prefect Secret block instead of {TOKEN_ENV_VAR}",
     )
     parser.add_argument(
-        "--ttl-seconds", type=_positive, default=600.0,
+        "--ttl-seconds",
+        type=_positive,
+        default=600.0,
         help="how long a callback already written to Prefect is also kept in memory, to bridge the "
         "server's delay in serving new events (default: 600)",
     )
     parser.add_argument(
-        "--interval-seconds", type=_positive, default=5.0,
+        "--interval-seconds",
+        type=_positive,
+        default=5.0,
         help="seconds between passes over suspended runs while callbacks are recent, and the "
         "first retry delay when the Prefect API fails (default: 5)",
     )
     parser.add_argument(
-        "--recheck-seconds", type=_positive, default=300.0,
+        "--recheck-seconds",
+        type=_positive,
+        default=300.0,
         help="keep making passes this long after the newest callback (default: 300)",
     )
     parser.add_argument(
-        "--debounce-seconds", type=_positive, default=0.3,
+        "--debounce-seconds",
+        type=_positive,
+        default=0.3,
         help="gather callbacks this long before a pass (default: 0.3)",
     )
     parser.add_argument(
-        "--max-callbacks", type=int, default=100_000,
+        "--max-callbacks",
+        type=int,
+        default=100_000,
         help="most callbacks held in memory (written ones are dropped first, then the oldest "
         "unwritten; default: 100000)",
     )
     parser.add_argument(
-        "--request-timeout-seconds", type=_positive, default=10.0,
+        "--request-timeout-seconds",
+        type=_positive,
+        default=10.0,
         help="close a connection that sends no request head within this many seconds of opening "
         "(or of the previous response), and answer 408 to a body not complete within it (default: 10)",
     )
     parser.add_argument(
-        "--no-events", action="store_true",
+        "--no-events",
+        action="store_true",
         help="ignored: tavus.replica.callback and tavus.video.callback events are the receiver's record "
         "of callbacks now",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default: info",
     )
 
 
@@ -114,9 +134,12 @@ def _load_token(block_name: str | None) -> str:
         from prefect.blocks.system import Secret
 
         try:
-            value = Secret.load(block_name).get()
-        except Exception as exc:  # noqa: BLE001 - reported as a startup error
-            raise ValueError(f"cannot load Secret block {block_name!r}: {type(exc).__name__}") from None
+            secret: Any = Secret.load(block_name)  # sync_compatible: a Secret in sync code
+            value = secret.get()
+        except Exception as exc:
+            raise ValueError(
+                f"cannot load Secret block {block_name!r}: {type(exc).__name__}"
+            ) from None
         if not isinstance(value, str):
             raise ValueError(f"Secret block {block_name!r} does not hold a string")
         return value
@@ -171,7 +194,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         token = _load_token(args.token_secret_block)
         if not token:
-            raise ValueError(f"no callback token: set {TOKEN_ENV_VAR} or pass --token-secret-block NAME")
+            raise ValueError(
+                f"no callback token: set {TOKEN_ENV_VAR} or pass --token-secret-block NAME"
+            )
         from prefect_tavus.callbacks.app import create_app
         from prefect_tavus.core.contract import validate_token
 
@@ -204,13 +229,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         sock = _bind(args.host, args.port)
     except OSError as exc:
-        print(f"prefect-tavus callbacks: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"prefect-tavus callbacks: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     if not is_loopback_host(host):
         logger.warning(
-            "Listening on %s, which other machines can reach: put a TLS reverse proxy in front of it.", shown
+            "Listening on %s, which other machines can reach: put a TLS reverse proxy in front of it.",
+            shown,
         )
     print(
         f"Tavus callback receiver listening on http://{shown}:{port} "
@@ -237,7 +266,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
     # handlers it found installed; make those no-ops so a requested stop exits with 0.
-    previous = {signum: signal.signal(signum, _ignore_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        signum: signal.signal(signum, _ignore_signal) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

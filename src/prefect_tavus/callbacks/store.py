@@ -122,8 +122,13 @@ class CallbackStore:
         return len(self._pending)
 
     def record(
-        self, resource_id: str, status: str | None, reason: str | None, received_at: float | None = None,
-        *, kind: Kind = "replica",
+        self,
+        resource_id: str,
+        status: str | None,
+        reason: str | None,
+        received_at: float | None = None,
+        *,
+        kind: Kind = "replica",
     ) -> StoredCallback | None:
         """Store a callback about the replica (or, with ``kind="video"``, the video)
         ``resource_id``; returns it, or None for a repeat (same kind, id and status without
@@ -156,7 +161,9 @@ class CallbackStore:
         if len(self) < self.max_entries * 0.9:
             self._overflowing = False
 
-    def get(self, resource_id: str, status: str | None, kind: Kind = "replica") -> StoredCallback | None:
+    def get(
+        self, resource_id: str, status: str | None, kind: Kind = "replica"
+    ) -> StoredCallback | None:
         """The held callback of ``kind`` for ``resource_id`` with ``status`` (any case), if any."""
         key = (kind, resource_id, status_key(status))
         return self._pending.get(key) or self._written.get(key)
@@ -166,7 +173,7 @@ class CallbackStore:
         entries = iter(self._pending.values())
         if limit is None:
             return list(entries)
-        return [entry for _, entry in zip(range(limit), entries)]
+        return [entry for _, entry in zip(range(limit), entries, strict=False)]
 
     def mark_written(self, entries: Iterable[StoredCallback], now: float | None = None) -> None:
         """Prefect accepted ``entries``: keep them ``hold_seconds`` more, then forget them."""

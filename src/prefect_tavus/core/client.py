@@ -33,9 +33,9 @@ from prefect_tavus.core.errors import (
     Subject,
     TavusConfigurationError,
     TavusMalformedResponseError,
+    _utc,
     error_from_response,
     error_from_transport,
-    _utc,
     request_secrets,
     server_text,
 )
@@ -56,8 +56,8 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_VIDEO_PAGE_SIZE",
     "MAX_PAGE_SIZE",
-    "TavusClient",
     "USER_AGENT",
+    "TavusClient",
     "count_requests",
 ]
 
@@ -140,7 +140,9 @@ class TavusClient:
             },
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
             transport=transport,
         )
 
@@ -176,11 +178,18 @@ class TavusClient:
         replica_id = validate_replica_id(replica_id)
         params = {"verbose": "true"} if verbose else None
         response = await self._send(
-            "GET", f"/v2/replicas/{quote(replica_id, safe='')}", operation="get replica",
-            subject=Subject("replica", replica_id), params=params,
+            "GET",
+            f"/v2/replicas/{quote(replica_id, safe='')}",
+            operation="get replica",
+            subject=Subject("replica", replica_id),
+            params=params,
         )
         payload = self._json(response, "get replica")
-        if isinstance(payload, dict) and payload.get("replica_id") is None and payload.get("face_id") is None:
+        if (
+            isinstance(payload, dict)
+            and payload.get("replica_id") is None
+            and payload.get("face_id") is None
+        ):
             payload["replica_id"] = replica_id  # an answer without its id is still about it
         return self._parse(Replica, payload, "get replica")
 
@@ -239,8 +248,12 @@ class TavusClient:
             seen = 0
             while True:
                 result = await self.list_replicas(
-                    replica_ids=chunk, page=page, limit=page_size, verbose=verbose,
-                    replica_type=replica_type, model_name=model_name,
+                    replica_ids=chunk,
+                    page=page,
+                    limit=page_size,
+                    verbose=verbose,
+                    replica_type=replica_type,
+                    model_name=model_name,
                 )
                 for replica in result.data:
                     yield replica
@@ -268,7 +281,9 @@ class TavusClient:
         """
         return ReplicaCreateRequest(**fields).body()
 
-    async def create_replica(self, request: ReplicaCreateRequest | None = None, /, **fields: Any) -> CreatedReplica:
+    async def create_replica(
+        self, request: ReplicaCreateRequest | None = None, /, **fields: Any
+    ) -> CreatedReplica:
         """``POST /v2/replicas``: start training. NOT idempotent: each call trains (and
         bills) a new replica, so this sends exactly one request and never retries.
 
@@ -341,7 +356,9 @@ class TavusClient:
             if not result.data or (result.total_count is not None and read >= result.total_count):
                 return sorted(found.values(), key=_creation_order)
         raise ReplicaSearchIncompleteError(
-            replica_name=replica_name, pages_read=max_pages, total_count=result.total_count,
+            replica_name=replica_name,
+            pages_read=max_pages,
+            total_count=result.total_count,
             found=sorted(found.values(), key=_creation_order),
         )
 
@@ -351,8 +368,11 @@ class TavusClient:
         if not isinstance(replica_name, str) or not replica_name.strip():
             raise ValueError("replica_name must be a non-empty string.")
         await self._send(
-            "PATCH", f"/v2/replicas/{quote(replica_id, safe='')}/name", operation="rename replica",
-            subject=Subject("replica", replica_id), json={"replica_name": replica_name},
+            "PATCH",
+            f"/v2/replicas/{quote(replica_id, safe='')}/name",
+            operation="rename replica",
+            subject=Subject("replica", replica_id),
+            json={"replica_name": replica_name},
         )
 
     async def delete_replica(self, replica_id: str, *, hard: bool = False) -> None:
@@ -360,8 +380,11 @@ class TavusClient:
         removes the training footage. Any 2xx, empty body included, is success."""
         replica_id = validate_replica_id(replica_id)
         await self._send(
-            "DELETE", f"/v2/replicas/{quote(replica_id, safe='')}", operation="delete replica",
-            subject=Subject("replica", replica_id), params={"hard": "true" if hard else "false"},
+            "DELETE",
+            f"/v2/replicas/{quote(replica_id, safe='')}",
+            operation="delete replica",
+            subject=Subject("replica", replica_id),
+            params={"hard": "true" if hard else "false"},
         )
 
     # --- videos ----------------------------------------------------------------------
@@ -381,9 +404,15 @@ class TavusClient:
                 before anything is sent).
         """
         checked = VideoCreateRequest.model_validate(request)
-        response = await self._send("POST", "/v2/videos", operation="create video", json=checked.body())
+        response = await self._send(
+            "POST", "/v2/videos", operation="create video", json=checked.body()
+        )
         payload = self._json(response, "create video")
-        if isinstance(payload, dict) and payload.get("replica_id") is None and payload.get("face_id") is None:
+        if (
+            isinstance(payload, dict)
+            and payload.get("replica_id") is None
+            and payload.get("face_id") is None
+        ):
             payload["replica_id"] = checked.replica_id  # the answer omits it; it is the request's
         return self._parse(Video, payload, "create video")
 
@@ -396,8 +425,11 @@ class TavusClient:
         video_id = validate_video_id(video_id)
         params = {"verbose": "true"} if verbose else None
         response = await self._send(
-            "GET", f"/v2/videos/{quote(video_id, safe='')}", operation="get video",
-            subject=Subject("video", video_id), params=params,
+            "GET",
+            f"/v2/videos/{quote(video_id, safe='')}",
+            operation="get video",
+            subject=Subject("video", video_id),
+            params=params,
         )
         payload = self._json(response, "get video")
         if isinstance(payload, dict) and payload.get("video_id") is None:
@@ -418,7 +450,9 @@ class TavusClient:
         response = await self._send("GET", "/v2/videos", operation="list videos", params=params)
         return self._parse(VideoPage, self._json(response, "list videos"), "list videos")
 
-    async def iter_videos(self, *, page_size: int = DEFAULT_VIDEO_PAGE_SIZE) -> AsyncIterator[Video]:
+    async def iter_videos(
+        self, *, page_size: int = DEFAULT_VIDEO_PAGE_SIZE
+    ) -> AsyncIterator[Video]:
         """Every video of the account, following pages until ``total_count`` is covered.
 
         Assumes neither an order nor a largest page: Tavus documents neither, and may answer
@@ -444,8 +478,11 @@ class TavusClient:
         if not isinstance(video_name, str) or not video_name.strip():
             raise ValueError("video_name must be a non-empty string.")
         await self._send(
-            "PATCH", f"/v2/videos/{quote(video_id, safe='')}/name", operation="rename video",
-            subject=Subject("video", video_id), json={"video_name": video_name},
+            "PATCH",
+            f"/v2/videos/{quote(video_id, safe='')}/name",
+            operation="rename video",
+            subject=Subject("video", video_id),
+            json={"video_name": video_name},
         )
 
     async def delete_video(self, video_id: str, *, hard: bool = False) -> None:
@@ -453,8 +490,11 @@ class TavusClient:
         body included, is success. Deleting a replica does not delete its videos."""
         video_id = validate_video_id(video_id)
         await self._send(
-            "DELETE", f"/v2/videos/{quote(video_id, safe='')}", operation="delete video",
-            subject=Subject("video", video_id), params={"hard": "true" if hard else "false"},
+            "DELETE",
+            f"/v2/videos/{quote(video_id, safe='')}",
+            operation="delete video",
+            subject=Subject("video", video_id),
+            params={"hard": "true" if hard else "false"},
         )
 
     # --- plumbing --------------------------------------------------------------------
@@ -473,10 +513,12 @@ class TavusClient:
         replica/video"). Every failure leaves as a typed error, scrubbed of secrets."""
         if self._request_slot is not None:
             async with self._request_slot():
-                return await self._send_now(method, path, operation=operation, subject=subject,
-                                            params=params, json=json)
-        return await self._send_now(method, path, operation=operation, subject=subject,
-                                    params=params, json=json)
+                return await self._send_now(
+                    method, path, operation=operation, subject=subject, params=params, json=json
+                )
+        return await self._send_now(
+            method, path, operation=operation, subject=subject, params=params, json=json
+        )
 
     async def _send_now(
         self,
@@ -497,7 +539,10 @@ class TavusClient:
         if response.is_success:
             return response
         raise error_from_response(
-            response, operation=operation, subject=subject, secrets=self._secrets(response.request),
+            response,
+            operation=operation,
+            subject=subject,
+            secrets=self._secrets(response.request),
         )
 
     def _secrets(self, request: httpx.Request) -> tuple[str, ...]:
@@ -537,7 +582,9 @@ class TavusClient:
 _RequestT = TypeVar("_RequestT", ReplicaCreateRequest, VideoCreateRequest)
 
 
-def _create_request(model: type[_RequestT], request: _RequestT | None, fields: Mapping[str, Any]) -> _RequestT:
+def _create_request(
+    model: type[_RequestT], request: _RequestT | None, fields: Mapping[str, Any]
+) -> _RequestT:
     """``request``, or one built from ``fields``; not both (which would win is a guess)."""
     if request is not None and fields:
         raise TypeError(f"Pass a {model.__name__} or its fields as keywords, not both.")
@@ -557,5 +604,8 @@ def _created_at_or_after(replica: Replica, since: datetime) -> bool:
 def _creation_order(replica: Replica) -> tuple[bool, datetime, str]:
     """Oldest first; replicas without a ``created_at`` last; ties broken by id."""
     created = replica.created_at
-    return (created is None, _as_utc(created) if created else datetime.min.replace(tzinfo=timezone.utc),
-            replica.replica_id)
+    return (
+        created is None,
+        _as_utc(created) if created else datetime.min.replace(tzinfo=timezone.utc),
+        replica.replica_id,
+    )

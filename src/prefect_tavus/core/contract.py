@@ -80,10 +80,12 @@ def validate_token(token: object) -> str:
     if len(token) < MIN_TOKEN_LENGTH:
         raise ValueError(
             f"the callback token is {len(token)} characters long; use at least {MIN_TOKEN_LENGTH} "
-            "random ones, e.g. python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+            'random ones, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
         )
     if not _TOKEN_CHARS.fullmatch(token):
-        raise ValueError("the callback token may only use letters, digits and . _ ~ - (it is part of a URL path)")
+        raise ValueError(
+            "the callback token may only use letters, digits and . _ ~ - (it is part of a URL path)"
+        )
     return token
 
 
@@ -99,7 +101,9 @@ def callback_url(base_url: str, token: str) -> str:
 #: ``tavus.video.failed``; the event's resource id is ``<prefix>.<id>``.
 EVENT_PREFIXES: Mapping[Kind, str] = {"replica": "tavus.replica", "video": "tavus.video"}
 #: What a receiver writes for every callback it takes, one event per callback.
-CALLBACK_EVENTS: Mapping[Kind, str] = {kind: f"{prefix}.callback" for kind, prefix in EVENT_PREFIXES.items()}
+CALLBACK_EVENTS: Mapping[Kind, str] = {
+    kind: f"{prefix}.callback" for kind, prefix in EVENT_PREFIXES.items()
+}
 
 
 def event_name(kind: Kind, what: str) -> str:
@@ -132,7 +136,10 @@ LABEL_ROW_ATTEMPTED = "tavus.generate.attempted_at.{digest}"
 #: Prefect's name for the paused state of a run that released its process.
 SUSPENDED = "Suspended"
 
-_ID_RULES: Mapping[Kind, Callable[[str], str]] = {"replica": validate_replica_id, "video": validate_video_id}
+_ID_RULES: Mapping[Kind, Callable[[str], str]] = {
+    "replica": validate_replica_id,
+    "video": validate_video_id,
+}
 
 
 def row_digest(key: str) -> str:
@@ -156,7 +163,7 @@ class UnreadableRecord(ValueError):
 def epoch_seconds(value: object) -> float | None:
     """A label value as epoch seconds, or None when it is missing or not a finite number."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any object: what float() refuses is None
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
@@ -174,12 +181,20 @@ class WaitRecord:
     checked_at: float | None
 
     @classmethod
-    def labels(cls, kind: Kind, ids: Iterable[str], deadline: float, checked_at: float) -> dict[str, str | float]:
+    def labels(
+        cls, kind: Kind, ids: Iterable[str], deadline: float, checked_at: float
+    ) -> dict[str, str | float]:
         """The labels of a record of ``ids`` (kept in the order given)."""
-        return {KIND_LABELS[kind]: ",".join(ids), LABEL_DEADLINE: float(deadline), LABEL_CHECKED_AT: float(checked_at)}
+        return {
+            KIND_LABELS[kind]: ",".join(ids),
+            LABEL_DEADLINE: float(deadline),
+            LABEL_CHECKED_AT: float(checked_at),
+        }
 
     @classmethod
-    def from_labels(cls, labels: Mapping[str, object] | None, *, run: str = "?") -> WaitRecord | None:
+    def from_labels(
+        cls, labels: Mapping[str, object] | None, *, run: str = "?"
+    ) -> WaitRecord | None:
         """The record in ``labels`` (a flow run's), or None if there is none.
 
         Raises:
@@ -192,7 +207,9 @@ class WaitRecord:
         if not present:
             return None
         if len(present) > 1:
-            raise UnreadableRecord(f"flow run {run}: it records both {LABEL_REPLICAS} and {LABEL_VIDEOS}")
+            raise UnreadableRecord(
+                f"flow run {run}: it records both {LABEL_REPLICAS} and {LABEL_VIDEOS}"
+            )
         (kind,) = present
         label = KIND_LABELS[kind]
         raw_ids = labels[label]
@@ -202,7 +219,9 @@ class WaitRecord:
         try:
             ids = frozenset(rule(part.strip()) for part in raw_ids.split(",") if part.strip())
         except (InvalidReplicaIdError, InvalidVideoIdError) as exc:
-            raise UnreadableRecord(f"flow run {run}: label {label} holds an invalid id ({exc})") from None
+            raise UnreadableRecord(
+                f"flow run {run}: label {label} holds an invalid id ({exc})"
+            ) from None
         deadline, checked_at = labels.get(LABEL_DEADLINE), labels.get(LABEL_CHECKED_AT)
         for name, value in ((LABEL_DEADLINE, deadline), (LABEL_CHECKED_AT, checked_at)):
             if value is not None and epoch_seconds(value) is None:

@@ -39,24 +39,21 @@ if TYPE_CHECKING:
     from prefect_tavus.core.videos import Video
 
 __all__ = [
+    "InsecureTransportError",
     "InvalidCreateRequestError",
     "InvalidReplicaIdError",
     "InvalidReplicaRequestError",
     "InvalidVideoIdError",
     "InvalidVideoRequestError",
     "PrefectAPITransientError",
-    "InsecureTransportError",
     "ReplicaCreateOutcomeUnknownError",
+    "ReplicaNotFoundDuringWaitError",
+    "ReplicaNotReadyError",
     "ReplicaSearchIncompleteError",
     "ReplicaTrainingFailedError",
-    "ReplicaNotFoundDuringWaitError",
     "ReplicaWaitTimeoutError",
-    "ReplicaNotReadyError",
     "ReplicasWaitFailedError",
-    "VideoGenerationFailedError",
-    "VideoNotFoundDuringWaitError",
-    "VideoWaitTimeoutError",
-    "VideosWaitFailedError",
+    "Subject",
     "TavusAPIUnavailableError",
     "TavusAuthenticationError",
     "TavusConfigurationError",
@@ -68,7 +65,10 @@ __all__ = [
     "TavusRequestError",
     "TavusServerError",
     "TavusTransientError",
-    "Subject",
+    "VideoGenerationFailedError",
+    "VideoNotFoundDuringWaitError",
+    "VideoWaitTimeoutError",
+    "VideosWaitFailedError",
     "error_from_response",
     "error_from_transport",
     "parse_retry_after",
@@ -226,7 +226,12 @@ class TavusTransientError(TavusError):
     """
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, request_sent: bool | None = None, **kwargs: Any
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        request_sent: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
@@ -296,19 +301,28 @@ class ReplicaCreateOutcomeUnknownError(TavusError):
     """
 
     def __init__(
-        self, *, replica_name: str | None, attempted_at: datetime | float, cause: BaseException | None = None,
+        self,
+        *,
+        replica_name: str | None,
+        attempted_at: datetime | float,
+        cause: BaseException | None = None,
         found: Sequence[str] = (),
     ) -> None:
         when = _utc(attempted_at)
         shown = format_time(when)
         if replica_name:
-            what, which = f"replica {printable(replica_name, 100)!r}", f"the replicas named {printable(replica_name, 100)!r}"
+            what, which = (
+                f"replica {printable(replica_name, 100)!r}",
+                f"the replicas named {printable(replica_name, 100)!r}",
+            )
         else:
             what, which = "a replica (no replica_name given)", "the replicas"
         said = f" Cause: {cause}" if cause is not None else ""
         if len(found) > 1:
-            said = (f" {len(found)} replicas match ({', '.join(found[:10])}), so which one this run made "
-                    f"cannot be told.{said}")
+            said = (
+                f" {len(found)} replicas match ({', '.join(found[:10])}), so which one this run made "
+                f"cannot be told.{said}"
+            )
         super().__init__(
             f"The outcome of creating {what} is unknown: the request was sent at {shown} but its answer "
             "was lost. Tavus may be training it now, so sending the create again could train and bill a "
@@ -335,7 +349,9 @@ class ReplicaSearchIncompleteError(TavusError):
         found: the matching replicas among those read (there may be more).
     """
 
-    def __init__(self, *, replica_name: str, pages_read: int, total_count: int | None, found: list[Replica]) -> None:
+    def __init__(
+        self, *, replica_name: str, pages_read: int, total_count: int | None, found: list[Replica]
+    ) -> None:
         total = "an unknown number of" if total_count is None else str(total_count)
         ids = ", ".join(r.replica_id for r in found) or "none"
         super().__init__(
@@ -357,8 +373,10 @@ def _utc(moment: datetime | float) -> datetime:
     """
     if isinstance(moment, datetime):
         if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError("a naive datetime is ambiguous: pass an aware one (e.g. datetime.now(timezone.utc)) "
-                             "or epoch seconds (time.time())")
+            raise ValueError(
+                "a naive datetime is ambiguous: pass an aware one (e.g. datetime.now(timezone.utc)) "
+                "or epoch seconds (time.time())"
+            )
         return moment.astimezone(timezone.utc)
     if isinstance(moment, (int, float)) and not isinstance(moment, bool) and math.isfinite(moment):
         return datetime.fromtimestamp(moment, tz=timezone.utc)
@@ -428,7 +446,9 @@ class ReplicaWaitTimeoutError(TavusError, TimeoutError):
 class TavusAPIUnavailableError(TavusError):
     """Transient faults lasted longer than the wait's outage budget."""
 
-    def __init__(self, *, outage_seconds: float, budget_seconds: float, last_error: TavusError) -> None:
+    def __init__(
+        self, *, outage_seconds: float, budget_seconds: float, last_error: TavusError
+    ) -> None:
         super().__init__(
             f"The Tavus API was unreachable for {outage_seconds:.0f}s (budget {budget_seconds:.0f}s); "
             f"it last answered: {last_error}. Check https://status.tavus.io or raise max_outage_seconds.",
@@ -473,9 +493,15 @@ class VideoGenerationFailedError(TavusError):
 class VideoNotFoundDuringWaitError(TavusNotFoundError):
     """The video vanished (deleted, or never existed for this key) while being waited on."""
 
-    def __init__(self, video_id: str, cause: TavusError | None = None, *, status: str | None = None) -> None:
+    def __init__(
+        self, video_id: str, cause: TavusError | None = None, *, status: str | None = None
+    ) -> None:
         said = f" Tavus answered: {cause.api_message or cause}." if cause is not None else ""
-        gone = f"was {printable(status, 40)}" if status else "does not exist for this API key (mistyped, deleted, or made with another account's key)"
+        gone = (
+            f"was {printable(status, 40)}"
+            if status
+            else "does not exist for this API key (mistyped, deleted, or made with another account's key)"
+        )
         super().__init__(
             f"Video {video_id!r} {gone}; nothing to wait for.{said}",
             video_id=video_id,
@@ -534,7 +560,11 @@ def url_secrets(url: str) -> tuple[str, ...]:
     found = {url, url.strip()}
     try:
         parts = urlsplit(url.strip())
-        candidates = [*parts.path.split("/"), *(value for _, value in parse_qsl(parts.query)), parts.password or ""]
+        candidates = [
+            *parts.path.split("/"),
+            *(value for _, value in parse_qsl(parts.query)),
+            parts.password or "",
+        ]
     except ValueError:  # e.g. an invalid IPv6 host: fall back to cutting the text at slashes
         candidates = url.replace("?", "/").replace("&", "/").replace("=", "/").split("/")
     for part in candidates:
@@ -556,7 +586,7 @@ def request_secrets(request: httpx.Request | None, *, api_key: str) -> tuple[str
     if request is not None:
         try:
             content = request.content
-        except Exception:  # noqa: BLE001 - a streamed body that was not read: nothing to look at
+        except Exception:
             content = b""
     if content:
         try:
@@ -658,7 +688,9 @@ def error_from_response(
     said = f": {api_message}" if api_message else ""
     subject_text = f" {about.id!r}" if about else ""
     common: dict[str, Any] = {
-        "status_code": status, **(about.error_ids() if about else {}), "api_message": api_message,
+        "status_code": status,
+        **(about.error_ids() if about else {}),
+        "api_message": api_message,
     }
     answered: dict[str, Any] = {**common, "request_sent": True}  # for the transient errors
 
@@ -732,7 +764,7 @@ def error_from_transport(
     else:
         kind = f"lost the connection ({type(exc).__name__})"
     sent = " (it was not sent)" if request_sent is False else " (it may have reached Tavus)"
+    ids: dict[str, Any] = about.error_ids() if about else {}
     return TavusConnectionError(
-        f"Request to {operation}{subject_text} {kind}{sent}.", request_sent=request_sent,
-        **(about.error_ids() if about else {}),
+        f"Request to {operation}{subject_text} {kind}{sent}.", request_sent=request_sent, **ids
     )

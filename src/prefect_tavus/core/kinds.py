@@ -28,7 +28,15 @@ from prefect_tavus.core.waiting import (
     WaitResult,
 )
 
-__all__ = ["EVENT_SUFFIXES", "REPLICAS", "SEEN_LABELS", "VIDEOS", "ResourceKind", "TavusResource", "kind_of"]
+__all__ = [
+    "EVENT_SUFFIXES",
+    "REPLICAS",
+    "SEEN_LABELS",
+    "VIDEOS",
+    "ResourceKind",
+    "TavusResource",
+    "kind_of",
+]
 
 #: The last part of the terminal event of each outcome (``tavus.video.failed``): a deployment
 #: trigger listens for these, so they are part of the contract with users' automations.

@@ -26,12 +26,12 @@ from prefect_tavus.core.text import printable
 
 __all__ = [
     "FACE_FIELD_NAMES",
+    "FAILURE_STATUSES",
+    "SUCCESS_STATUSES",
     "CreatedReplica",
     "Replica",
     "ReplicaPage",
     "ReplicaPhase",
-    "FAILURE_STATUSES",
-    "SUCCESS_STATUSES",
     "parse_progress",
 ]
 
@@ -120,7 +120,9 @@ class Replica(BaseModel):
 
     replica_id: str = Field(description="Unique identifier of the replica, e.g. 'rf4e9d9790f0'.")
     replica_name: str | None = Field(default=None, description="Name given to the replica.")
-    thumbnail_video_url: str | None = Field(default=None, description="Link to the thumbnail video.")
+    thumbnail_video_url: str | None = Field(
+        default=None, description="Link to the thumbnail video."
+    )
     training_progress: str | None = Field(
         default=None, description="Progress as Tavus reports it, e.g. '45/100'. Kept raw."
     )
@@ -171,7 +173,8 @@ class Replica(BaseModel):
         if value in (None, ""):
             return None
         try:
-            return handler(value)
+            parsed: datetime | None = handler(value)
+            return parsed
         except ValueError:
             return None
 

@@ -47,7 +47,9 @@ __all__ = ["ReplicaCreateRequest", "VideoCreateRequest", "VideoRow"]
 
 def _refuse(field: str, reason: str) -> PydanticCustomError:
     """A refusal that survives pydantic's wrapping with the field it is about."""
-    return PydanticCustomError("tavus_create_request", "{reason}", {"field": field, "reason": reason})
+    return PydanticCustomError(
+        "tavus_create_request", "{reason}", {"field": field, "reason": reason}
+    )
 
 
 def _check_url(value: Any, field: str) -> Any:
@@ -61,7 +63,9 @@ def _check_url(value: Any, field: str) -> Any:
     if not value:
         raise _refuse(field, f"{field} is empty; pass an http(s) URL, or leave it out")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise _refuse(field, f"{field} contains whitespace or control characters; pass the URL alone")
+        raise _refuse(
+            field, f"{field} contains whitespace or control characters; pass the URL alone"
+        )
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -127,7 +131,9 @@ class _CreateRequest(BaseModel):
             if field not in fields:
                 fields.append(field)
             reasons.append(reason)
-        return cls._error(f"Invalid {cls.__name__}: {'; '.join(reasons)}. Nothing was sent.", fields=fields)
+        return cls._error(
+            f"Invalid {cls.__name__}: {'; '.join(reasons)}. Nothing was sent.", fields=fields
+        )
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the create: the fields given, under the names Tavus reads."""
@@ -144,16 +150,26 @@ class ReplicaCreateRequest(_CreateRequest):
 
     _error: ClassVar[type[InvalidCreateRequestError]] = InvalidReplicaRequestError
 
-    train_video_url: str | None = Field(default=None, description="Public direct link to the training video.")
-    train_image_url: str | None = Field(default=None, description="Public link to a training image (with voice_name).")
+    train_video_url: str | None = Field(
+        default=None, description="Public direct link to the training video."
+    )
+    train_image_url: str | None = Field(
+        default=None, description="Public link to a training image (with voice_name)."
+    )
     voice_name: str | None = Field(default=None, description="The voice for image training.")
-    consent_video_url: str | None = Field(default=None, description="Consent video, for personal replicas.")
+    consent_video_url: str | None = Field(
+        default=None, description="Consent video, for personal replicas."
+    )
     callback_url: str | None = Field(
-        default=None, repr=False, description="Tavus POSTs here when training ends (holds a token: kept out of repr)."
+        default=None,
+        repr=False,
+        description="Tavus POSTs here when training ends (holds a token: kept out of repr).",
     )
     replica_name: str | None = Field(default=None, description="A name for the replica.")
     model_name: str | None = Field(default=None, description="e.g. 'phoenix-3'.")
-    properties: dict[str, Any] | None = Field(default=None, description="Further options, passed as given.")
+    properties: dict[str, Any] | None = Field(
+        default=None, description="Further options, passed as given."
+    )
 
     @field_validator("train_video_url", "train_image_url", "consent_video_url", "callback_url")
     @classmethod
@@ -163,9 +179,13 @@ class ReplicaCreateRequest(_CreateRequest):
     @model_validator(mode="after")
     def _one_source(self) -> ReplicaCreateRequest:
         if bool(self.train_video_url) == bool(self.train_image_url):
-            raise _refuse("train_video_url", "Pass exactly one of train_video_url or train_image_url")
+            raise _refuse(
+                "train_video_url", "Pass exactly one of train_video_url or train_image_url"
+            )
         if self.train_image_url and not self.voice_name:
-            raise _refuse("voice_name", "Image training needs voice_name as well as train_image_url")
+            raise _refuse(
+                "voice_name", "Image training needs voice_name as well as train_image_url"
+            )
         return self
 
 
@@ -194,23 +214,35 @@ class VideoCreateRequest(_CreateRequest):
 
     replica_id: str = Field(description="The replica that speaks, e.g. 'r783537ef5'.")
     script: str | None = Field(default=None, description="The words to speak (or audio_url).")
-    audio_url: str | None = Field(default=None, description="A .wav or .mp3 to lip-sync to (or script).")
+    audio_url: str | None = Field(
+        default=None, description="A .wav or .mp3 to lip-sync to (or script)."
+    )
     video_name: str | None = Field(default=None, description="A name for the video.")
-    background_url: str | None = Field(default=None, description="A website recorded as the background.")
-    background_source_url: str | None = Field(default=None, description="A video file used as the background.")
+    background_url: str | None = Field(
+        default=None, description="A website recorded as the background."
+    )
+    background_source_url: str | None = Field(
+        default=None, description="A video file used as the background."
+    )
     callback_url: str | None = Field(
-        default=None, repr=False,
+        default=None,
+        repr=False,
         description="Tavus POSTs the video here when it is ready or failed (holds a token: kept out of repr).",
     )
-    fast: bool | None = Field(default=None, description="Barebones fast rendering (no backgrounds, thumbnails, streams).")
+    fast: bool | None = Field(
+        default=None, description="Barebones fast rendering (no backgrounds, thumbnails, streams)."
+    )
     transparent_background: bool | None = Field(
         default=None, description="A .webm with a transparent background; needs fast=True."
     )
     watermark_image_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("watermark_image_url", "watermark_url"),
+        default=None,
+        validation_alias=AliasChoices("watermark_image_url", "watermark_url"),
         description="A png or jpeg laid over the video (also accepted as watermark_url).",
     )
-    properties: dict[str, Any] | None = Field(default=None, description="Further options, passed as given.")
+    properties: dict[str, Any] | None = Field(
+        default=None, description="Further options, passed as given."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -222,8 +254,11 @@ class VideoCreateRequest(_CreateRequest):
         alias = data.pop("watermark_url")
         given = data.get("watermark_image_url")
         if given is not None and alias is not None and given != alias:
-            raise _refuse("watermark_image_url", "watermark_url and watermark_image_url are the same option "
-                          "and were given different URLs; pass one")
+            raise _refuse(
+                "watermark_image_url",
+                "watermark_url and watermark_image_url are the same option "
+                "and were given different URLs; pass one",
+            )
         if given is None:
             data["watermark_image_url"] = alias
         return data
@@ -240,7 +275,10 @@ class VideoCreateRequest(_CreateRequest):
     @classmethod
     def _script(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise _refuse("script", "script is empty (or only whitespace); pass the words to speak, or audio_url")
+            raise _refuse(
+                "script",
+                "script is empty (or only whitespace); pass the words to speak, or audio_url",
+            )
         return value
 
     @field_validator("video_name")
@@ -250,7 +288,13 @@ class VideoCreateRequest(_CreateRequest):
             raise _refuse("video_name", "video_name is empty; pass a name, or leave it out")
         return value
 
-    @field_validator("audio_url", "background_url", "background_source_url", "callback_url", "watermark_image_url")
+    @field_validator(
+        "audio_url",
+        "background_url",
+        "background_source_url",
+        "callback_url",
+        "watermark_image_url",
+    )
     @classmethod
     def _urls(cls, value: Any, info: ValidationInfo) -> Any:
         return _check_url(value, str(info.field_name))
@@ -263,8 +307,11 @@ class VideoCreateRequest(_CreateRequest):
             raise _refuse("script", "Pass exactly one of script or audio_url (neither was given)")
         nested = (self.properties or {}).get("transparent_background")
         if (self.transparent_background or nested is True) and not self.fast:
-            raise _refuse("transparent_background", "transparent_background works only with fast=True; "
-                          "set fast=True or drop transparent_background")
+            raise _refuse(
+                "transparent_background",
+                "transparent_background works only with fast=True; "
+                "set fast=True or drop transparent_background",
+            )
         return self
 
 
@@ -295,11 +342,13 @@ class VideoRow(BaseModel):
         if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (list, tuple)):
             raise InvalidVideoRequestError(
                 f"requests must be a list of rows (dicts with a key and a script or an audio_url), got "
-                f"{type(rows).__name__}. Nothing was sent.", fields=["requests"],
+                f"{type(rows).__name__}. Nothing was sent.",
+                fields=["requests"],
             )
         if not rows:
-            raise InvalidVideoRequestError("requests is empty; pass at least one row. Nothing was sent.",
-                                           fields=["requests"])
+            raise InvalidVideoRequestError(
+                "requests is empty; pass at least one row. Nothing was sent.", fields=["requests"]
+            )
         parsed: list[VideoRow] = []
         seen: dict[str, int] = {}
         for index, row in enumerate(rows):
@@ -308,17 +357,22 @@ class VideoRow(BaseModel):
             if isinstance(row, VideoRow):
                 fields = {"key": row.key, **row.request.model_dump(exclude_none=True)}
             if not isinstance(fields, Mapping):
-                raise InvalidVideoRequestError(f"{where} is a {type(row).__name__}, not a row (a dict). "
-                                               "Nothing was sent.", fields=[where])
+                raise InvalidVideoRequestError(
+                    f"{where} is a {type(row).__name__}, not a row (a dict). Nothing was sent.",
+                    fields=[where],
+                )
             key = fields.get("key")
             if not isinstance(key, str) or not key.strip():
-                raise InvalidVideoRequestError(f"{where}.key is missing or empty: every row needs the caller's "
-                                               "key for it (a unique string). Nothing was sent.",
-                                               fields=[f"{where}.key"])
+                raise InvalidVideoRequestError(
+                    f"{where}.key is missing or empty: every row needs the caller's "
+                    "key for it (a unique string). Nothing was sent.",
+                    fields=[f"{where}.key"],
+                )
             if key in seen:
                 raise InvalidVideoRequestError(
                     f"{where}.key {key[:100]!r} is also the key of requests[{seen[key]}]: keys must be unique "
-                    "(each row's video is created once per key). Nothing was sent.", fields=[f"{where}.key"],
+                    "(each row's video is created once per key). Nothing was sent.",
+                    fields=[f"{where}.key"],
                 )
             seen[key] = index
             body = {name: value for name, value in fields.items() if name != "key"}
@@ -326,13 +380,17 @@ class VideoRow(BaseModel):
             if body.get("video_name") is None:
                 body["video_name"] = key
             if body.get("replica_id") not in (None, replica_id):
-                raise InvalidVideoRequestError(f"{where}.replica_id differs from the batch's replica_id; "
-                                               "one batch uses one replica. Nothing was sent.",
-                                               fields=[f"{where}.replica_id"])
+                raise InvalidVideoRequestError(
+                    f"{where}.replica_id differs from the batch's replica_id; "
+                    "one batch uses one replica. Nothing was sent.",
+                    fields=[f"{where}.replica_id"],
+                )
             try:
                 request = VideoCreateRequest.model_validate({**body, "replica_id": replica_id})
             except InvalidCreateRequestError as exc:
                 named = [f"{where}.{field}" for field in exc.fields]
-                raise InvalidVideoRequestError(f"{where} (key {key[:100]!r}): {exc}", fields=named) from None
+                raise InvalidVideoRequestError(
+                    f"{where} (key {key[:100]!r}): {exc}", fields=named
+                ) from None
             parsed.append(cls(key=key, request=request))
         return parsed

@@ -73,13 +73,19 @@ class RetryPolicy:
 
     def nominal_delay(self, retry_number: int) -> float:
         """Delay before retry ``retry_number`` (1-based), before jitter."""
-        return min(self.max_delay, self.base_delay * (2 ** max(0, retry_number - 1)))
+        return float(min(self.max_delay, self.base_delay * (2 ** max(0, retry_number - 1))))
 
     def nominal_delays(self) -> list[float]:
         """The delays of a one-off call's retries, in order (for Prefect's task retries)."""
         return [self.nominal_delay(n) for n in range(1, self.attempts)]
 
-    def delay(self, retry_number: int, error: BaseException | None = None, *, rng: random.Random | None = None) -> float:
+    def delay(
+        self,
+        retry_number: int,
+        error: BaseException | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> float:
         """Seconds to wait before retry ``retry_number``: jittered backoff, never less than
         the (capped) ``Retry-After`` the server sent with ``error``."""
         nominal = self.nominal_delay(retry_number)

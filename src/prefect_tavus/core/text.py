@@ -62,6 +62,7 @@ def printable(text: object, max_length: int = 200) -> str:
     cut = len(value) > max_length
     value = value[:max_length]
     escaped = "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in value
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in value
     )
     return escaped + ("..." if cut else "")

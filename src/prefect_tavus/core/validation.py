@@ -11,7 +11,12 @@ import ipaddress
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from prefect_tavus.core.errors import InsecureTransportError, InvalidReplicaIdError, InvalidVideoIdError, TavusError
+from prefect_tavus.core.errors import (
+    InsecureTransportError,
+    InvalidReplicaIdError,
+    InvalidVideoIdError,
+    TavusError,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -25,10 +30,19 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://tavusapi.com"
 _MAX_ID_LENGTH = 128
-_FORBIDDEN = {"/": "a slash", "\\": "a backslash", "?": "a '?'", "#": "a '#'", "%": "a '%'", ",": "a comma"}
+_FORBIDDEN = {
+    "/": "a slash",
+    "\\": "a backslash",
+    "?": "a '?'",
+    "#": "a '#'",
+    "%": "a '%'",
+    ",": "a comma",
+}
 
 
-def _validate_id(value: object, *, name: str, kind: str, example: str, error: type[TavusError]) -> str:
+def _validate_id(
+    value: object, *, name: str, kind: str, example: str, error: type[TavusError]
+) -> str:
     """The one id rule, for every kind of Tavus id that goes into a URL path.
 
     It does not insist on a shape (Tavus may change it) but refuses anything that is not a
@@ -51,7 +65,9 @@ def _validate_id(value: object, *, name: str, kind: str, example: str, error: ty
         if char in value:
             raise error(f"{name} {value!r} contains {label}; pass {pass_one}.")
     if len(value) > _MAX_ID_LENGTH:
-        raise error(f"{name} is {len(value)} characters long; Tavus {kind} ids are short, like {example!r}.")
+        raise error(
+            f"{name} is {len(value)} characters long; Tavus {kind} ids are short, like {example!r}."
+        )
     return value
 
 
@@ -61,7 +77,9 @@ def validate_replica_id(value: object, *, name: str = "replica_id") -> str:
     Tavus ids look like ``rf4e9d9790f0``; this does not insist on that shape (Tavus may
     change it) but refuses anything that is not a plain, single path segment.
     """
-    return _validate_id(value, name=name, kind="replica", example="rf4e9d9790f0", error=InvalidReplicaIdError)
+    return _validate_id(
+        value, name=name, kind="replica", example="rf4e9d9790f0", error=InvalidReplicaIdError
+    )
 
 
 def validate_video_id(value: object, *, name: str = "video_id") -> str:
@@ -72,7 +90,9 @@ def validate_video_id(value: object, *, name: str = "video_id") -> str:
     the shape is not insisted on, only that the id is one plain path segment: the same
     rule, so the two cannot drift apart.
     """
-    return _validate_id(value, name=name, kind="video", example="abcd123", error=InvalidVideoIdError)
+    return _validate_id(
+        value, name=name, kind="video", example="abcd123", error=InvalidVideoIdError
+    )
 
 
 def _validate_ids(
@@ -87,7 +107,7 @@ def _validate_ids(
             f"[{values!r}] or use {single}."
         )
     try:
-        items = list(values)  # type: ignore[call-overload]
+        items = list(values)  # type: ignore[call-overload]  # any object: what list() refuses is caught
     except TypeError:
         raise error(f"{name} must be a list of ids, got {type(values).__name__}.") from None
     if not items:
@@ -97,12 +117,16 @@ def _validate_ids(
 
 def validate_replica_ids(values: object) -> list[str]:
     """Validate a collection of replica ids; refuse a bare string and empty lists."""
-    return _validate_ids(values, "replica_ids", validate_replica_id, InvalidReplicaIdError, "wait_for_replica")
+    return _validate_ids(
+        values, "replica_ids", validate_replica_id, InvalidReplicaIdError, "wait_for_replica"
+    )
 
 
 def validate_video_ids(values: object) -> list[str]:
     """Validate a collection of video ids; refuse a bare string and empty lists."""
-    return _validate_ids(values, "video_ids", validate_video_id, InvalidVideoIdError, "wait_for_video")
+    return _validate_ids(
+        values, "video_ids", validate_video_id, InvalidVideoIdError, "wait_for_video"
+    )
 
 
 #: The one loopback network of IPv4, and the one loopback address of IPv6.
@@ -154,7 +178,9 @@ def validate_base_url(value: object, *, name: str = "base_url") -> str:
             f"{name} {value!r} is not an http(s) URL; use {DEFAULT_BASE_URL!r} for Tavus."
         )
     if not parts.hostname:
-        raise InsecureTransportError(f"{name} {value!r} has no host; use {DEFAULT_BASE_URL!r} for Tavus.")
+        raise InsecureTransportError(
+            f"{name} {value!r} has no host; use {DEFAULT_BASE_URL!r} for Tavus."
+        )
     if parts.username or parts.password:
         raise InsecureTransportError(f"{name} must not carry credentials; put the key in api_key.")
     if parts.query or parts.fragment:

@@ -39,6 +39,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import pairwise
 from typing import Literal
 
 from prefect_tavus.core.client import DEFAULT_VIDEO_PAGE_SIZE, TavusClient
@@ -112,7 +113,7 @@ def detect_order(created_at_by_page: Mapping[int, Sequence[datetime | None]]) ->
     for page in sorted(created_at_by_page):
         moments.extend(_as_utc(moment) for moment in created_at_by_page[page] if moment is not None)
     rises = falls = False
-    for earlier, later in zip(moments, moments[1:]):
+    for earlier, later in pairwise(moments):
         if later > earlier:
             rises = True
         elif later < earlier:
@@ -152,7 +153,9 @@ def page_count(total_count: int | None, page_size: int) -> int | None:
     return max(1, math.ceil(total_count / page_size))
 
 
-def next_page(order: ListOrder, pages: int | None, read: Collection[int], *, ended: bool = False) -> int | None:
+def next_page(
+    order: ListOrder, pages: int | None, read: Collection[int], *, ended: bool = False
+) -> int | None:
     """The next page to read, the most recent videos first; ``None`` when none is left.
 
     * oldest-first: the highest page not read yet (the newest videos are at the end, so a
@@ -253,7 +256,11 @@ def _pending_ids(video_ids: Sequence[str]) -> list[str]:
         raise InvalidVideoIdError(
             f"video_ids must be a list of ids, not one string; for one video pass [{video_ids!r}]."
         )
-    return list(dict.fromkeys(validate_video_id(vid, name=f"video_ids[{i}]") for i, vid in enumerate(video_ids)))
+    return list(
+        dict.fromkeys(
+            validate_video_id(vid, name=f"video_ids[{i}]") for i, vid in enumerate(video_ids)
+        )
+    )
 
 
 async def _scan_list(
@@ -286,7 +293,9 @@ async def _scan_list(
         fruitless += hits == 0
         if page == 1:
             scan.total_count = result.total_count
-            size = scan.page_size = observed_page_size(page_size, len(result.data), result.total_count)
+            size = scan.page_size = observed_page_size(
+                page_size, len(result.data), result.total_count
+            )
             pages = page_count(result.total_count, size)
         if pages is None and len(result.data) < size:
             ended = True  # no total to go by: a short or empty page is the end
@@ -301,7 +310,9 @@ async def _scan_list(
         page = following
 
 
-async def _get_each(client: TavusClient, ids: Sequence[str], *, concurrency: int, gets: _Gets) -> None:
+async def _get_each(
+    client: TavusClient, ids: Sequence[str], *, concurrency: int, gets: _Gets
+) -> None:
     """One GET per id, at most ``concurrency`` at a time. The first error (transient or
     not) cancels the GETs still running and is raised: the round has failed either way,
     and sending more requests into an outage only lengthens it."""
@@ -342,7 +353,11 @@ async def read_videos_with_report(
     pending = _pending_ids(video_ids)
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise ValueError(f"page_size must be a positive integer, got {page_size!r}.")
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+    if (
+        isinstance(max_concurrency, bool)
+        or not isinstance(max_concurrency, int)
+        or max_concurrency < 1
+    ):
         raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}.")
     start = choose_strategy(len(pending), strategy)
     if not pending:
@@ -352,30 +367,46 @@ async def read_videos_with_report(
 
     def report(poll_round: PollRound) -> VideoRead:
         return VideoRead(
-            round=poll_round, strategy=used, pages_read=tuple(scan.pages_read), gets=gets.sent,
-            order=scan.order, page_size=scan.page_size, total_count=scan.total_count,
+            round=poll_round,
+            strategy=used,
+            pages_read=tuple(scan.pages_read),
+            gets=gets.sent,
+            order=scan.order,
+            page_size=scan.page_size,
+            total_count=scan.total_count,
         )
 
     try:
         if start == "get":
             await _get_each(client, pending, concurrency=max_concurrency, gets=gets)
-            return report(PollRound(
-                found=dict(gets.found),  # PollRound.found is typed for replicas
-                received_at=dict(gets.received_at), missing=dict(gets.missing),
-            ))
-        await _scan_list(client, pending, page_size=page_size, stop_early=strategy == "auto", scan=scan)
+            return report(
+                PollRound(
+                    found=dict(gets.found),  # PollRound.found is typed for replicas
+                    received_at=dict(gets.received_at),
+                    missing=dict(gets.missing),
+                )
+            )
+        await _scan_list(
+            client, pending, page_size=page_size, stop_early=strategy == "auto", scan=scan
+        )
         unseen = [video_id for video_id in pending if video_id not in scan.found]
         if strategy == "list" or not unseen:
-            return report(PollRound(
-                found=dict(scan.found),
-                received_at=dict(scan.received_at), missing=dict.fromkeys(unseen),
-            ))
+            return report(
+                PollRound(
+                    found=dict(scan.found),
+                    received_at=dict(scan.received_at),
+                    missing=dict.fromkeys(unseen),
+                )
+            )
         used = "list+get"
         await _get_each(client, unseen, concurrency=max_concurrency, gets=gets)
-        return report(PollRound(
-            found={**scan.found, **gets.found},
-            received_at={**scan.received_at, **gets.received_at}, missing=dict(gets.missing),
-        ))
+        return report(
+            PollRound(
+                found={**scan.found, **gets.found},
+                received_at={**scan.received_at, **gets.received_at},
+                missing=dict(gets.missing),
+            )
+        )
     except TavusTransientError as error:
         return report(PollRound.failure(error))
 

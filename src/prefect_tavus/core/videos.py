@@ -62,7 +62,9 @@ def _timestamp(value: Any) -> datetime | None:
     elif isinstance(value, str):
         text = value.strip()
         try:
-            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+            moment = datetime.fromisoformat(
+                text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+            )
         except ValueError:
             try:
                 moment = email.utils.parsedate_to_datetime(text)
@@ -94,15 +96,27 @@ class Video(BaseModel):
         "anything else is treated as still in progress.",
     )
     hosted_url: str | None = Field(default=None, description="Tavus's page for the video.")
-    download_url: str | None = Field(default=None, description="Direct link to the file (null on error).")
-    stream_url: str | None = Field(default=None, description="Streaming link (null on error, or with fast).")
-    status_details: str | None = Field(default=None, description="Why it failed, or what it is doing. Kept raw.")
-    error_details: list[Any] | None = Field(default=None, description="List items' error details. Kept raw.")
+    download_url: str | None = Field(
+        default=None, description="Direct link to the file (null on error)."
+    )
+    stream_url: str | None = Field(
+        default=None, description="Streaming link (null on error, or with fast)."
+    )
+    status_details: str | None = Field(
+        default=None, description="Why it failed, or what it is doing. Kept raw."
+    )
+    error_details: list[Any] | None = Field(
+        default=None, description="List items' error details. Kept raw."
+    )
     generation_progress: str | None = Field(
         default=None, description="Callbacks only, e.g. '100/100'. Kept raw; see progress_percent."
     )
-    data: dict[str, Any] | None = Field(default=None, description="What was rendered: {'script': ...}.")
-    background_url: str | None = Field(default=None, description="The website used as background, if any.")
+    data: dict[str, Any] | None = Field(
+        default=None, description="What was rendered: {'script': ...}."
+    )
+    background_url: str | None = Field(
+        default=None, description="The website used as background, if any."
+    )
     still_image_thumbnail_url: str | None = Field(default=None, description="Verbose GET only.")
     gif_thumbnail_url: str | None = Field(default=None, description="Verbose GET only.")
     created_at: datetime | None = Field(default=None, description="When the video was requested.")
@@ -111,7 +125,11 @@ class Video(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _faces(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and data.get("replica_id") is None and data.get("face_id") is not None:
+        if (
+            isinstance(data, Mapping)
+            and data.get("replica_id") is None
+            and data.get("face_id") is not None
+        ):
             data = dict(data)
             data["replica_id"] = data.pop("face_id")
         return data
@@ -122,8 +140,16 @@ class Video(BaseModel):
         return _lenient_str(value)
 
     @field_validator(
-        "video_name", "replica_id", "status", "hosted_url", "download_url", "stream_url",
-        "generation_progress", "background_url", "still_image_thumbnail_url", "gif_thumbnail_url",
+        "video_name",
+        "replica_id",
+        "status",
+        "hosted_url",
+        "download_url",
+        "stream_url",
+        "generation_progress",
+        "background_url",
+        "still_image_thumbnail_url",
+        "gif_thumbnail_url",
         mode="before",
     )
     @classmethod
@@ -154,7 +180,8 @@ class Video(BaseModel):
         if isinstance(value, str) and value.strip():
             return {"script": value}  # a bare script is still the script
         try:
-            return handler(value)
+            parsed: dict[str, Any] | None = handler(value)
+            return parsed
         except ValueError:
             return None
 
@@ -252,7 +279,9 @@ class Video(BaseModel):
     def describe(self) -> str:
         """One bounded log line: ``'Welcome' (abcd123): generating, 40/100``."""
         name = f"{printable(self.video_name, 100)!r} " if self.video_name else ""
-        progress = f", {printable(self.generation_progress, 20)}" if self.generation_progress else ""
+        progress = (
+            f", {printable(self.generation_progress, 20)}" if self.generation_progress else ""
+        )
         status = printable(self.status, 40) if self.status else "unknown"
         return f"{name}({printable(self.video_id, 128)}): {status}{progress}"
 
@@ -286,6 +315,7 @@ class VideoPage(BaseModel):
     @classmethod
     def _lenient_total(cls, value: Any, handler: Any) -> int | None:
         try:
-            return handler(value)
+            parsed: int | None = handler(value)
+            return parsed
         except ValueError:
             return None

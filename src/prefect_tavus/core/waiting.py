@@ -18,18 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
 from prefect_tavus.core.models import Replica
-from prefect_tavus.core.videos import Video
 from prefect_tavus.core.text import plural
+from prefect_tavus.core.videos import Video
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
-    "Outcome",
     "OutageTracker",
+    "Outcome",
     "PollCadence",
     "PollRound",
     "ProgressRate",
-    "RequestSpacer",
     "ReplicaOutcome",
+    "RequestSpacer",
     "SettledOutcome",
     "VideoOutcome",
     "VideoRowResult",
@@ -58,16 +58,19 @@ class WaitSettings(BaseModel):
         default=60.0, gt=0, description="First delay between polls; it grows from here."
     )
     max_poll_interval_seconds: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="The delay between polls grows (x1.5 a poll, with jitter) up to this cap.",
     )
     timeout_seconds: float = Field(
-        default=DEFAULT_TIMEOUT_SECONDS, gt=0,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        gt=0,
         description="Give up this long after the flow run first started (retries and restarts "
         "included). Tavus documents 3 to 6 hours of training.",
     )
     max_outage_seconds: float = Field(
-        default=1800.0, gt=0,
+        default=1800.0,
+        gt=0,
         description="Survive this long of continuous 429/5xx/timeouts/dropped connections "
         "before failing.",
     )
@@ -79,7 +82,9 @@ class WaitSettings(BaseModel):
         default=900.0, gt=0, description="Log a line at least this often while nothing changes."
     )
     page_size: int = Field(
-        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE,
+        default=DEFAULT_PAGE_SIZE,
+        ge=1,
+        le=MAX_PAGE_SIZE,
         description="Replicas asked about per list request when waiting on many.",
     )
 
@@ -102,7 +107,7 @@ def reported_progress(resource: Any, *, completed: bool = False) -> float:
     percent = resource.progress_percent if resource is not None else None
     if percent is None:
         return 0.0
-    return percent if resource is not None and resource.is_completed else min(percent, 99.9)
+    return float(percent if resource is not None and resource.is_completed else min(percent, 99.9))
 
 
 class Outcome(str, Enum):
@@ -134,10 +139,13 @@ class SettledOutcome(BaseModel):
         default=None, description="When the wait saw it finished (epoch seconds)."
     )
     poll_cap_seconds: float | None = Field(
-        default=None, description="The longest delay between polls in force when it was seen finished."
+        default=None,
+        description="The longest delay between polls in force when it was seen finished.",
     )
     cause: TavusError | None = Field(
-        default=None, exclude=True, repr=False,
+        default=None,
+        exclude=True,
+        repr=False,
         description="The API error behind a not_found outcome (kept for raising from; not serialised).",
     )
 
@@ -163,7 +171,9 @@ class ReplicaOutcome(SettledOutcome):
     """One replica's result: its outcome and the last state seen of it."""
 
     replica_id: str
-    replica: Replica | None = Field(default=None, description="Last state seen (None if never found).")
+    replica: Replica | None = Field(
+        default=None, description="Last state seen (None if never found)."
+    )
 
     @property
     def resource_id(self) -> str:
@@ -290,7 +300,8 @@ class PollCadence:
     def from_settings(cls, settings: WaitSettings) -> PollCadence:
         """The cadence a wait with ``settings`` follows (already validated there)."""
         return cls(
-            settings.poll_interval_seconds, settings.max_poll_interval_seconds,
+            settings.poll_interval_seconds,
+            settings.max_poll_interval_seconds,
             speed_up_near_completion=settings.speed_up_near_completion,
         )
 
@@ -299,7 +310,9 @@ class PollCadence:
         """The longest the next delay can be (the grown interval, before speed-ups)."""
         return self._current
 
-    def next_delay(self, eta_seconds: float | None = None, *, rng: random.Random | None = None) -> float:
+    def next_delay(
+        self, eta_seconds: float | None = None, *, rng: random.Random | None = None
+    ) -> float:
         """Delay before the next poll; advances the growth."""
         delay = self._current
         self._current = min(self.cap, self._current * self.growth)
@@ -402,11 +415,19 @@ class VideoRowResult(BaseModel):
     warehouse, joined on ``key``."""
 
     key: str = Field(description="The caller's key for the row.")
-    video_id: str | None = Field(default=None, description="The video made for it (None if none was).")
-    outcome: Outcome | None = Field(default=None, description="How its wait ended (None: never created).")
-    status: str | None = Field(default=None, description="The video's last status as Tavus reported it.")
+    video_id: str | None = Field(
+        default=None, description="The video made for it (None if none was)."
+    )
+    outcome: Outcome | None = Field(
+        default=None, description="How its wait ended (None: never created)."
+    )
+    status: str | None = Field(
+        default=None, description="The video's last status as Tavus reported it."
+    )
     # Before the URLs, which are long: a table in the UI shows it without scrolling.
-    error: str | None = Field(default=None, description="Why it has no ready video, if it has none.")
+    error: str | None = Field(
+        default=None, description="Why it has no ready video, if it has none."
+    )
     hosted_url: str | None = None
     download_url: str | None = None
 

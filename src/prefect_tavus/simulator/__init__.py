@@ -51,41 +51,51 @@ from prefect_tavus.simulator.spec import (
     ReplicaSpec,
     VideoSpec,
 )
-from prefect_tavus.simulator.state import DEFAULT_VIDEO_PAGE_SIZE, LIST_ORDERS, MAX_PAGE_SIZE, ListOrder
-from prefect_tavus.simulator.timeline import REPLICA_IN_ERROR_STATE, Timeline, VideoTimeline, iso_timestamp
+from prefect_tavus.simulator.state import (
+    DEFAULT_VIDEO_PAGE_SIZE,
+    LIST_ORDERS,
+    MAX_PAGE_SIZE,
+    ListOrder,
+)
+from prefect_tavus.simulator.timeline import (
+    REPLICA_IN_ERROR_STATE,
+    Timeline,
+    VideoTimeline,
+    iso_timestamp,
+)
 from prefect_tavus.simulator.vocabulary import VOCABULARIES, Vocabulary
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
     "DEFAULT_VIDEO_ERROR",
     "DEFAULT_VIDEO_PAGE_SIZE",
-    "REPLICA_IN_ERROR_STATE",
-    "ROUTE_VIDEO_CREATE",
-    "ROUTE_VIDEO_DELETE",
-    "ROUTE_VIDEO_GET",
-    "ROUTE_VIDEO_LIST",
-    "ROUTE_VIDEO_RENAME",
-    "VIDEO_ROUTES",
-    "InvalidVideoSpec",
-    "VideoSpec",
-    "VideoTimeline",
     "FAULT_KINDS",
     "LIST_ORDERS",
     "MAX_PAGE_SIZE",
+    "REPLICA_IN_ERROR_STATE",
     "ROUTES",
     "ROUTE_CREATE",
     "ROUTE_DELETE",
     "ROUTE_GET",
     "ROUTE_LIST",
     "ROUTE_RENAME",
+    "ROUTE_VIDEO_CREATE",
+    "ROUTE_VIDEO_DELETE",
+    "ROUTE_VIDEO_GET",
+    "ROUTE_VIDEO_LIST",
+    "ROUTE_VIDEO_RENAME",
+    "VIDEO_ROUTES",
     "VOCABULARIES",
     "Fault",
     "FaultKind",
     "InvalidReplicaSpec",
+    "InvalidVideoSpec",
     "ListOrder",
     "ReplicaSpec",
     "TavusSimulator",
     "Timeline",
+    "VideoSpec",
+    "VideoTimeline",
     "Vocabulary",
     "iso_timestamp",
 ]

@@ -12,7 +12,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prefect_tavus.simulator.spec import ReplicaSpec, VideoSpec
-from prefect_tavus.simulator.state import ANY_REQUEST, DEFAULT_VIDEO_PAGE_SIZE, SimulatorState, UnknownReplicaError
+from prefect_tavus.simulator.state import (
+    ANY_REQUEST,
+    DEFAULT_VIDEO_PAGE_SIZE,
+    SimulatorState,
+    UnknownReplicaError,
+)
 from prefect_tavus.simulator.vocabulary import in_vocabulary
 from prefect_tavus.simulator.wire import BadRequest, Request, Response
 
@@ -181,7 +186,9 @@ class TavusApi:
         return Response.error(404, "Not found")
 
     def _get(self, route: Route, request: Request, api_key: str | None) -> Response:
-        payload = self.state.payload(route.replica_id or "", verbose=request.flag("verbose"), api_key=api_key)
+        payload = self.state.payload(
+            route.replica_id or "", verbose=request.flag("verbose"), api_key=api_key
+        )
         if payload is None:
             return Response.error(400, INVALID_REPLICA_ID)
         return Response.json(200, payload)
@@ -214,7 +221,11 @@ class TavusApi:
         if callback_url and not _is_http_url(callback_url):
             # Quoted back, as APIs do: a client must keep the token in it out of its errors.
             raise BadRequest(f"Invalid callback_url: {callback_url!r} is not a valid http(s) URL")
-        if "properties" in body and body["properties"] is not None and not isinstance(body["properties"], dict):
+        if (
+            "properties" in body
+            and body["properties"] is not None
+            and not isinstance(body["properties"], dict)
+        ):
             raise BadRequest("properties must be an object")
         fails = "fail" in (video or image or "").lower()
         try:
@@ -253,7 +264,9 @@ class TavusApi:
     # -- videos -----------------------------------------------------------------------------
 
     def _get_video(self, route: Route, request: Request, api_key: str | None) -> Response:
-        payload = self.state.video_payload(route.video_id or "", verbose=request.flag("verbose"), api_key=api_key)
+        payload = self.state.video_payload(
+            route.video_id or "", verbose=request.flag("verbose"), api_key=api_key
+        )
         if payload is None:
             return Response.error(400, INVALID_VIDEO_ID)
         return Response.json(200, payload)
@@ -277,7 +290,9 @@ class TavusApi:
         return Response.json(200, answer)
 
     def _delete_video(self, route: Route, request: Request, api_key: str | None) -> Response:
-        if not self.state.delete_video(route.video_id or "", hard=request.flag("hard"), api_key=api_key):
+        if not self.state.delete_video(
+            route.video_id or "", hard=request.flag("hard"), api_key=api_key
+        ):
             return Response.error(400, INVALID_VIDEO_ID)
         return Response.empty(self.delete_status)
 
@@ -324,7 +339,14 @@ def video_spec_from_create_body(body: dict[str, Any], api_key: str | None) -> Vi
     if script is not None and not script.strip():
         raise BadRequest("script must not be empty")
     video_name = _optional_str(body, "video_name")
-    for name in ("audio_url", "background_url", "background_source_url", "watermark_image_url", "watermark_url", "callback_url"):
+    for name in (
+        "audio_url",
+        "background_url",
+        "background_source_url",
+        "watermark_image_url",
+        "watermark_url",
+        "callback_url",
+    ):
         url = _optional_str(body, name)
         if url is not None and not _is_http_url(url):
             raise BadRequest(f"Invalid {name}: {url!r} is not a valid http(s) URL")
@@ -370,7 +392,11 @@ def _is_http_url(url: str) -> bool:
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(ch.isspace() for ch in url)
+    )
 
 
 def _optional_str(body: dict[str, Any], name: str) -> str | None:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prefect_tavus.simulator.api import ROUTE_GET, ROUTE_VIDEO_GET, TavusApi, fault_targets, is_api_path, match_route
+from prefect_tavus.simulator.api import (
+    ROUTE_GET,
+    ROUTE_VIDEO_GET,
+    TavusApi,
+    fault_targets,
+    is_api_path,
+    match_route,
+)
 from prefect_tavus.simulator.control import ControlApi, is_control_path
 from prefect_tavus.simulator.faults import GARBAGE_BODY, Fault
 from prefect_tavus.simulator.state import SimulatorState
@@ -71,7 +78,9 @@ class SimulatorApp:
             return Response(status=200, body=GARBAGE_BODY, content_type="application/json")
         # truncated: serve for real, then send only the first half of the JSON.
         body = serve().body or _TRUNCATION_FALLBACK
-        return Response(status=200, body=body[: max(len(body) // 2, 1)], content_type="application/json")
+        return Response(
+            status=200, body=body[: max(len(body) // 2, 1)], content_type="application/json"
+        )
 
 
 def _status_response(fault: Fault) -> Response:

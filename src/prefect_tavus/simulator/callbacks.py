@@ -130,7 +130,10 @@ class CallbackDispatcher:
                 continue
             url, payload = resolved
             worker = threading.Thread(
-                target=self._deliver, args=(url, payload), name="tavus-simulator-callback", daemon=True
+                target=self._deliver,
+                args=(url, payload),
+                name="tavus-simulator-callback",
+                daemon=True,
             )
             with self._condition:
                 self._deliveries.add(worker)

@@ -27,7 +27,9 @@ DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "sim-key"
 
 #: What the simulator command does, for ``--help``.
-DESCRIPTION = "Serve a local fake of the Tavus Replicas API (and of its Videos API) until interrupted."
+DESCRIPTION = (
+    "Serve a local fake of the Tavus Replicas API (and of its Videos API) until interrupted."
+)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -48,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port to bind, 0 for any free one (default: {DEFAULT_PORT})"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to bind, 0 for any free one (default: {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--api-key",
@@ -69,12 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="seconds a video takes to generate once its replica is trained (default: 10)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="start with N replicas training")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="start with N replicas training"
+    )
     parser.add_argument(
         "--allow-external", action="store_true", help="allow binding an address other than loopback"
     )
     parser.add_argument(
-        "--drop-callbacks", action="store_true", help="lose every training-finished callback (never POST them)"
+        "--drop-callbacks",
+        action="store_true",
+        help="lose every training-finished callback (never POST them)",
     )
     parser.add_argument(
         "--vocabulary",
@@ -113,10 +122,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser: that parser; invalid combinations exit through ``parser.error`` (status 2).
     """
     if not is_loopback_host(args.host) and not args.allow_external:
-        parser.error(f"refusing to bind non-loopback host {args.host!r}; pass --allow-external to do it anyway")
+        parser.error(
+            f"refusing to bind non-loopback host {args.host!r}; pass --allow-external to do it anyway"
+        )
     if not math.isfinite(args.training_seconds) or not 0 <= args.training_seconds <= MAX_SECONDS:
         parser.error(f"--training-seconds must be in 0..{MAX_SECONDS:.0f}")
-    if not math.isfinite(args.generation_seconds) or not 0 <= args.generation_seconds <= MAX_SECONDS:
+    if (
+        not math.isfinite(args.generation_seconds)
+        or not 0 <= args.generation_seconds <= MAX_SECONDS
+    ):
         parser.error(f"--generation-seconds must be in 0..{MAX_SECONDS:.0f}")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
@@ -141,7 +155,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         simulator.start()
     except OSError as exc:
-        print(f"prefect_tavus.simulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"prefect_tavus.simulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
 
     stop = threading.Event()
@@ -149,10 +166,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         label = "api key" if len(api_keys) == 1 else "api keys"
-        print(f"Tavus simulator listening on {simulator.url} ({label}: {', '.join(api_keys)})", flush=True)
+        print(
+            f"Tavus simulator listening on {simulator.url} ({label}: {', '.join(api_keys)})",
+            flush=True,
+        )
         for index in range(1, args.seed + 1):
             replica_id = simulator.add_replica(replica_name=f"Seeded replica {index}")
             print(f"seeded replica {replica_id}", flush=True)

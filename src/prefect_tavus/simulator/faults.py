@@ -22,7 +22,13 @@ FaultKind = Literal["status", "drop", "delay", "garbage", "truncated", "lost_ans
 
 #: Every kind a :class:`Fault` can have, in the spelling the control API uses.
 FAULT_KINDS: tuple[FaultKind, ...] = (
-    "status", "drop", "delay", "garbage", "truncated", "lost_answer", "late_answer"
+    "status",
+    "drop",
+    "delay",
+    "garbage",
+    "truncated",
+    "lost_answer",
+    "late_answer",
 )
 
 #: Longest ``delay`` fault: far beyond any client timeout, and a valid timer timeout.
@@ -101,7 +107,9 @@ class Fault:
         elif isinstance(body, Mapping):
             text = json.dumps(dict(body))
         else:
-            raise ValueError(f"a status fault's body must be JSON text or an object, got {type(body).__name__}")
+            raise ValueError(
+                f"a status fault's body must be JSON text or an object, got {type(body).__name__}"
+            )
         header = None if retry_after is None else str(retry_after)
         return cls(kind="status", code=code, retry_after=header, body=text)
 
@@ -185,5 +193,7 @@ def _delay_seconds(seconds: Any) -> float:
         except OverflowError:  # an integer too large for a float
             number = None
     if number is None or not math.isfinite(number) or not 0 <= number <= MAX_DELAY_SECONDS:
-        raise ValueError(f"delay seconds must be a number in 0..{MAX_DELAY_SECONDS:.0f}, got {seconds!r}")
+        raise ValueError(
+            f"delay seconds must be a number in 0..{MAX_DELAY_SECONDS:.0f}, got {seconds!r}"
+        )
     return number

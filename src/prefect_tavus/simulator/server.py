@@ -46,28 +46,28 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT
     server: SimulatorHTTPServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self._dispatch()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch()
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._dispatch()
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._dispatch()
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._dispatch()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._dispatch()
 
-    def do_OPTIONS(self) -> None:  # noqa: N802
+    def do_OPTIONS(self) -> None:
         self._dispatch()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature from stdlib)
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -88,11 +88,13 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
         )
         try:
             response = self.server.app.handle(request, self.server.stopping.wait)
-        except Exception as exc:  # noqa: BLE001 - a simulator bug must not drop the connection
+        except Exception as exc:
             # The simulator never crashes on what it is sent: anything the handlers did not
             # turn into a 4xx is a simulator bug, answered as a 500 that names it.
             self.close_connection = True
-            self._write(Response.error(500, f"Tavus simulator internal error: {type(exc).__name__}: {exc}"))
+            self._write(
+                Response.error(500, f"Tavus simulator internal error: {type(exc).__name__}: {exc}")
+            )
             if self.server.verbose:
                 self.log_error("internal error serving %s %s: %r", self.command, parts.path, exc)
             return
@@ -167,7 +169,9 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], app: SimulatorApp, *, verbose: bool = False) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: SimulatorApp, *, verbose: bool = False
+    ) -> None:
         self.app = app
         self.verbose = verbose
         self.stopping = threading.Event()

@@ -19,7 +19,13 @@ from typing import Any
 from prefect_tavus.simulator.app import SimulatorApp
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.server import SimulatorHTTPServer, SimulatorHTTPServerV6
-from prefect_tavus.simulator.spec import MAX_SECONDS, ReplicaSpec, VideoSpec, build_spec, build_video_spec
+from prefect_tavus.simulator.spec import (
+    MAX_SECONDS,
+    ReplicaSpec,
+    VideoSpec,
+    build_spec,
+    build_video_spec,
+)
 from prefect_tavus.simulator.state import LIST_ORDERS, MAX_PAGE_SIZE, ListOrder, SimulatorState
 from prefect_tavus.simulator.vocabulary import Vocabulary, validate_vocabulary
 
@@ -78,7 +84,10 @@ class TavusSimulator:
         video_max_page_size: int = MAX_PAGE_SIZE,
         verbose: bool = False,
     ) -> None:
-        for name, size in (("max_page_size", max_page_size), ("video_max_page_size", video_max_page_size)):
+        for name, size in (
+            ("max_page_size", max_page_size),
+            ("video_max_page_size", video_max_page_size),
+        ):
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ValueError(f"{name} must be a positive integer, got {size!r}")
         for name, order in (("list_order", list_order), ("video_list_order", video_list_order)):
@@ -97,7 +106,9 @@ class TavusSimulator:
         self.host = host
         self._requested_port = port
         self.state = SimulatorState(
-            api_keys, default_training_seconds, default_generation_seconds=default_generation_seconds
+            api_keys,
+            default_training_seconds,
+            default_generation_seconds=default_generation_seconds,
         )
         self.state.drop_callbacks = drop_callbacks
         self.state.vocabulary = validate_vocabulary(vocabulary)
@@ -123,7 +134,9 @@ class TavusSimulator:
         if self._server is not None or self._stopped:
             raise RuntimeError("TavusSimulator.start() may only be called once")
         server_class = SimulatorHTTPServerV6 if ":" in self.host else SimulatorHTTPServer
-        self._server = server_class((self.host, self._requested_port), self._app, verbose=self._verbose)
+        self._server = server_class(
+            (self.host, self._requested_port), self._app, verbose=self._verbose
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -322,7 +335,9 @@ class TavusSimulator:
             specs = (*specs, build_video_spec(None, fields))
         return self.state.script_created_videos(specs)
 
-    def script_video_named(self, video_name: str, spec: VideoSpec | None = None, /, **fields: Any) -> None:
+    def script_video_named(
+        self, video_name: str, spec: VideoSpec | None = None, /, **fields: Any
+    ) -> None:
         """Script the next video created with this ``video_name`` (a :class:`VideoSpec` or its
         fields), whatever order a batch's creates arrive in::
 

@@ -56,6 +56,7 @@ VIDEO_OUTCOMES: tuple[VideoOutcome, ...] = ("ready", "error")
 #: ``status_details`` of a failed video when the caller gives no reason.
 DEFAULT_VIDEO_ERROR = "video_generation_failed"
 
+
 class InvalidReplicaSpec(ValueError):
     """A replica parameter has a wrong type or value; the message names it and says why.
 
@@ -120,9 +121,15 @@ class ReplicaSpec:
             _require_text(self.replica_id, "replica_id", allow_empty=False)
         _require_text(self.replica_name, "replica_name")
         if self.training_seconds is not None:
-            _set(self, "training_seconds", _non_negative_seconds(self.training_seconds, "training_seconds"))
+            _set(
+                self,
+                "training_seconds",
+                _non_negative_seconds(self.training_seconds, "training_seconds"),
+            )
         if self.outcome not in OUTCOMES:
-            raise InvalidReplicaSpec(f"outcome must be 'completed' or 'error', got {self.outcome!r}")
+            raise InvalidReplicaSpec(
+                f"outcome must be 'completed' or 'error', got {self.outcome!r}"
+            )
         if self.error_message is not None:
             _require_text(self.error_message, "error_message")
         _set(self, "fail_at_progress", _percent(self.fail_at_progress, "fail_at_progress"))
@@ -136,7 +143,9 @@ class ReplicaSpec:
         if self.callback_url is not None:
             _require_text(self.callback_url, "callback_url", allow_empty=False)
         if not isinstance(self.drop_callback, bool):
-            raise InvalidReplicaSpec(f"drop_callback must be true or false, got {self.drop_callback!r}")
+            raise InvalidReplicaSpec(
+                f"drop_callback must be true or false, got {self.drop_callback!r}"
+            )
 
     # -- construction -----------------------------------------------------------------------
 
@@ -156,7 +165,9 @@ class ReplicaSpec:
             InvalidReplicaSpec: ``data`` is not an object, has unknown keys, or a bad value.
         """
         if not isinstance(data, Mapping):
-            raise InvalidReplicaSpec(f"a replica spec must be a JSON object, got {type(data).__name__}")
+            raise InvalidReplicaSpec(
+                f"a replica spec must be a JSON object, got {type(data).__name__}"
+            )
         names = cls.field_names()
         unknown = sorted(str(key) for key in data if key not in names)
         if unknown:
@@ -214,11 +225,15 @@ def build_spec(spec: ReplicaSpec | None, overrides: Mapping[str, Any]) -> Replic
         InvalidReplicaSpec: an override has an invalid value.
     """
     if spec is not None and not isinstance(spec, ReplicaSpec):
-        raise TypeError(f"expected a ReplicaSpec (or keyword arguments), got {type(spec).__name__} {spec!r}")
+        raise TypeError(
+            f"expected a ReplicaSpec (or keyword arguments), got {type(spec).__name__} {spec!r}"
+        )
     names = ReplicaSpec.field_names()
     unknown = sorted(name for name in overrides if name not in names)
     if unknown:
-        raise TypeError(f"unknown replica parameters: {', '.join(unknown)}; known: {', '.join(names)}")
+        raise TypeError(
+            f"unknown replica parameters: {', '.join(unknown)}; known: {', '.join(names)}"
+        )
     if spec is None:
         return ReplicaSpec(**overrides)
     return dataclasses.replace(spec, **overrides) if overrides else spec
@@ -294,13 +309,19 @@ class VideoSpec:
             if getattr(self, name) is not None:
                 _require_text(getattr(self, name), name)
         if self.generation_seconds is not None:
-            _set(self, "generation_seconds", _non_negative_seconds(self.generation_seconds, "generation_seconds"))
+            _set(
+                self,
+                "generation_seconds",
+                _non_negative_seconds(self.generation_seconds, "generation_seconds"),
+            )
         _set(self, "queued_seconds", _non_negative_seconds(self.queued_seconds, "queued_seconds"))
         if self.outcome not in VIDEO_OUTCOMES:
             raise InvalidVideoSpec(f"outcome must be 'ready' or 'error', got {self.outcome!r}")
         _set(self, "extra_fields", _extra_fields(self.extra_fields))
         if not isinstance(self.drop_callback, bool):
-            raise InvalidVideoSpec(f"drop_callback must be true or false, got {self.drop_callback!r}")
+            raise InvalidVideoSpec(
+                f"drop_callback must be true or false, got {self.drop_callback!r}"
+            )
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -319,7 +340,9 @@ class VideoSpec:
         names = cls.field_names()
         unknown = sorted(str(key) for key in data if key not in names)
         if unknown:
-            raise InvalidVideoSpec(f"unknown video parameters: {', '.join(unknown)}; known: {', '.join(names)}")
+            raise InvalidVideoSpec(
+                f"unknown video parameters: {', '.join(unknown)}; known: {', '.join(names)}"
+            )
         return cls(**{str(key): value for key, value in data.items()})
 
     def to_dict(self) -> dict[str, Any]:
@@ -350,7 +373,9 @@ class VideoSpec:
             replica_failed: that training ends in ``error``.
         """
         if self.generation_seconds is None:
-            seconds = _non_negative_seconds(default_generation_seconds, "default_generation_seconds")
+            seconds = _non_negative_seconds(
+                default_generation_seconds, "default_generation_seconds"
+            )
         else:
             seconds = self.generation_seconds
         return VideoTimeline(
@@ -371,11 +396,15 @@ def build_video_spec(spec: VideoSpec | None, overrides: Mapping[str, Any]) -> Vi
         InvalidVideoSpec: an override has an invalid value.
     """
     if spec is not None and not isinstance(spec, VideoSpec):
-        raise TypeError(f"expected a VideoSpec (or keyword arguments), got {type(spec).__name__} {spec!r}")
+        raise TypeError(
+            f"expected a VideoSpec (or keyword arguments), got {type(spec).__name__} {spec!r}"
+        )
     names = VideoSpec.field_names()
     unknown = sorted(name for name in overrides if name not in names)
     if unknown:
-        raise TypeError(f"unknown video parameters: {', '.join(unknown)}; known: {', '.join(names)}")
+        raise TypeError(
+            f"unknown video parameters: {', '.join(unknown)}; known: {', '.join(names)}"
+        )
     if spec is None:
         return VideoSpec(**overrides)
     return dataclasses.replace(spec, **overrides) if overrides else spec
@@ -384,7 +413,7 @@ def build_video_spec(spec: VideoSpec | None, overrides: Mapping[str, Any]) -> Vi
 # -- validation helpers (each raises InvalidReplicaSpec naming the parameter) -------------------
 
 
-def _set(spec: ReplicaSpec, name: str, value: Any) -> None:
+def _set(spec: object, name: str, value: Any) -> None:
     # The normalised value replaces the given one; a frozen dataclass needs object.__setattr__.
     object.__setattr__(spec, name, value)
 
@@ -414,7 +443,9 @@ def _require_text(value: Any, name: str, *, allow_empty: bool = True) -> None:
 def _non_negative_seconds(value: Any, name: str) -> float:
     number = _as_float(value)
     if number is None or not 0 <= number <= MAX_SECONDS:
-        raise InvalidReplicaSpec(f"{name} must be a number of seconds in 0..{MAX_SECONDS:.0f}, got {value!r}")
+        raise InvalidReplicaSpec(
+            f"{name} must be a number of seconds in 0..{MAX_SECONDS:.0f}, got {value!r}"
+        )
     return number
 
 
@@ -434,7 +465,9 @@ def _stall(value: Any) -> tuple[int, float]:
 
 def _extra_fields(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidReplicaSpec(f"extra_fields must be an object (mapping), got {type(value).__name__}")
+        raise InvalidReplicaSpec(
+            f"extra_fields must be an object (mapping), got {type(value).__name__}"
+        )
     for key in value:
         if not isinstance(key, str):
             raise InvalidReplicaSpec(f"extra_fields keys must be strings, got {key!r}")

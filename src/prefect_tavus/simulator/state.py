@@ -20,10 +20,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prefect_tavus.simulator.callbacks import CallbackDispatcher, CallbackKey, CallbackResult, is_loopback_url
+from prefect_tavus.simulator.callbacks import (
+    CallbackDispatcher,
+    CallbackKey,
+    CallbackResult,
+    is_loopback_url,
+)
 from prefect_tavus.simulator.faults import Fault
 from prefect_tavus.simulator.spec import ReplicaSpec, VideoSpec
-from prefect_tavus.simulator.timeline import REPLICA_IN_ERROR_STATE, Timeline, VideoTimeline, iso_timestamp
+from prefect_tavus.simulator.timeline import (
+    REPLICA_IN_ERROR_STATE,
+    Timeline,
+    VideoTimeline,
+    iso_timestamp,
+)
 from prefect_tavus.simulator.vocabulary import Vocabulary, in_vocabulary
 
 #: The orders a list can come in (Tavus documents none).
@@ -125,7 +135,12 @@ class Replica:
         return "error" if self.timeline.outcome == "error" else self.spec.final_status
 
     def payload(
-        self, now: float, *, verbose: bool = False, list_item: bool = False, vocabulary: Vocabulary = "replicas"
+        self,
+        now: float,
+        *,
+        verbose: bool = False,
+        list_item: bool = False,
+        vocabulary: Vocabulary = "replicas",
     ) -> dict[str, Any]:
         """The JSON object Tavus would return for this replica at ``now``.
 
@@ -207,7 +222,9 @@ class Video:
             return None
         return finished
 
-    def payload(self, now: float, *, verbose: bool = False, list_item: bool = False) -> dict[str, Any]:
+    def payload(
+        self, now: float, *, verbose: bool = False, list_item: bool = False
+    ) -> dict[str, Any]:
         """The JSON object Tavus would return for this video at ``now``.
 
         ``download_url`` and ``stream_url`` are null until ``ready``; ``hosted_url`` (a page
@@ -221,12 +238,18 @@ class Video:
         ids = {"video_id": self.video_id}
         if status == "error":
             details: str = self.error_reason
-        elif status == "queued" and self.timeline.replica_ready_at is not None and now < self.timeline.replica_ready_at:
+        elif (
+            status == "queued"
+            and self.timeline.replica_ready_at is not None
+            and now < self.timeline.replica_ready_at
+        ):
             details = VIDEO_STATUS_DETAILS["waiting"]
         else:
             details = VIDEO_STATUS_DETAILS[status]
         # A deleted video's timeline stops at the deletion.
-        updated = self.timeline.last_change_at(now if self.deleted_at is None else min(now, self.deleted_at))
+        updated = self.timeline.last_change_at(
+            now if self.deleted_at is None else min(now, self.deleted_at)
+        )
         for moment in (self.renamed_at, self.deleted_at):
             if moment is not None:
                 updated = max(updated, moment)
@@ -244,7 +267,9 @@ class Video:
             "replica_id": self.spec.replica_id,
         }
         if verbose:
-            data["still_image_thumbnail_url"] = _STILL_THUMBNAIL_URL.format(**ids) if ready else None
+            data["still_image_thumbnail_url"] = (
+                _STILL_THUMBNAIL_URL.format(**ids) if ready else None
+            )
             data["gif_thumbnail_url"] = _GIF_THUMBNAIL_URL.format(**ids) if ready else None
         if list_item:
             data["error_details"] = self.error_reason if status == "error" else None
@@ -351,7 +376,9 @@ class SimulatorState:
             return None
         return replica
 
-    def payload(self, replica_id: str, *, verbose: bool = False, api_key: str | None = None) -> dict[str, Any] | None:
+    def payload(
+        self, replica_id: str, *, verbose: bool = False, api_key: str | None = None
+    ) -> dict[str, Any] | None:
         """GET payload of ``replica_id`` as ``api_key`` sees it, or ``None`` if it cannot see it."""
         with self._lock:
             replica = self._get(replica_id, api_key)
@@ -402,10 +429,17 @@ class SimulatorState:
             # training had not ended), so each now waits for the new one.
             old_end, new_end = timeline.finished_at, replica.timeline.finished_at
             for video in self._videos.values():
-                if video.spec.replica_id != replica_id or video.timeline.replica_ready_at != old_end:
+                if (
+                    video.spec.replica_id != replica_id
+                    or video.timeline.replica_ready_at != old_end
+                ):
                     continue
                 video.timeline = dataclasses.replace(video.timeline, replica_ready_at=new_end)
-                if video.deleted_at is None and video.spec.callback_url and is_loopback_url(video.spec.callback_url):
+                if (
+                    video.deleted_at is None
+                    and video.spec.callback_url
+                    and is_loopback_url(video.spec.callback_url)
+                ):
                     self._callbacks.schedule(("video", video.video_id), video.timeline.finished_at)
 
     def list_page(
@@ -436,12 +470,18 @@ class SimulatorState:
             elif replica_type is None and model_name is None and self._all_visible(api_key):
                 candidates = None
             else:
-                candidates = [r for r in (self._replicas[rid] for rid in self._active) if r.visible_to(api_key)]
+                candidates = [
+                    r
+                    for r in (self._replicas[rid] for rid in self._active)
+                    if r.visible_to(api_key)
+                ]
             newest_first = self.list_order == "newest_first"
             if candidates is None:
                 total = len(self._active)
                 if newest_first:
-                    window = self._active[max(0, total - start - limit) : max(0, total - start)][::-1]
+                    window = self._active[max(0, total - start - limit) : max(0, total - start)][
+                        ::-1
+                    ]
                 else:
                     window = self._active[start : start + limit]
                 chosen = [self._replicas[rid] for rid in window]
@@ -456,7 +496,9 @@ class SimulatorState:
                 ]
                 total = len(matching)
                 chosen = matching[start : start + limit]
-            return [r.payload(now, list_item=True, vocabulary=self.vocabulary) for r in chosen], total
+            return [
+                r.payload(now, list_item=True, vocabulary=self.vocabulary) for r in chosen
+            ], total
 
     def _all_visible(self, api_key: str | None) -> bool:
         # Fast path for the common case: no replica is restricted to a particular key.
@@ -486,7 +528,9 @@ class SimulatorState:
 
     # -- videos -----------------------------------------------------------------------------
 
-    def add_video(self, spec: VideoSpec, *, request: dict[str, Any] | None = None, scripted: bool = False) -> str:
+    def add_video(
+        self, spec: VideoSpec, *, request: dict[str, Any] | None = None, scripted: bool = False
+    ) -> str:
         """Store a video made from ``spec``, created now; return its id.
 
         See :meth:`create_video`, which this is but for what it returns.
@@ -513,8 +557,9 @@ class SimulatorState:
             raise TypeError(f"add_video takes a VideoSpec, got {type(spec).__name__}")
         with self._lock:
             now = self._clock()
-            named = (request or {}).get("video_name")
-            by_name = scripted and isinstance(named, str) and named in self._named_videos
+            given_name = (request or {}).get("video_name")
+            named = given_name if isinstance(given_name, str) else ""
+            by_name = scripted and named in self._named_videos
             from_script = scripted and not by_name and bool(self._next_videos)
             if by_name:
                 spec = _merge_scripted(self._named_videos[named], spec, request or {})
@@ -529,7 +574,10 @@ class SimulatorState:
                 ready_at = replica.timeline.finished_at
                 failed = replica.timeline.outcome == "error"
             timeline = spec.timeline(
-                now, self.default_generation_seconds, replica_ready_at=ready_at, replica_failed=failed
+                now,
+                self.default_generation_seconds,
+                replica_ready_at=ready_at,
+                replica_failed=failed,
             )
             video_id = spec.video_id
             if video_id is None:
@@ -605,7 +653,9 @@ class SimulatorState:
             return None
         return video
 
-    def video_payload(self, video_id: str, *, verbose: bool = False, api_key: str | None = None) -> dict[str, Any] | None:
+    def video_payload(
+        self, video_id: str, *, verbose: bool = False, api_key: str | None = None
+    ) -> dict[str, Any] | None:
         """GET payload of ``video_id`` as ``api_key`` sees it, or ``None`` if it cannot see it."""
         with self._lock:
             video = self._get_video(video_id, api_key)
@@ -630,7 +680,9 @@ class SimulatorState:
                 raise KeyError(video_id)
             now = self._clock()
             started = video.timeline.started_at
-            if started is not None and (now < started or (video.deleted_at is not None and video.deleted_at < started)):
+            if started is not None and (
+                now < started or (video.deleted_at is not None and video.deleted_at < started)
+            ):
                 started = None
             finished = video.finished_at()
             if finished is not None and now < finished:
@@ -641,7 +693,9 @@ class SimulatorState:
                 "request": None if video.request is None else dict(video.request),
             }
 
-    def video_list_page(self, *, api_key: str | None, limit: int, page: int) -> tuple[list[dict[str, Any]], int]:
+    def video_list_page(
+        self, *, api_key: str | None, limit: int, page: int
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of video list items (in ``video_list_order``) and the count of all.
 
         Soft-deleted videos are listed (status ``deleted``); hard-deleted ones are not.
@@ -671,7 +725,9 @@ class SimulatorState:
             video.renamed_at = self._clock()
             return True
 
-    def delete_video(self, video_id: str, *, hard: bool = False, api_key: str | None = None) -> bool:
+    def delete_video(
+        self, video_id: str, *, hard: bool = False, api_key: str | None = None
+    ) -> bool:
         """Delete a video; ``False`` if ``api_key`` cannot see it.
 
         Soft: it stays readable and listed with status ``deleted`` (a second soft delete
@@ -754,7 +810,9 @@ class SimulatorState:
         self._stats_connections = 0
         self._stats_callbacks: Counter[str] = Counter()
 
-    def record_request(self, route: str, replica_id: str | None = None, video_id: str | None = None) -> None:
+    def record_request(
+        self, route: str, replica_id: str | None = None, video_id: str | None = None
+    ) -> None:
         """Count one API request on ``route`` (and on ``replica_id`` for single-replica GETs,
         ``video_id`` for single-video GETs)."""
         with self._lock:

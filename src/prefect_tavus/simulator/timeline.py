@@ -58,7 +58,9 @@ class Timeline:
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.duration) or self.duration < 0:
-            raise ValueError(f"training seconds must be a finite number >= 0, got {self.duration!r}")
+            raise ValueError(
+                f"training seconds must be a finite number >= 0, got {self.duration!r}"
+            )
         if self.outcome not in ("completed", "error"):
             raise ValueError(f"outcome must be 'completed' or 'error', got {self.outcome!r}")
         if not 0 <= self.fail_at_progress <= 100:
@@ -66,7 +68,9 @@ class Timeline:
         if self.stall_at is not None and not 0 <= self.stall_at <= 100:
             raise ValueError(f"stall progress must be in 0..100, got {self.stall_at!r}")
         if not math.isfinite(self.stall_seconds) or self.stall_seconds < 0:
-            raise ValueError(f"stall seconds must be a finite number >= 0, got {self.stall_seconds!r}")
+            raise ValueError(
+                f"stall seconds must be a finite number >= 0, got {self.stall_seconds!r}"
+            )
 
     @property
     def stall_length(self) -> float:

@@ -20,7 +20,11 @@ Vocabulary = Literal["replicas", "faces"]
 VOCABULARIES: tuple[Vocabulary, ...] = ("replicas", "faces")
 
 #: The face vocabulary's name of each field that has one.
-FACE_NAMES: Mapping[str, str] = {"replica_id": "face_id", "replica_name": "face_name", "replica_type": "face_type"}
+FACE_NAMES: Mapping[str, str] = {
+    "replica_id": "face_id",
+    "replica_name": "face_name",
+    "replica_type": "face_type",
+}
 
 
 def validate_vocabulary(value: object) -> Vocabulary:

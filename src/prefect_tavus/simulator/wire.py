@@ -93,7 +93,9 @@ class Response:
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
         """A JSON response (compact encoding, as APIs usually send)."""
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-        return cls(status=status, body=body, content_type="application/json", headers=dict(headers or {}))
+        return cls(
+            status=status, body=body, content_type="application/json", headers=dict(headers or {})
+        )
 
     @classmethod
     def empty(cls, status: int = 200) -> Response:
