@@ -1,8 +1,5 @@
-"""The installed version of prefect-tavus (falls back to the source tree's)."""
+"""The version of prefect-tavus, said once: pyproject.toml reads it from here at build time
+(``[tool.setuptools.dynamic]``), so the installed metadata, the ``User-Agent`` the client
+sends and ``prefect-tavus --version`` always agree, installed or not."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("prefect-tavus")
-except PackageNotFoundError:  # running from a checkout that was not pip-installed
-    __version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -161,3 +161,24 @@ def test_missing_prefect_is_named_with_the_fix(monkeypatch):
 
 def test_the_installed_prefect_passes():
     assert _compat.require_prefect()
+
+
+def test_the_version_is_said_once_and_the_license_is_the_one_declared():
+    """pyproject.toml reads the version from ``_version.py``, so the installed metadata, the
+    package and the client's User-Agent agree; LICENSE holds the license pyproject names."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    import tomllib
+
+    import prefect_tavus
+    from prefect_tavus.core.client import USER_AGENT
+
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert version("prefect-tavus") == prefect_tavus.__version__
+    assert USER_AGENT.startswith(f"prefect-tavus/{prefect_tavus.__version__} ")
+    assert project["license"] == {"text": "Apache-2.0"}
+    license_text = (root / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
