@@ -37,7 +37,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: help demo test test-lowest check e2e simulator bench bench-release bench-burst bench-video-polling bench-videos lock lock-lowest clean
+.PHONY: help demo test test-lowest check e2e simulator bench bench-release bench-burst bench-video-polling bench-videos lock lock-lowest clean docs docs-serve
 
 help:
 	@echo "make demo           train a replica, generate videos with it, print the table: local simulator, no API key"
@@ -53,6 +53,8 @@ help:
 	@echo "make bench-videos   1,000 videos: polling vs release_worker + callbacks vs callbacks lost + sweep (~12 min)"
 	@echo "make lock           re-resolve requirements.lock (newest versions within pyproject.toml's ranges)"
 	@echo "make lock-lowest    re-resolve $(LOWEST_LOCK) (the lowest Prefect declared)"
+	@echo "make docs           build the documentation site into site/ (mkdocs build --strict: a broken link fails)"
+	@echo "make docs-serve     serve the documentation on http://127.0.0.1:8000, rebuilt on every save"
 	@echo "make clean          remove the venvs and Prefect homes"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -118,6 +120,15 @@ bench-video-polling: $(STAMP)
 VIDEO_BENCH_ARGS ?=
 bench-videos: $(STAMP)
 	$(BIN)/python -m benchmarks.video_batch $(VIDEO_BENCH_ARGS)
+
+# The documentation site: mkdocs.yml, docs/, the API reference from the package's docstrings.
+# --strict turns a broken link, anchor or reference into a failure. NO_MKDOCS_2_WARNING
+# silences only mkdocs-material's banner about its end of life (May 2027).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
