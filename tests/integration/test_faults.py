@@ -94,9 +94,12 @@ def test_outage_longer_than_budget_fails_and_says_how_long(simulator, credential
         max_outage_seconds=1.5,
     )
     assert isinstance(error, TavusAPIUnavailableError)
-    assert error.outage_seconds >= 1.5
+    # Ended by the budget, on the wait's own clock: within a poll or two of 1.5 s of outage
+    # (ignoring the budget, the 200 faults would have lasted well over a minute).
+    assert 1.5 <= error.outage_seconds < 4.0
     assert "unreachable for" in str(error) and "503" in str(error)
-    assert 1.5 <= waited < 5
+    # Wall time adds the flow run's start and end, which a loaded machine stretches.
+    assert 1.5 <= waited < 30
 
 
 def test_key_revoked_mid_wait_ends_at_once(simulator, credentials):

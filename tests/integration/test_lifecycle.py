@@ -106,7 +106,6 @@ def test_deadline_counts_from_the_first_start_after_a_restart(simulator, credent
             )
 
     flow_run = asyncio.run(create())
-    started = time.monotonic()
     first = run_flow(wait_for_replica, flow_run=flow_run, return_type="state")
     assert first.is_failed()  # the first process "crashed" out after ~3 s
 
@@ -116,9 +115,19 @@ def test_deadline_counts_from_the_first_start_after_a_restart(simulator, credent
             return await client.read_flow_run(flow_run.id)
 
     second = run_flow(wait_for_replica, flow_run=asyncio.run(reschedule()), return_type="state")
-    total = time.monotonic() - started
     assert second.is_failed()
     error = second.result(raise_on_failure=False)
     assert isinstance(error, ReplicaWaitTimeoutError)
     assert error.waited_seconds >= 5
-    assert total < 7.5
+
+    async def history():
+        async with get_client() as client:
+            return await client.read_flow_run_states(flow_run.id)
+
+    # The second life keeps the first start's deadline: it gives up within the ~2 s left of
+    # it (a poll late on a loaded machine), not after a timeout of its own (5 s). Measured on
+    # Prefect's state timestamps, from the second life's Running state to its end, so that
+    # the time a loaded machine takes to start a flow run does not count.
+    states = sorted(asyncio.run(history()), key=lambda state: state.timestamp)
+    second_running = [state for state in states if state.is_running()][-1]
+    assert (second.timestamp - second_running.timestamp).total_seconds() < 4.0, states
