@@ -41,8 +41,9 @@ export DO_NOT_TRACK ?= 1
 
 help:
 	@echo "make demo           train a replica, generate videos with it, print the table: local simulator, no API key"
-	@echo "make test           run the test suite (real Prefect server + simulator over loopback)"
-	@echo "make test-lowest    the same suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK))"
+	@echo "make test           the whole suite, both databases (1,021 tests, $(TEST_WORKERS) workers side by side; TIME_TEST)"
+	@echo "make test-quick     the edit loop: unit, simulator, callbacks, integration, plugin; no e2e, no packaging (975 tests, TIME_QUICK)"
+	@echo "make test-lowest    the suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK)), e2e on SQLite only (1,005 tests)"
 	@echo "make check          ruff (lint and format) and mypy over the package (strict on core/)"
 	@echo "make e2e            only the end-to-end tests (prefect server start, worker, prefect deploy)"
 	@echo "make simulator      start the local Tavus simulator on 127.0.0.1:8765"
