@@ -77,10 +77,10 @@ demo: $(STAMP)
 # The tests side by side (pytest-xdist): TEST_WORKERS processes, more than the 2 cores CI has,
 # because most of a test's time is spent waiting on a server, a worker or a simulated training.
 # Measured on 2 cores shared with other jobs (load average 6 to 11): make test 19 min 48 s
-# (serially: 52 min 53 s on the same machine), 25 CPU-minutes in all, so an estimated 13 to 15 min on 2 idle
-# cores (not measured); make test-quick 6 min 17 s there, about 6 CPU-minutes.
+# (serially: 52 min 53 s on the same machine), 25 CPU-minutes in all, so an estimated 13 to
+# 15 min on 2 idle cores (not measured); make test-quick 6 min 17 s there, ~6 CPU-minutes.
 # --dist loadgroup keeps the tests that share a module-scoped fixture (an e2e stack per
-# database, a Prefect server, the built wheel) on one worker; tests/conftest.py groups them
+# database, a Prefect server, the built wheel) on one worker: tests/_xdist.py groups them,
 # and puts the longest groups first (--no-loadscope-reorder keeps that order).
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
