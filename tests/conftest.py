@@ -16,6 +16,7 @@ using only function- or session-scoped fixtures go wherever a worker is free.
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -63,6 +64,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     if _XDIST_WORKER:
         _xdist.order_and_publish(session.config, session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: the fault-table rows of a worker that finished (tests/integration
+    collects them; its conftest is not loaded here, where nothing is collected)."""
+    rows = getattr(node, "workeroutput", {}).get("fault_table", [])
+    if rows:
+        from tests.integration.conftest import FAULT_TABLE
+
+        FAULT_TABLE.extend(tuple(row) for row in rows)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault table on an xdist controller that did not load tests/integration/conftest.py
+    as a conftest (it does when the command line names a path under tests/integration)."""
+    module = sys.modules.get("tests.integration.conftest")
+    if module is not None and not terminalreporter.config.pluginmanager.is_registered(module):
+        module.pytest_terminal_summary(terminalreporter)
 
 
 @pytest.fixture
