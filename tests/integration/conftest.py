@@ -45,6 +45,13 @@ FAST = fast()
 FAULT_TABLE: list[tuple[str, int, float, str]] = []
 
 
+def pytest_sessionfinish(session):
+    """On an xdist worker: hand this worker's rows to the controller, which prints the table."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_table"] = list(FAULT_TABLE)
+
+
 def pytest_terminal_summary(terminalreporter):
     if not FAULT_TABLE:
         return

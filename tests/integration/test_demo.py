@@ -18,6 +18,9 @@ def _demo(home: Path) -> subprocess.CompletedProcess[str]:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         DO_NOT_TRACK="1",
         DEMO_TRAINING_SECONDS="4",
+        # The embedded server starts on cores shared with the other xdist workers (make test):
+        # Prefect's default 20 s to come up is not always enough there.
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
     )
     return subprocess.run(
         [sys.executable, "-m", "prefect_tavus.flows.demo"],

@@ -220,10 +220,11 @@ VIDEO_SUITE = """
 
 
     def test_a_created_video_waits_for_training_then_generates(tavus_simulator, tavus_simulator_key):
-        replica_id = tavus_simulator.add_replica(training_seconds=0.3)
+        # Training ends when the test says (end_training), not when a busy machine gets here.
+        replica_id = tavus_simulator.add_replica(training_seconds=3600)
         video_id = generate(tavus_simulator, tavus_simulator_key, replica_id).json()["video_id"]
         assert tavus_simulator.video_payload(video_id)["status"] == "queued"
-        time.sleep(0.5)  # trained at 0.3 s; generation takes the overridden 0.8 s
+        tavus_simulator.end_training(replica_id)  # generation takes the overridden 0.8 s
         assert tavus_simulator.video_payload(video_id)["status"] == "generating"
         time.sleep(0.8)
         assert tavus_simulator.video_payload(video_id)["status"] == "ready"
