@@ -210,24 +210,10 @@ def _split(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_DOC = """Create a replica (``POST /v2/replicas``) and wait until it finishes training.
-
-    Pass ``train_video_url`` (with ``consent_video_url`` for a personal replica, unless the
-    consent statement opens the training video), or ``train_image_url`` with
-    ``voice_name``. The replica is created once per flow run: retries and restarts wait on
-    the same one. Returns the completed replica; wait arguments and errors are those of
-    ``wait_for_replica``.
-
-    With ``release_worker=True`` the run releases its worker while Tavus trains (see
-    ``wait_for_replica``); if the block has a ``callback_base_url`` and no
-    ``callback_url`` is given, Tavus is asked to call that receiver when training ends.
-    """
-
-
 @flow(
     name="create-replica-and-wait",
     flow_run_name=create_and_wait_run_name,
-    description=_DOC.split("\n")[0],
+    description="Create a replica (``POST /v2/replicas``) and wait until it finishes training.",
 )
 def create_replica_and_wait(
     train_video_url: str | None = None,
@@ -242,13 +228,51 @@ def create_replica_and_wait(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Replica:
+    """Create a replica (``POST /v2/replicas``) and wait until it finishes training.
+
+    The replica is created once per flow run: retries, restarts and resumed runs wait on
+    the same one (its id is recorded on the flow run the moment Tavus answers). A create
+    whose answer was lost is looked up by ``replica_name`` rather than sent again.
+
+    Args:
+        train_video_url: the training video (public direct link, H.264, at most 750 MB);
+            or pass ``train_image_url`` with ``voice_name`` instead.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name (what
+            deployments pass), or None to use ``TAVUS_API_KEY``.
+        replica_name: the replica's name; name it, so a lost answer can be found.
+        consent_video_url: the consent video of a personal replica (unless the consent
+            statement opens the training video).
+        model_name: ``phoenix-3``, ``phoenix-4``...; Tavus's default when None.
+        callback_url: where Tavus POSTs when training ends. With ``release_worker`` and
+            none given, the block's callback receiver (``callback_base_url``) is used.
+        train_image_url: a training image, with ``voice_name``, instead of a video.
+        voice_name: the voice of an image-trained replica.
+        wait_settings: how to poll and when to give up, as for ``wait_for_replica``.
+        raise_on_error: if training fails, fail the run with
+            ``ReplicaTrainingFailedError`` (True) or return the errored replica (False).
+        release_worker: release the worker while Tavus trains, as
+            ``wait_for_replica`` does.
+
+    Returns:
+        The replica, ``completed`` (or ``error`` with ``raise_on_error=False``).
+
+    Raises:
+        InvalidReplicaRequestError: a bad field, named; nothing was sent.
+        ReplicaCreateOutcomeUnknownError: the create's answer was lost and the replica it
+            may have made was not found (or several were); says how to check.
+        ReplicaTrainingFailedError: training failed (with ``raise_on_error``).
+        ReplicaWaitTimeoutError: the deadline passed.
+        ReplicaNotFoundDuringWaitError: the replica vanished during the wait.
+        TavusAuthenticationError: the key was refused.
+        TavusAPIUnavailableError: transient faults outlasted ``max_outage_seconds``.
+    """
     return run_coro_as_sync(_create_and_wait(**_split(locals())))
 
 
 @flow(
     name="create-replica-and-wait",
     flow_run_name=create_and_wait_run_name,
-    description=_DOC.split("\n")[0],
+    description="Create a replica (``POST /v2/replicas``) and wait until it finishes training.",
 )
 async def acreate_replica_and_wait(
     train_video_url: str | None = None,
@@ -263,7 +287,5 @@ async def acreate_replica_and_wait(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Replica:
+    """Async twin of :func:`create_replica_and_wait`: the same arguments, result and errors."""
     return await _create_and_wait(**_split(locals()))
-
-
-create_replica_and_wait.__doc__ = acreate_replica_and_wait.__doc__ = _DOC

@@ -202,7 +202,14 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
     }
 
 
-_DOC = """Resume the suspended replica and video waits that have something to report.
+@flow(
+    name="resume-replica-waits",
+    description="Resume the suspended replica and video waits that have something to report.",
+)
+def resume_replica_waits(
+    tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
+) -> dict[str, Any]:
+    """Resume the suspended replica and video waits that have something to report.
 
     Finds every wait suspended with ``release_worker=True``, asks Tavus about all their
     replicas in one batch (one request per 100) and their videos the way video waits
@@ -223,23 +230,19 @@ _DOC = """Resume the suspended replica and video waits that have something to re
         ``unreadable`` (records skipped with a WARNING).
 
     Raises:
-        TavusAuthenticationError (or another permanent error, such as a block name that
-        does not exist): after the waits whose deadline passed were resumed.
+        TavusAuthenticationError: the key was refused (or another permanent error, such
+            as a block name that does not exist): raised after the waits whose deadline
+            passed were resumed.
     """
-
-
-@flow(name="resume-replica-waits", description=_DOC.split("\n")[0])
-def resume_replica_waits(
-    tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
-) -> dict[str, Any]:
     return run_coro_as_sync(_sweep(tavus_credentials, page_size))
 
 
-@flow(name="resume-replica-waits", description=_DOC.split("\n")[0])
+@flow(
+    name="resume-replica-waits",
+    description="Resume the suspended replica and video waits that have something to report.",
+)
 async def aresume_replica_waits(
     tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
 ) -> dict[str, Any]:
+    """Async twin of :func:`resume_replica_waits`: the same arguments, result and errors."""
     return await _sweep(tavus_credentials, page_size)
-
-
-resume_replica_waits.__doc__ = aresume_replica_waits.__doc__ = _DOC

@@ -103,7 +103,19 @@ async def _wait_for_video(
     ) from outcome.cause
 
 
-_ONE_DOC = """Wait until a video is rendered; return it (with its ``hosted_url`` and ``download_url``).
+@flow(
+    name="wait-for-video",
+    flow_run_name="wait-for-video-{video_id}",
+    description="Wait until a video is rendered; return it (with its ``hosted_url`` and ``download_url``).",
+)
+def wait_for_video(
+    video_id: str,
+    tavus_credentials: CredentialsInput = None,
+    wait_settings: WaitSettings = WaitSettings(),
+    raise_on_error: bool = True,
+    release_worker: bool = False,
+) -> Video:
+    """Wait until a video is rendered; return it (with its ``hosted_url`` and ``download_url``).
 
     Polls ``GET /v2/videos/{id}``, starting every ``poll_interval_seconds`` and slowing to
     ``max_poll_interval_seconds``; logs when the status changes; emits ``tavus.video.*``
@@ -120,27 +132,17 @@ _ONE_DOC = """Wait until a video is rendered; return it (with its ``hosted_url``
         release_worker: in a deployment run, suspend while Tavus renders, as
             ``wait_for_replica`` does; Tavus's video callback or the sweep resumes it.
 
+    Returns:
+        The video, ``ready`` (or ``error`` with ``raise_on_error=False``).
+
     Raises:
+        InvalidVideoIdError: the id is empty, not a string, or path-like (nothing sent).
         VideoGenerationFailedError: status ``error``; carries the video and Tavus's reason.
         VideoWaitTimeoutError: the deadline passed.
         VideoNotFoundDuringWaitError: no such video for this key, or it was deleted.
         TavusAuthenticationError: the key was refused (after one request).
         TavusAPIUnavailableError: transient faults outlasted ``max_outage_seconds``.
     """
-
-
-@flow(
-    name="wait-for-video",
-    flow_run_name="wait-for-video-{video_id}",
-    description=_ONE_DOC.split("\n")[0],
-)
-def wait_for_video(
-    video_id: str,
-    tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(),
-    raise_on_error: bool = True,
-    release_worker: bool = False,
-) -> Video:
     return run_coro_as_sync(
         _wait_for_video(video_id, tavus_credentials, wait_settings, raise_on_error, release_worker)
     )
@@ -149,7 +151,7 @@ def wait_for_video(
 @flow(
     name="wait-for-video",
     flow_run_name="wait-for-video-{video_id}",
-    description=_ONE_DOC.split("\n")[0],
+    description="Wait until a video is rendered; return it (with its ``hosted_url`` and ``download_url``).",
 )
 async def await_for_video(
     video_id: str,
@@ -158,12 +160,10 @@ async def await_for_video(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Video:
+    """Async twin of :func:`wait_for_video`: the same arguments, result and errors."""
     return await _wait_for_video(
         video_id, tavus_credentials, wait_settings, raise_on_error, release_worker
     )
-
-
-wait_for_video.__doc__ = await_for_video.__doc__ = _ONE_DOC
 
 
 # --- many videos -----------------------------------------------------------------------
@@ -187,27 +187,10 @@ async def _wait_for_videos(
     return result  # type: ignore[return-value]
 
 
-_MANY_DOC = """Wait until every video in a batch is rendered.
-
-    The video list has no id filter: each round reads list pages from the newest end
-    until every pending video has been seen, with single GETs for the rest or when that
-    is cheaper (``core/video_polling.py`` says when, with the measurements behind it).
-
-    Args:
-        video_ids: the videos (duplicates are waited on once).
-        raise_on_failure: fail the run if any video is not ready (True), or return the
-            results (False).
-        Other arguments: as for ``wait_for_video``.
-
-    Returns:
-        ``VideoWaitResult``: one ``VideoOutcome`` per video in input order.
-    """
-
-
 @flow(
     name="wait-for-videos",
     flow_run_name=video_batch_wait_run_name,
-    description=_MANY_DOC.split("\n")[0],
+    description="Wait until every video in a batch is rendered.",
 )
 def wait_for_videos(
     video_ids: list[str],
@@ -216,6 +199,34 @@ def wait_for_videos(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> VideoWaitResult:
+    """Wait until every video in a batch is rendered.
+
+    The video list has no id filter: each round reads list pages from the newest end
+    until every pending video has been seen, with single GETs for the rest or when that
+    is cheaper (``core/video_polling.py`` says when, with the measurements behind it).
+
+    Args:
+        video_ids: the videos to wait for (duplicates are waited on once).
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        wait_settings: how to poll and when to give up, as for ``wait_for_replica``;
+            ``page_size`` is the videos per list page.
+        raise_on_failure: fail the run with ``VideosWaitFailedError`` if any video is
+            not ready (True), or return the results (False).
+        release_worker: as for ``wait_for_video``; a suspended batch is resumed once
+            every video it waits for has finished (or its deadline passed).
+
+    Returns:
+        A ``VideoWaitResult``: one ``VideoOutcome`` per video in input order, with
+        ``summary()``, the elapsed time, the poll rounds and the requests made.
+
+    Raises:
+        InvalidVideoIdError: an id is empty, not a string, or path-like (nothing sent).
+        VideosWaitFailedError: with ``raise_on_failure``, some video is not ready;
+            carries the ``result``.
+        TavusAuthenticationError: the key was refused (after one request).
+        TavusAPIUnavailableError: transient faults outlasted ``max_outage_seconds``.
+    """
     return run_coro_as_sync(
         _wait_for_videos(
             video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
@@ -226,7 +237,7 @@ def wait_for_videos(
 @flow(
     name="wait-for-videos",
     flow_run_name=video_batch_wait_run_name,
-    description=_MANY_DOC.split("\n")[0],
+    description="Wait until every video in a batch is rendered.",
 )
 async def await_for_videos(
     video_ids: list[str],
@@ -235,12 +246,10 @@ async def await_for_videos(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> VideoWaitResult:
+    """Async twin of :func:`wait_for_videos`: the same arguments, result and errors."""
     return await _wait_for_videos(
         video_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
     )
-
-
-wait_for_videos.__doc__ = await_for_videos.__doc__ = _MANY_DOC
 
 
 # --- generate many ---------------------------------------------------------------------
@@ -480,8 +489,23 @@ def _describe(table: list[VideoRowResult], replica_id: str) -> str:
     )
 
 
-_GEN_DOC = """Generate one video per row with a trained (or training) replica, wait for them
-    all, and return the results table.
+@flow(
+    name="generate-videos",
+    flow_run_name="generate-videos-{replica_id}",
+    description="Generate one video per row with a replica, wait for them all, return the table.",
+)
+def generate_videos(
+    replica_id: str,
+    requests: list[dict[str, Any]],
+    tavus_credentials: CredentialsInput = None,
+    wait_settings: WaitSettings = WaitSettings(
+        poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
+    ),
+    release_worker: bool = False,
+    raise_on_failure: bool = True,
+    require_completed_replica: bool = False,
+) -> list[VideoRowResult]:
+    """Generate one video per row with a replica, wait for them all, return the table.
 
     Each row is a dict: ``key`` (the caller's, unique; what the table is joined back
     on), ``script`` or ``audio_url``, and any other field of ``VideoCreateRequest``
@@ -496,9 +520,13 @@ _GEN_DOC = """Generate one video per row with a trained (or training) replica, w
     row with Tavus's reason, and nothing is created.
 
     Args:
-        replica_id: the replica that speaks.
-        requests: the rows.
-        tavus_credentials, wait_settings, release_worker: as for ``wait_for_videos``.
+        replica_id: the replica that speaks (checked before anything is sent).
+        requests: the rows, as dicts (a deployment's JSON parameters give them so).
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        wait_settings: how to wait for the videos, as for ``wait_for_videos`` (here 15 s
+            growing to 2 min, giving up after 6 h).
+        release_worker: as for ``wait_for_videos``: suspend while Tavus renders.
         raise_on_failure: fail the run (after publishing the table) if any row has no
             ready video; False returns the table either way.
         require_completed_replica: fail with ``ReplicaNotReadyError``, creating nothing,
@@ -509,25 +537,16 @@ _GEN_DOC = """Generate one video per row with a trained (or training) replica, w
         One ``VideoRowResult`` per row, in order: ``key``, ``video_id``, ``outcome``,
         ``status``, ``hosted_url``, ``download_url``, ``error``. Also published as the
         table artifact ``tavus-videos-<n>-rows-<hash>``.
+
+    Raises:
+        InvalidVideoRequestError: the replica id or a row is not valid, or keys repeat;
+            the field is named, and nothing was sent.
+        ReplicaNotReadyError: with ``require_completed_replica``, the replica is not
+            completed; nothing was created.
+        VideosWaitFailedError: with ``raise_on_failure``, some row has no ready video
+            (after the table was published); carries the table.
+        TavusAuthenticationError: the key was refused.
     """
-
-
-@flow(
-    name="generate-videos",
-    flow_run_name="generate-videos-{replica_id}",
-    description=_GEN_DOC.split("\n")[0],
-)
-def generate_videos(
-    replica_id: str,
-    requests: list[dict[str, Any]],
-    tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(
-        poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
-    ),
-    release_worker: bool = False,
-    raise_on_failure: bool = True,
-    require_completed_replica: bool = False,
-) -> list[VideoRowResult]:
     return run_coro_as_sync(
         _generate_videos(
             replica_id,
@@ -544,7 +563,7 @@ def generate_videos(
 @flow(
     name="generate-videos",
     flow_run_name="generate-videos-{replica_id}",
-    description=_GEN_DOC.split("\n")[0],
+    description="Generate one video per row with a replica, wait for them all, return the table.",
 )
 async def agenerate_videos(
     replica_id: str,
@@ -557,6 +576,7 @@ async def agenerate_videos(
     raise_on_failure: bool = True,
     require_completed_replica: bool = False,
 ) -> list[VideoRowResult]:
+    """Async twin of :func:`generate_videos`: the same arguments, result and errors."""
     return await _generate_videos(
         replica_id,
         requests,
@@ -566,6 +586,3 @@ async def agenerate_videos(
         raise_on_failure,
         require_completed_replica,
     )
-
-
-generate_videos.__doc__ = agenerate_videos.__doc__ = _GEN_DOC

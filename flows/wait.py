@@ -88,7 +88,19 @@ async def _wait_for_replica(
     raise ReplicaNotFoundDuringWaitError(replica_id, outcome.cause) from outcome.cause
 
 
-_ONE_DOC = """Wait until a replica finishes training; return it.
+@flow(
+    name="wait-for-replica",
+    flow_run_name="wait-for-{replica_id}",
+    description="Wait until a replica finishes training; return it.",
+)
+def wait_for_replica(
+    replica_id: str,
+    tavus_credentials: CredentialsInput = None,
+    wait_settings: WaitSettings = WaitSettings(),
+    raise_on_error: bool = True,
+    release_worker: bool = False,
+) -> Replica:
+    """Wait until a replica finishes training; return it.
 
     Polls through ``GET /v2/replicas/{id}``, starting every ``poll_interval_seconds`` and
     slowing to ``max_poll_interval_seconds``; logs when the status or progress changes.
@@ -115,26 +127,13 @@ _ONE_DOC = """Wait until a replica finishes training; return it.
         The replica, ``completed`` (or ``error`` with ``raise_on_error=False``).
 
     Raises:
+        InvalidReplicaIdError: the id is empty, not a string, or path-like (nothing sent).
         ReplicaTrainingFailedError: status ``error``; carries the replica and its message.
         ReplicaWaitTimeoutError: the deadline passed; states the last status and progress.
         ReplicaNotFoundDuringWaitError: Tavus has no such replica for this key.
         TavusAuthenticationError: the key was refused (after one request).
         TavusAPIUnavailableError: transient faults outlasted ``max_outage_seconds``.
     """
-
-
-@flow(
-    name="wait-for-replica",
-    flow_run_name="wait-for-{replica_id}",
-    description=_ONE_DOC.split("\n")[0],
-)
-def wait_for_replica(
-    replica_id: str,
-    tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(),
-    raise_on_error: bool = True,
-    release_worker: bool = False,
-) -> Replica:
     return run_coro_as_sync(
         _wait_for_replica(
             replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker
@@ -145,7 +144,7 @@ def wait_for_replica(
 @flow(
     name="wait-for-replica",
     flow_run_name="wait-for-{replica_id}",
-    description=_ONE_DOC.split("\n")[0],
+    description="Wait until a replica finishes training; return it.",
 )
 async def await_for_replica(
     replica_id: str,
@@ -154,12 +153,10 @@ async def await_for_replica(
     raise_on_error: bool = True,
     release_worker: bool = False,
 ) -> Replica:
+    """Async twin of :func:`wait_for_replica`: the same arguments, result and errors."""
     return await _wait_for_replica(
         replica_id, tavus_credentials, wait_settings, raise_on_error, release_worker
     )
-
-
-wait_for_replica.__doc__ = await_for_replica.__doc__ = _ONE_DOC
 
 
 # --- many replicas ---------------------------------------------------------------------
@@ -183,31 +180,10 @@ async def _wait_for_replicas(
     return result
 
 
-_MANY_DOC = """Wait until every replica in a batch finishes training.
-
-    Polls them together through ``GET /v2/replicas?replica_ids=...``: one request per
-    ``wait_settings.page_size`` replicas per round, one task run per round, plus one ``get_replica`` for
-    each newly failed replica (to read its ``error_message``) or id the list did not
-    return (to tell deleted or mistyped ids, reported as not found, from a glitch).
-
-    Args:
-        replica_ids: the replicas (duplicates are waited on once).
-        raise_on_failure: fail the run if any replica did not complete (True), or just
-            return the results (False).
-        release_worker: as for ``wait_for_replica``; a suspended batch is resumed once
-            every replica it waits for has finished (or its deadline passed).
-        Other arguments: as for ``wait_for_replica``.
-
-    Returns:
-        ``WaitResult``: one ``ReplicaOutcome`` (completed, failed, not_found, timed_out)
-        per replica in input order, with ``summary()``, the elapsed time and requests made.
-    """
-
-
 @flow(
     name="wait-for-replicas",
     flow_run_name=batch_wait_run_name,
-    description=_MANY_DOC.split("\n")[0],
+    description="Wait until every replica in a batch finishes training.",
 )
 def wait_for_replicas(
     replica_ids: list[str],
@@ -216,6 +192,39 @@ def wait_for_replicas(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> WaitResult:
+    """Wait until every replica in a batch finishes training.
+
+    Polls them together through ``GET /v2/replicas?replica_ids=...``: one request per
+    ``wait_settings.page_size`` replicas per round, one task run per round, plus one
+    confirming ``GET /v2/replicas/{id}`` for each newly failed replica (to read its
+    ``error_message``) or id the list did not return (to tell deleted or mistyped ids,
+    reported as not found, from a glitch). Emits ``tavus.replica.*`` events and writes
+    artifacts as ``wait_for_replica`` does, plus a table for the batch.
+
+    Args:
+        replica_ids: the replicas to wait for (duplicates are waited on once).
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name (what
+            deployments pass), or None to use ``TAVUS_API_KEY``.
+        wait_settings: how to poll and when to give up (``WaitSettings``, or a dict of
+            its fields), as for ``wait_for_replica``; ``page_size`` is the replicas per
+            list request (100).
+        raise_on_failure: fail the run with ``ReplicasWaitFailedError`` if any replica
+            did not complete (True), or just return the results (False).
+        release_worker: as for ``wait_for_replica``; a suspended batch is resumed once
+            every replica it waits for has finished (or its deadline passed).
+
+    Returns:
+        A ``WaitResult``: one ``ReplicaOutcome`` (completed, failed, not_found,
+        timed_out) per replica in input order, with ``summary()``, the elapsed time,
+        the poll rounds and the requests made.
+
+    Raises:
+        InvalidReplicaIdError: an id is empty, not a string, or path-like (nothing sent).
+        ReplicasWaitFailedError: with ``raise_on_failure``, some replica did not
+            complete; carries the ``result``.
+        TavusAuthenticationError: the key was refused (after one request).
+        TavusAPIUnavailableError: transient faults outlasted ``max_outage_seconds``.
+    """
     return run_coro_as_sync(
         _wait_for_replicas(
             replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
@@ -226,7 +235,7 @@ def wait_for_replicas(
 @flow(
     name="wait-for-replicas",
     flow_run_name=batch_wait_run_name,
-    description=_MANY_DOC.split("\n")[0],
+    description="Wait until every replica in a batch finishes training.",
 )
 async def await_for_replicas(
     replica_ids: list[str],
@@ -235,9 +244,7 @@ async def await_for_replicas(
     raise_on_failure: bool = True,
     release_worker: bool = False,
 ) -> WaitResult:
+    """Async twin of :func:`wait_for_replicas`: the same arguments, result and errors."""
     return await _wait_for_replicas(
         replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker
     )
-
-
-wait_for_replicas.__doc__ = await_for_replicas.__doc__ = _MANY_DOC

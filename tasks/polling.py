@@ -67,7 +67,21 @@ async def poll_replicas(
     round_number: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> PollRound:
-    """Ask Tavus once about every id in ``replica_ids`` (already validated)."""
+    """Ask Tavus once about every id in ``replica_ids``.
+
+    Args:
+        replica_ids: the replicas still pending (already validated).
+        tavus_credentials: the wait's ``TavusCredentials`` block.
+        round_number: the round's number in the wait (names the task run).
+        page_size: replicas per list request.
+
+    Returns:
+        A ``PollRound``: what was found, what was missing (with Tavus's answer when asked
+        for alone), or the transient failure that kept Tavus from answering.
+
+    Raises:
+        TavusAuthenticationError: the key was refused (permanent faults are raised).
+    """
     client = tavus_credentials.get_client()
     if len(replica_ids) == 1:
         return await _one(replica_ids[0], lambda rid: client.get_replica(rid, verbose=True))
@@ -119,6 +133,19 @@ async def poll_videos(
     The video list has no id filter, so how many statuses are learnt per request depends
     on the batch and the account: :func:`~prefect_tavus.core.video_polling.read_videos`
     chooses (GETs, or list pages with GETs for the rest) and says why in its docstring.
+
+    Args:
+        video_ids: the videos still pending (already validated).
+        tavus_credentials: the wait's ``TavusCredentials`` block.
+        round_number: the round's number in the wait (names the task run).
+        page_size: videos per list request.
+
+    Returns:
+        A ``PollRound``: what was found, what was missing (with Tavus's answer when asked
+        for alone), or the transient failure that kept Tavus from answering.
+
+    Raises:
+        TavusAuthenticationError: the key was refused (permanent faults are raised).
     """
     return await read_videos(tavus_credentials.get_client(), video_ids, page_size=page_size)
 
