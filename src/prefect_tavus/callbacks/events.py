@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prefect_tavus.callbacks.store import StoredCallback, status_key
+from prefect_tavus.core._time import assume_utc
 from prefect_tavus.core.contract import CALLBACK_EVENTS, EVENT_PREFIXES, Kind
 
 __all__ = [
@@ -190,9 +191,7 @@ def _epoch(value: object) -> float | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return assume_utc(moment).timestamp()
 
 
 def _page_token(next_page: object) -> str | None:

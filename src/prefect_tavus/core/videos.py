@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from prefect_tavus.core._time import assume_utc
 from prefect_tavus.core.models import _lenient_str, parse_progress
 from prefect_tavus.core.text import printable
 
@@ -74,7 +75,7 @@ def _timestamp(value: Any) -> datetime | None:
                 return None
     else:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return assume_utc(moment)
 
 
 class Video(BaseModel):
