@@ -7,7 +7,12 @@ require_prefect()
 
 # isort: split
 from prefect_tavus.flows.create import acreate_replica_and_wait, create_replica_and_wait
-from prefect_tavus.flows.sweep import aresume_replica_waits, resume_replica_waits
+from prefect_tavus.flows.sweep import (
+    aresume_replica_waits,
+    aresume_waits,
+    resume_replica_waits,
+    resume_waits,
+)
 from prefect_tavus.flows.videos import (
     agenerate_videos,
     await_for_video,
@@ -27,6 +32,7 @@ __all__ = [
     "acreate_replica_and_wait",
     "agenerate_videos",
     "aresume_replica_waits",
+    "aresume_waits",
     "await_for_replica",
     "await_for_replicas",
     "await_for_video",
@@ -34,6 +40,7 @@ __all__ = [
     "create_replica_and_wait",
     "generate_videos",
     "resume_replica_waits",
+    "resume_waits",
     "wait_for_replica",
     "wait_for_replicas",
     "wait_for_video",

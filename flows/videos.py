@@ -83,9 +83,9 @@ async def _wait_for_video(
     try:
         result = await run_wait([video_id], credentials, settings, release_worker, kind=VIDEOS)
     except WaitCancelled:
-        return _cancelled(f"video {video_id}")  # type: ignore[return-value]
+        return _cancelled(f"video {video_id}")  # type: ignore[return-value]  # a flow may return a State: Prefect ends the run in it
     (outcome,) = result.results
-    video = outcome.video  # type: ignore[attr-defined]
+    video = outcome.video
     if outcome.outcome is Outcome.COMPLETED and video is not None:
         return video
     if outcome.outcome is Outcome.FAILED and video is not None:
@@ -181,10 +181,10 @@ async def _wait_for_videos(
     try:
         result = await run_wait(ids, credentials, settings, release_worker, kind=VIDEOS)
     except WaitCancelled:
-        return _cancelled(plural(len(ids), "video"))  # type: ignore[return-value]
+        return _cancelled(plural(len(ids), "video"))  # type: ignore[return-value]  # a flow may return a State: Prefect ends the run in it
     if raise_on_failure and not result.all_completed:
         raise VideosWaitFailedError(not_all_completed_message(result), result)
-    return result  # type: ignore[return-value]
+    return result
 
 
 @flow(
@@ -457,9 +457,9 @@ async def _generate_videos(
             try:
                 waited = await run_wait(
                     list(dict.fromkeys(ids)), credentials, settings, release_worker, kind=VIDEOS
-                )  # type: ignore[assignment]
+                )
             except WaitCancelled:
-                return _cancelled(plural(len(ids), "video"))  # type: ignore[return-value]
+                return _cancelled(plural(len(ids), "video"))  # type: ignore[return-value]  # a flow may return a State: Prefect ends the run in it
     table = _results(rows, created, waited, replica_error)
     try:
         await acreate_table_artifact(

@@ -10,6 +10,8 @@ scripts and sync flows alike. How a wait polls is one ``WaitSettings`` parameter
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Cancelled, State
@@ -26,8 +28,9 @@ from prefect_tavus.core import (
     validate_replica_id,
     validate_replica_ids,
 )
+from prefect_tavus.core.kinds import REPLICAS
 from prefect_tavus.core.text import plural
-from prefect_tavus.core.waiting import Outcome, WaitResult, WaitSettings
+from prefect_tavus.core.waiting import Outcome, ReplicaWaitResult, WaitResult, WaitSettings
 from prefect_tavus.flows._cancellation import WaitCancelled
 from prefect_tavus.flows._engine import run_wait
 
@@ -42,7 +45,7 @@ def _cancelled(what: str) -> State:
     return Cancelled(message=message)
 
 
-def not_all_completed_message(result: WaitResult) -> str:
+def not_all_completed_message(result: WaitResult[Any]) -> str:
     """Why a batch wait fails: its summary and the first ten that did not complete."""
     failed = ", ".join(
         f"{r.resource_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
@@ -67,9 +70,9 @@ async def _wait_for_replica(
     replica_id = validate_replica_id(replica_id)
     credentials = await aresolve_credentials(tavus_credentials)
     try:
-        result = await run_wait([replica_id], credentials, settings, release_worker)
+        result = await run_wait([replica_id], credentials, settings, release_worker, kind=REPLICAS)
     except WaitCancelled:
-        return _cancelled(f"replica {replica_id}")  # type: ignore[return-value]
+        return _cancelled(f"replica {replica_id}")  # type: ignore[return-value]  # a flow may return a State: Prefect ends the run in it
     (outcome,) = result.results
     if outcome.outcome is Outcome.COMPLETED and outcome.replica is not None:
         return outcome.replica
@@ -118,7 +121,7 @@ def wait_for_replica(
             ``ReplicaTrainingFailedError`` (True) or return the errored replica (False).
         release_worker: in a deployment run, check once and, while training goes on,
             suspend the run so its process exits and the worker is free; Tavus's
-            callback (``prefect-tavus callbacks``) or the ``resume_replica_waits`` sweep
+            callback (``prefect-tavus callbacks``) or the ``resume_waits`` sweep
             resumes it, and it checks again from the top. Elsewhere (a subflow, a
             script) it logs one WARNING and polls. See the README, "Waiting without
             holding a worker".
@@ -168,13 +171,13 @@ async def _wait_for_replicas(
     settings: WaitSettings,
     raise_on_failure: bool,
     release_worker: bool = False,
-) -> WaitResult:
+) -> ReplicaWaitResult:
     ids = list(dict.fromkeys(validate_replica_ids(replica_ids)))
     credentials = await aresolve_credentials(tavus_credentials)
     try:
-        result = await run_wait(ids, credentials, settings, release_worker)
+        result = await run_wait(ids, credentials, settings, release_worker, kind=REPLICAS)
     except WaitCancelled:
-        return _cancelled(plural(len(ids), "replica"))  # type: ignore[return-value]
+        return _cancelled(plural(len(ids), "replica"))  # type: ignore[return-value]  # a flow may return a State: Prefect ends the run in it
     if raise_on_failure and not result.all_completed:
         raise ReplicasWaitFailedError(not_all_completed_message(result), result)
     return result
@@ -191,7 +194,7 @@ def wait_for_replicas(
     wait_settings: WaitSettings = WaitSettings(),
     raise_on_failure: bool = True,
     release_worker: bool = False,
-) -> WaitResult:
+) -> ReplicaWaitResult:
     """Wait until every replica in a batch finishes training.
 
     Polls them together through ``GET /v2/replicas?replica_ids=...``: one request per
@@ -214,7 +217,7 @@ def wait_for_replicas(
             every replica it waits for has finished (or its deadline passed).
 
     Returns:
-        A ``WaitResult``: one ``ReplicaOutcome`` (completed, failed, not_found,
+        A ``ReplicaWaitResult``: one ``ReplicaOutcome`` (completed, failed, not_found,
         timed_out) per replica in input order, with ``summary()``, the elapsed time,
         the poll rounds and the requests made.
 
@@ -243,7 +246,7 @@ async def await_for_replicas(
     wait_settings: WaitSettings = WaitSettings(),
     raise_on_failure: bool = True,
     release_worker: bool = False,
-) -> WaitResult:
+) -> ReplicaWaitResult:
     """Async twin of :func:`wait_for_replicas`: the same arguments, result and errors."""
     return await _wait_for_replicas(
         replica_ids, tavus_credentials, wait_settings, raise_on_failure, release_worker

@@ -110,7 +110,12 @@ async def resuspend(run_id: UUID, replica_ids: list[str], checked_at: float) -> 
     async with get_client() as client:
         await client.set_flow_run_state(run_id, Running(), force=True)
         await record_waiting(
-            client, run_id, replica_ids, deadline=time.time() + HOUR, checked_at=checked_at
+            client,
+            run_id,
+            replica_ids,
+            deadline=time.time() + HOUR,
+            checked_at=checked_at,
+            kind="replica",
         )
         await client.set_flow_run_state(
             run_id,

@@ -296,7 +296,7 @@ async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earli
         ("rsame1", "error"): 90.0,
         ("rsame1", "queued"): 50.0,
     }
-    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="replica") == {
         ("rsame1", "ready"): 100.0
     }
     # An event of one kind's name on the other kind's resource (a misconfigured webhook)
@@ -304,7 +304,7 @@ async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earli
     odd = {**prefect.events[written[0]["id"]], "id": "odd", "event": "tavus.video.callback"}
     prefect.events["odd"] = {**odd, "occurred": "1970-01-01T00:00:10Z"}
     prefect.filter_names = False
-    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="replica") == {
         ("rsame1", "ready"): 100.0
     }
     assert (await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video"))[
