@@ -6,7 +6,15 @@ from prefect_tavus._compat import require_prefect
 require_prefect()
 
 # isort: split
-from prefect_tavus.flows.create import acreate_replica_and_wait, create_replica_and_wait
+from prefect_tavus.flows.generate import agenerate_videos, generate_videos
+from prefect_tavus.flows.replicas import (
+    acreate_replica_and_wait,
+    await_for_replica,
+    await_for_replicas,
+    create_replica_and_wait,
+    wait_for_replica,
+    wait_for_replicas,
+)
 from prefect_tavus.flows.sweep import (
     aresume_replica_waits,
     aresume_waits,
@@ -14,18 +22,10 @@ from prefect_tavus.flows.sweep import (
     resume_waits,
 )
 from prefect_tavus.flows.videos import (
-    agenerate_videos,
     await_for_video,
     await_for_videos,
-    generate_videos,
     wait_for_video,
     wait_for_videos,
-)
-from prefect_tavus.flows.wait import (
-    await_for_replica,
-    await_for_replicas,
-    wait_for_replica,
-    wait_for_replicas,
 )
 
 __all__ = [

@@ -43,6 +43,7 @@ from uuid import UUID
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
+from prefect.states import Cancelled, State
 
 from prefect_tavus.blocks import TavusCredentials
 from prefect_tavus.core import (
@@ -62,6 +63,7 @@ from prefect_tavus.core.waiting import (
     ProgressRate,
     RequestSpacer,
     SettledOutcome,
+    WaitResult,
     WaitSettings,
     reported_progress,
 )
@@ -72,7 +74,7 @@ from prefect_tavus.flows._release import WorkerRelease, already_reported
 from prefect_tavus.flows._reporting import WaitReporter
 from prefect_tavus.tasks.polling import poll_tasks
 
-__all__ = ["run_wait"]
+__all__ = ["cancelled_state", "not_all_completed_message", "run_wait"]
 
 _SPACER = RequestSpacer()
 
@@ -292,6 +294,28 @@ async def _run_wait(
     reporter.done(result)
     await ui.summary(result)
     return result
+
+
+def cancelled_state(what: str) -> State:
+    """The state a wait's flow run ends in when it is cancelled while waiting for ``what``
+    (``replica r1``, ``3 videos``): it stops polling and leaves them at Tavus as they were."""
+    message = (
+        f"Cancelled while waiting for {what}; stopped polling and left them at Tavus as they were."
+    )
+    get_run_logger().info(message)
+    return Cancelled(message=message)
+
+
+def not_all_completed_message(result: WaitResult[Any]) -> str:
+    """Why a batch wait fails: its summary and the first ten that did not complete."""
+    failed = ", ".join(
+        f"{r.resource_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
+    )
+    more = len(result.not_completed) - 10
+    return (
+        f"{result.summary()}. Not completed: {failed}{f' and {more} more' if more > 0 else ''}. "
+        "Pass raise_on_failure=False to get the results instead of an error."
+    )
 
 
 def _logger() -> Any:

@@ -4,8 +4,8 @@ Everything public is importable from here::
 
     from prefect_tavus import TavusCredentials, get_replica, wait_for_replica
 
-The Prefect-free core (client, ``Replica`` model, typed errors, retry policy, wait
-decisions) lives in :mod:`prefect_tavus.core` and the local Tavus simulator in
+The Prefect-free core (client, ``Replica`` and ``Video`` models, typed errors, retry
+policy, wait decisions, the registry of what a wait can wait for) lives in :mod:`prefect_tavus.core` and the local Tavus simulator in
 :mod:`prefect_tavus.simulator`; neither imports Prefect. The Prefect layer
 (:mod:`prefect_tavus.blocks`, :mod:`prefect_tavus.tasks`, :mod:`prefect_tavus.flows`) is
 loaded on first use of one of its names, so ``import prefect_tavus.core`` stays

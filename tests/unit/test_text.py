@@ -122,7 +122,7 @@ def test_every_artifact_key_is_made_by_one_rule():
         batch_artifact_key,
         details_artifact_key,
     )
-    from prefect_tavus.flows.videos import _table_key
+    from prefect_tavus.flows.generate import _table_key
 
     assert artifact_key_part("rÉ_1") == "r--1"
     assert details_artifact_key("rÉ_1", REPLICAS) == "tavus-replica-r--1"

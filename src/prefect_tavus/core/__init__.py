@@ -1,8 +1,11 @@
 """prefect_tavus.core: the Prefect-free core of prefect-tavus.
 
 An async client for the Tavus Replicas and Videos APIs, the ``Replica`` and ``Video``
-models, one checked request model per create, typed errors and the retry policy. Nothing here imports Prefect, so it can be used and tested on its own;
-``blocks``, ``tasks`` and ``flows`` build the Prefect integration on top of it.
+models (``core/replicas.py``, ``core/videos.py``), one checked request model per create,
+typed errors (``core/errors.py``; the mapping of HTTP answers to them is
+``core/http_errors.py``), the retry policy, and the one registry of job kinds
+(``core/kinds.py``). Nothing here imports Prefect, so it can be used and tested on its
+own; ``blocks``, ``tasks`` and ``flows`` build the Prefect integration on top of it.
 """
 
 from prefect_tavus._version import __version__
@@ -53,7 +56,7 @@ from prefect_tavus.core.errors import (
     WaitFailedError,
     WaitTimeoutError,
 )
-from prefect_tavus.core.models import (
+from prefect_tavus.core.replicas import (
     FACE_FIELD_NAMES,
     FAILURE_STATUSES,
     SUCCESS_STATUSES,

@@ -43,7 +43,7 @@ from prefect_tavus.core.http_errors import (
     request_secrets,
     server_text,
 )
-from prefect_tavus.core.models import CreatedReplica, Replica, ReplicaPage
+from prefect_tavus.core.replicas import CreatedReplica, Replica, ReplicaPage
 from prefect_tavus.core.requests import ReplicaCreateRequest, VideoCreateRequest
 from prefect_tavus.core.validation import (
     DEFAULT_BASE_URL,

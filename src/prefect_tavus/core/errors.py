@@ -32,7 +32,7 @@ from prefect_tavus.core._time import require_utc
 from prefect_tavus.core.text import format_time, printable
 
 if TYPE_CHECKING:
-    from prefect_tavus.core.models import Replica
+    from prefect_tavus.core.replicas import Replica
     from prefect_tavus.core.videos import Video
 
 __all__ = [

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from prefect_tavus.core.client import TavusClient
-from prefect_tavus.core.models import FAILURE_STATUSES, SUCCESS_STATUSES
 from prefect_tavus.core.replica_polling import read_replica, read_replicas
+from prefect_tavus.core.replicas import FAILURE_STATUSES, SUCCESS_STATUSES
 from prefect_tavus.core.text import format_time
 from prefect_tavus.core.validation import validate_replica_id, validate_video_id
 from prefect_tavus.core.video_polling import read_videos

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, TavusClient
 from prefect_tavus.core.errors import TavusTransientError
-from prefect_tavus.core.models import Replica
+from prefect_tavus.core.replicas import Replica
 from prefect_tavus.core.waiting import PollRound
 
 __all__ = ["read_replica", "read_replicas"]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
-from prefect_tavus.core.models import Replica
+from prefect_tavus.core.replicas import Replica
 from prefect_tavus.core.text import plural
 from prefect_tavus.core.videos import Video
 
