@@ -97,7 +97,7 @@ async def until_recorded(
 
 async def record_as_another_receiver(replica_id: str, status: str, received_at: float) -> None:
     """Write the event a receiver would have written for a callback at ``received_at``."""
-    event = to_event(StoredCallback(replica_id, status, None, received_at))
+    event = to_event(StoredCallback(replica_id, status, None, received_at, "replica"))
     async with get_client() as client:
         await client.request("POST", "/events", json=[event])
     await until_recorded(replica_id)

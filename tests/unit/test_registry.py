@@ -113,7 +113,7 @@ def test_every_kind_is_known_to_the_receiver(kind, finished) -> None:
     failed = {kind.callback_id_keys[-1]: resource_id, "status": "error"}
     failed[kind.callback_reason_keys[0]] = "it broke"
     assert parse_callback(json.dumps(failed).encode()).reason == "it broke"
-    stored = StoredCallback(resource_id, "error", "it broke", 100.0, uuid.uuid4(), kind.kind)
+    stored = StoredCallback(resource_id, "error", "it broke", 100.0, kind.kind)
     event = to_event(stored)
     assert event["event"] == kind.callback_event
     assert event["resource"]["prefect.resource.id"] == RESOURCE_PREFIXES[kind.kind] + resource_id
