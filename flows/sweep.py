@@ -175,11 +175,16 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
     if not waits and not unreadable:
         logger.info("No suspended waits.")
     else:
-        on = [kind.count(len(checked[kind.kind])) for kind in KINDS if checked[kind.kind]]
+        # The first kind always (``0 replicas``), the others when there are any.
+        on = [
+            kind.count(len(checked[kind.kind]))
+            for position, kind in enumerate(KINDS)
+            if position == 0 or checked[kind.kind]
+        ]
         logger.info(
             "Sweep: %s on %s, %s to Tavus; resumed %d%s%s.",
             plural(len(waits), "suspended wait"),
-            " and ".join(on) or "nothing still going",
+            " and ".join(on),
             plural(requests[0], "request"),
             counts.resumed,
             f" ({counts.already} already resumed or no longer suspended)" if counts.already else "",
