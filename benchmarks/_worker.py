@@ -31,7 +31,7 @@ def _warm_up(approach: str) -> None:
         from prefect.client.orchestration import get_client
 
         import prefect_tavus.blocks
-        import prefect_tavus.flows.wait  # noqa: F401
+        import prefect_tavus.flows.replicas  # noqa: F401
 
         with get_client(sync_client=True) as client:
             client.hello()
@@ -44,7 +44,7 @@ def _warm_up(approach: str) -> None:
 def _run_a(config: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     from prefect_tavus.blocks import TavusCredentials
     from prefect_tavus.core.waiting import Outcome, WaitSettings
-    from prefect_tavus.flows.wait import wait_for_replicas
+    from prefect_tavus.flows.replicas import wait_for_replicas
 
     credentials = TavusCredentials(api_key=config["api_key"], base_url=config["sim_url"])
     state = wait_for_replicas(

@@ -9,7 +9,7 @@ real ``prefect server start``, a process worker with Prefect's DEFAULT polling
 (b) the same with ``release_worker=True``: each run checks once and suspends; the
     simulator POSTs each replica's callback to ``prefect-tavus callbacks`` (a real
     process), which resumes a run once all its replicas have called back;
-(c) ``release_worker=True`` with every callback lost; the ``resume-replica-waits``
+(c) ``release_worker=True`` with every callback lost; the ``resume-waits``
     deployment, scheduled every 30 s, resumes the runs.
 
 For N = 1 (several single-replica runs, for a spread of lags), 100 and 1,000 replicas.
@@ -128,11 +128,9 @@ class Bench(BenchStack):
         }
         self.save_blocks(blocks)
         self.cli("work-pool", "create", POOL, "--type", "process")
-        self.cli(
-            "--no-prompt", "deploy", "--name", "wait-for-replicas", "--name", "resume-replica-waits"
-        )
+        self.cli("--no-prompt", "deploy", "--name", "wait-for-replicas", "--name", "resume-waits")
         # The sweep sweeps with (c)'s key, as a user points it at their own saved block.
-        sweep = self.prefect.deployment("resume-replica-waits")
+        sweep = self.prefect.deployment("resume-waits")
         self.prefect.ok(
             "PATCH",
             f"/api/deployments/{sweep['id']}",
@@ -191,7 +189,7 @@ class Bench(BenchStack):
         return base
 
     def sweep_schedules(self, active: bool) -> None:
-        deployment = self.prefect.deployment("resume-replica-waits")
+        deployment = self.prefect.deployment("resume-waits")
         for schedule in deployment["schedules"]:
             body: dict[str, Any] = {"active": active}
             if active:
@@ -402,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             runs["c"] = bench.launch("c", sizes)
             bench.wait_final(runs["c"])
             bench.sweep_schedules(active=False)
-            sweep_id = bench.prefect.deployment("resume-replica-waits")["id"]
+            sweep_id = bench.prefect.deployment("resume-waits")["id"]
             found = bench.prefect.post(
                 "/flow_runs/filter",
                 {

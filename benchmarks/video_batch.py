@@ -3,7 +3,7 @@
 ``python -m benchmarks.video_batch`` (``make bench-videos``) starts a real ``prefect server
 start``, a process worker with Prefect's DEFAULT polling (``PREFECT_WORKER_QUERY_SECONDS``
 unset: 10 s), ``prefect deploy`` of this project's ``wait-for-videos`` and
-``resume-replica-waits`` deployments, and the callback receiver (``prefect-tavus
+``resume-waits`` deployments, and the callback receiver (``prefect-tavus
 callbacks``, a real process). Each scenario gets 1,000 videos (``--videos``) of one trained
 replica, with generation times drawn uniformly from 60-180 s (``--gen-min``/``--gen-max``,
 seed 11), all created at once, and one ``wait-for-videos`` deployment run on all of them:
@@ -14,7 +14,7 @@ seed 11), all created at once, and one ``wait-for-videos`` deployment run on all
     callback URL; the run checks once and suspends; the receiver resumes it once every
     video has called back after that check;
 (c) ``release_worker=true`` with every callback lost (``drop_callback``): this benchmark
-    triggers a run of the ``resume-replica-waits`` deployment every 30 s
+    triggers a run of the ``resume-waits`` deployment every 30 s
     (``--sweep-interval``; its own 10-minute schedule is switched off), which resumes the
     wait once Tavus says every video finished.
 
@@ -186,12 +186,10 @@ class Bench(BenchStack):
         }
         self.save_blocks(blocks)
         self.cli("work-pool", "create", POOL, "--type", "process")
-        self.cli(
-            "--no-prompt", "deploy", "--name", "wait-for-videos", "--name", "resume-replica-waits"
-        )
+        self.cli("--no-prompt", "deploy", "--name", "wait-for-videos", "--name", "resume-waits")
         # Sweeps are triggered by this benchmark (at a fixed interval, during (c) only),
         # not by the deployment's own 10-minute schedule.
-        sweep = self.prefect.deployment("resume-replica-waits")
+        sweep = self.prefect.deployment("resume-waits")
         for schedule in sweep["schedules"]:
             self.prefect.ok(
                 "PATCH",
@@ -301,7 +299,7 @@ class Bench(BenchStack):
     def follow(self, runs: list[dict[str, Any]], sweep: bool) -> list[dict[str, Any]]:
         """Until every run is final: note each run's first suspension (and its simulator's
         request count then), and with ``sweep`` trigger a sweep run every interval."""
-        sweep_id = self.prefect.deployment("resume-replica-waits")["id"] if sweep else None
+        sweep_id = self.prefect.deployment("resume-waits")["id"] if sweep else None
         sweeps: list[dict[str, Any]] = []
         next_sweep = time.monotonic() + self.args.sweep_interval
         deadline = time.monotonic() + self.args.max_seconds

@@ -69,7 +69,7 @@ class TavusCredentials(CredentialsBlock):
     _logo_url = "https://github.com/Tavus-Engineering.png?size=256"  # type: ignore[assignment]  # Block types it HttpUrl; Prefect's own blocks give a str
     _description = (
         "Stores a Tavus API key and connection settings, and gives tasks and flows an "
-        "HTTP client for the Tavus replica API."
+        "HTTP client for the Tavus Replicas and Videos APIs."
     )
     _documentation_url = "https://docs.tavus.io/api-reference/phoenix-replica-model/get-replica"  # type: ignore[assignment]  # Block types it HttpUrl; Prefect's own blocks give a str
 

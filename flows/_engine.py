@@ -1,10 +1,11 @@
 """The one wait engine behind every wait: ``wait_for_replica(s)`` and ``wait_for_video(s)``.
 
 What varies between replicas and videos is a :class:`~prefect_tavus.core.kinds.ResourceKind`
-(its noun, id rule, record label, event prefix and words) and its two poll tasks
-(``_POLLERS``); everything below is written once. A loop of poll rounds (one
-``poll_replicas`` or ``poll_videos`` task run each) until every one has completed,
-failed, vanished, or the deadline passes:
+(its noun, id rule, record label, event prefix, words and how Tavus is read), and its two
+poll tasks are made from it (``tasks/polling.py``); everything below is written once and
+never asks which kind it has. A loop of poll rounds (one ``poll_replicas`` or
+``poll_videos`` task run each) until every one has completed, failed, vanished, or the
+deadline passes:
 
 * cadence: from ``poll_interval_seconds`` growing to ``max_poll_interval_seconds``,
   brought forward when a replica's progress says it is about to finish;
@@ -34,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -42,6 +43,7 @@ from uuid import UUID
 from prefect.client.orchestration import get_client as get_prefect_client
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
+from prefect.states import Cancelled, State
 
 from prefect_tavus.blocks import TavusCredentials
 from prefect_tavus.core import (
@@ -52,7 +54,7 @@ from prefect_tavus.core import (
     TavusTransientError,
     count_requests,
 )
-from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
+from prefect_tavus.core.kinds import ResourceKind, ResultT, TavusResource
 from prefect_tavus.core.waiting import (
     OutageTracker,
     Outcome,
@@ -70,17 +72,11 @@ from prefect_tavus.flows._prefect_api import await_prefect_api
 from prefect_tavus.flows._prefect_ui import WaitUI
 from prefect_tavus.flows._release import WorkerRelease, already_reported
 from prefect_tavus.flows._reporting import WaitReporter
-from prefect_tavus.tasks.polling import confirm_replica, confirm_video, poll_replicas, poll_videos
+from prefect_tavus.tasks.polling import poll_tasks
 
-__all__ = ["run_wait"]
+__all__ = ["cancelled_state", "not_all_completed_message", "run_wait"]
 
 _SPACER = RequestSpacer()
-
-#: Per kind: the task that makes one poll round, and the one that makes one confirming GET.
-_POLLERS: dict[str, tuple[Any, Any]] = {
-    "replica": (poll_replicas, confirm_replica),
-    "video": (poll_videos, confirm_video),
-}
 
 
 @dataclass
@@ -108,20 +104,21 @@ async def _this_run() -> tuple[float, UUID | None, Any]:
 
 
 async def run_wait(
-    replica_ids: list[str],
+    ids: list[str],
     credentials: TavusCredentials,
     settings: WaitSettings,
     release_worker: bool = False,
-    kind: ResourceKind = REPLICAS,
-) -> WaitResult:
-    """Wait for every replica (or video, by ``kind``) in ``replica_ids`` (validated,
-    de-duplicated). Returns the kind's result (``WaitResult``, ``VideoWaitResult``).
+    *,
+    kind: ResourceKind[ResultT],
+) -> ResultT:
+    """Wait for every resource of ``kind`` in ``ids`` (validated, de-duplicated). Returns
+    the kind's result (``kind.result_model``: ``ReplicaWaitResult``, ``VideoWaitResult``).
 
     With ``release_worker``, suspend the run (never returning) rather than wait in-process,
     where Prefect allows it. Whatever the outcome (a result or an error such as a refused
     key), it is handed back only once the Prefect API answers, within the outage budget."""
     try:
-        result = await _run_wait(replica_ids, credentials, settings, release_worker, kind)
+        result = await _run_wait(ids, credentials, settings, release_worker, kind)
     except WaitCancelled:
         raise
     except Exception:
@@ -132,13 +129,13 @@ async def run_wait(
 
 
 async def _run_wait(
-    replica_ids: list[str],
+    ids: list[str],
     credentials: TavusCredentials,
     settings: WaitSettings,
     release_worker: bool,
-    kind: ResourceKind,
-) -> WaitResult:
-    poll_task, confirm_task = _POLLERS[kind.kind]
+    kind: ResourceKind[ResultT],
+) -> ResultT:
+    tasks = poll_tasks(kind)
     cadence = PollCadence.from_settings(settings)
     outage = OutageTracker(settings.max_outage_seconds)
     # The one retry policy, at the wait's own pace: an outage is retried from the poll
@@ -148,34 +145,34 @@ async def _run_wait(
         base_delay=settings.poll_interval_seconds,
         max_delay=settings.max_poll_interval_seconds,
     )
-    reporter = WaitReporter(replica_ids, kind, heartbeat_seconds=settings.heartbeat_seconds)
-    ui = WaitUI(replica_ids, kind, reporter.logger)
+    reporter = WaitReporter(ids, kind, heartbeat_seconds=settings.heartbeat_seconds)
+    ui = WaitUI(ids, kind, reporter.logger)
     key = credentials.key_fingerprint()
     credentials.get_client()  # fail on a missing key before the first round, not in it
 
     started_at, flow_run_id, flow_run = await _this_run()
     deadline = started_at + settings.timeout_seconds
     release = WorkerRelease.for_this_run(release_worker, flow_run_id, reporter.logger, kind)
-    reported_before = already_reported(flow_run, replica_ids, kind)
+    reported_before = already_reported(flow_run, ids, kind)
     reporter.started(deadline_in=deadline - time.time(), resumed_after=time.time() - started_at)
 
-    tracked = {replica_id: _Tracked(replica_id) for replica_id in replica_ids}
-    pending = list(replica_ids)
+    tracked = {resource_id: _Tracked(resource_id) for resource_id in ids}
+    pending = list(ids)
     finished: list[SettledOutcome] = []
     rounds = 0
     cap_in_force = settings.poll_interval_seconds  # the longest sleep before the current round
 
     def finish(
-        replica_id: str,
+        resource_id: str,
         outcome: Outcome,
         message: str | None = None,
         seen_at: float | None = None,
         cause: TavusError | None = None,
     ) -> None:
-        item = tracked[replica_id]
+        item = tracked[resource_id]
         now = seen_at if seen_at is not None else time.time()
         item.outcome = kind.outcome(
-            replica_id,
+            resource_id,
             item.last,
             outcome=outcome,
             error_message=message,
@@ -185,7 +182,7 @@ async def _run_wait(
             cause=cause,
         )
         finished.append(item.outcome)
-        if replica_id not in reported_before:
+        if resource_id not in reported_before:
             reporter.finished(item.outcome)
             ui.settled(item.outcome)
 
@@ -211,9 +208,10 @@ async def _run_wait(
                 rounds += 1
                 round_started = time.monotonic()
                 # Statuses read in this round may predate it by no more than this, so a
-                # callback received later is news to the wait (see _suspension.is_news).
+                # callback received later is news to the wait (see SuspendedWait.is_news in
+                # prefect_tavus/suspension.py).
                 round_started_wall = time.time()
-                polled = await poll_task(
+                polled = await tasks.poll(
                     pending, credentials, round_number=rounds, page_size=settings.page_size
                 )
 
@@ -237,7 +235,7 @@ async def _run_wait(
                 if polled.failed is not None:
                     delay = outage_delay(polled.failed)
                 else:
-                    confirm = _Confirmer(credentials, deadline, watch, confirm_task, kind)
+                    confirm = _Confirmer(credentials, deadline, watch, tasks.confirm, kind)
                     await _absorb_round(polled, tracked, confirm, observe, finish)
                     if confirm.failed is None:
                         failures = outage.failures
@@ -245,7 +243,9 @@ async def _run_wait(
                         if ended is not None:
                             reporter.outage_ended(ended, failures)
                     pending = [
-                        replica_id for replica_id in pending if tracked[replica_id].outcome is None
+                        resource_id
+                        for resource_id in pending
+                        if tracked[resource_id].outcome is None
                     ]
                     reporter.round_summary((tracked[r].last for r in pending), finished)
                     await ui.progress(_mean_progress(tracked.values()))
@@ -268,10 +268,10 @@ async def _run_wait(
                     break
                 remaining = deadline - time.time()
                 if remaining <= 0:
-                    for replica_id in pending:
-                        last = tracked[replica_id].last
+                    for resource_id in pending:
+                        last = tracked[resource_id].last
                         finish(
-                            replica_id,
+                            resource_id,
                             Outcome.TIMED_OUT,
                             f"still {last.status if last else 'unseen'} "
                             f"({(last.progress_text if last else None) or 'no progress'}) at the deadline",
@@ -284,7 +284,7 @@ async def _run_wait(
                 reporter.heartbeat(len(pending), time.time() - started_at, delay)
                 await watch.sleep(delay)
 
-    by_id = {replica_id: tracked[replica_id].outcome for replica_id in replica_ids}
+    by_id = {resource_id: tracked[resource_id].outcome for resource_id in ids}
     result = kind.result(
         results=[outcome for outcome in by_id.values() if outcome is not None],
         elapsed_seconds=time.time() - started_at,
@@ -296,6 +296,28 @@ async def _run_wait(
     return result
 
 
+def cancelled_state(what: str) -> State:
+    """The state a wait's flow run ends in when it is cancelled while waiting for ``what``
+    (``replica r1``, ``3 videos``): it stops polling and leaves them at Tavus as they were."""
+    message = (
+        f"Cancelled while waiting for {what}; stopped polling and left them at Tavus as they were."
+    )
+    get_run_logger().info(message)
+    return Cancelled(message=message)
+
+
+def not_all_completed_message(result: WaitResult[Any]) -> str:
+    """Why a batch wait fails: its summary and the first ten that did not complete."""
+    failed = ", ".join(
+        f"{r.resource_id} ({r.outcome.value}: {r.error_message})" for r in result.not_completed[:10]
+    )
+    more = len(result.not_completed) - 10
+    return (
+        f"{result.summary()}. Not completed: {failed}{f' and {more} more' if more > 0 else ''}. "
+        "Pass raise_on_failure=False to get the results instead of an error."
+    )
+
+
 def _logger() -> Any:
     try:
         return get_run_logger()
@@ -303,7 +325,7 @@ def _logger() -> Any:
         return logging.getLogger("prefect_tavus.wait")
 
 
-def _mean_progress(items) -> float:
+def _mean_progress(items: Iterable[_Tracked]) -> float:
     """Mean progress of a wait, each replica as Tavus last reported it: completed ones count
     as 100; failed, missing or still training ones as their last reported progress (0 if none)."""
     values = [
@@ -337,7 +359,7 @@ class _Confirmer:
         self._kind = kind
         self.failed: TavusTransientError | None = None
 
-    async def get(self, replica_id: str) -> TavusResource | None:
+    async def get(self, resource_id: str) -> TavusResource | None:
         """The replica (or video), or None when it must wait for the next round.
 
         Raises:
@@ -347,15 +369,15 @@ class _Confirmer:
         await self._watch.sleep(0)  # raises WaitCancelled once the run is cancelled
         if self.failed is not None or time.time() >= self._deadline:
             return None  # one failure per round is enough to know; the deadline ends the wait
-        answer = await self._task(replica_id, self._credentials)
+        answer = await self._task(resource_id, self._credentials)
         if answer.failed is not None:
             self.failed = answer.failed  # the engine counts it against the outage budget
             return None
-        if replica_id in answer.missing:
-            raise answer.missing[replica_id] or TavusNotFoundError(
-                f"Tavus has no {self._kind.noun} {replica_id!r}."
+        if resource_id in answer.missing:
+            raise answer.missing[resource_id] or TavusNotFoundError(
+                f"Tavus has no {self._kind.noun} {resource_id!r}."
             )
-        return answer.found[replica_id]
+        return answer.found[resource_id]
 
 
 async def _absorb_round(
@@ -370,31 +392,31 @@ async def _absorb_round(
     List answers lack ``error_message``, and ids missing from a list may be deleted or
     mistyped: each newly failed or unconfirmed missing replica costs one confirming GET.
     """
-    for replica_id, said_so in polled.missing.items():
+    for resource_id, said_so in polled.missing.items():
         if said_so is not None:  # asked for alone, and Tavus answered 400/404
             finish(
-                replica_id,
+                resource_id,
                 Outcome.NOT_FOUND,
                 said_so.api_message or str(said_so),
-                polled.received_at.get(replica_id),
+                polled.received_at.get(resource_id),
                 cause=said_so,
             )
             continue
         try:
-            replica = await confirm.get(replica_id)
+            resource = await confirm.get(resource_id)
         except TavusNotFoundError as error:
-            finish(replica_id, Outcome.NOT_FOUND, error.api_message or str(error), cause=error)
+            finish(resource_id, Outcome.NOT_FOUND, error.api_message or str(error), cause=error)
             continue
-        if replica is not None:
-            _settle(replica, None, observe, finish)
+        if resource is not None:
+            _settle(resource, None, observe, finish)
     single = len(polled.found) + len(polled.missing) == 1
-    for replica_id, replica in polled.found.items():
-        if replica.is_failed and not replica.failure_reason and not single:
+    for resource_id, resource in polled.found.items():
+        if resource.is_failed and not resource.failure_reason and not single:
             try:  # the list carries no error_message: read it once (verbose: with replica_type)
-                replica = await confirm.get(replica_id) or replica
+                resource = await confirm.get(resource_id) or resource
             except TavusNotFoundError:
                 pass  # keep the list's view; the failure stands without its message
-        _settle(replica, polled.received_at.get(replica_id), observe, finish)
+        _settle(resource, polled.received_at.get(resource_id), observe, finish)
 
 
 def _settle(

@@ -1,9 +1,11 @@
 """What a wait shows in the Prefect UI and to automations: events and artifacts.
 
-Written once for every kind (``core/kinds.py``); below, ``replica`` reads as ``video``
-for a video wait: events ``tavus.video.*`` about ``tavus.video.<video_id>``, artifacts
-``tavus-video-<video_id>``, ``tavus-batch-<n>-videos-<hash>``, and a batch table whose
-rows carry each video's ``hosted_url`` and ``download_url``.
+Written once for every kind: what varies (the event prefix, the extra labels, payload
+fields, table columns and details rows, what its work is called) is data on the kind, in
+the registry ``core/kinds.py``. Said below for replicas; a video wait has events
+``tavus.video.*`` about ``tavus.video.<video_id>``, artifacts ``tavus-video-<video_id>``,
+``tavus-batch-<n>-videos-<hash>``, and a batch table whose rows carry each video's
+``hosted_url`` and ``download_url``.
 
 Events (documented in the README), each about the replica as its resource, with the flow
 run attached as a related resource by Prefect, and a payload of status, progress and
@@ -52,75 +54,73 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from prefect_tavus.core.kinds import REPLICAS, SEEN_LABELS, ResourceKind, TavusResource
+from prefect_tavus.core.kinds import SEEN_LABELS, ResourceKind, TavusResource
 from prefect_tavus.core.text import format_duration, format_time, plural
 from prefect_tavus.core.waiting import Outcome, SettledOutcome, WaitResult
 
 __all__ = [
-    "EVENT_PREFIX",
     "WaitUI",
     "batch_artifact_key",
+    "details_artifact_key",
+    "event_resource",
     "progress_artifact_key",
-    "replica_artifact_key",
-    "replica_resource",
 ]
 
-EVENT_PREFIX = REPLICAS.event_prefix
-#: Batches up to this size get a markdown artifact per replica; larger ones get one only for
-#: replicas that did not complete, at most this many.
+#: Batches up to this size get a markdown artifact per replica (or video); larger ones get
+#: one only for those that did not complete, at most this many.
 PER_REPLICA_ARTIFACT_LIMIT = 25
 
 
 # --- keys --------------------------------------------------------------------------------
 
 
-def artifact_key_part(replica_id: str) -> str:
+def artifact_key_part(resource_id: str) -> str:
     """Prefect keys allow only lowercase letters, digits and dashes."""
-    return re.sub(r"[^a-z0-9-]", "-", replica_id.lower())
+    return re.sub(r"[^a-z0-9-]", "-", resource_id.lower())
 
 
-def _batch_part(replica_ids: list[str], kind: ResourceKind) -> str:
-    ids = sorted(set(replica_ids))
+def _batch_part(resource_ids: list[str], kind: ResourceKind) -> str:
+    ids = sorted(set(resource_ids))
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:8]
     return f"batch-{len(ids)}-{kind.plural_noun}-{digest}"
 
 
-def replica_artifact_key(replica_id: str, kind: ResourceKind = REPLICAS) -> str:
-    """``tavus-replica-<id>`` (``tavus-video-<id>``): its details, one history per replica."""
-    return f"tavus-{kind.noun}-" + artifact_key_part(replica_id)
+def details_artifact_key(resource_id: str, kind: ResourceKind) -> str:
+    """``tavus-replica-<id>`` (``tavus-video-<id>``): its details, one history per resource."""
+    return f"tavus-{kind.noun}-" + artifact_key_part(resource_id)
 
 
-def progress_artifact_key(replica_ids: list[str], kind: ResourceKind = REPLICAS) -> str:
+def progress_artifact_key(resource_ids: list[str], kind: ResourceKind) -> str:
     """``tavus-progress-<id>`` for one, ``tavus-progress-batch-<n>-replicas-<hash>`` for a batch."""
-    if len(set(replica_ids)) == 1:
-        return "tavus-progress-" + artifact_key_part(replica_ids[0])
-    return "tavus-progress-" + _batch_part(replica_ids, kind)
+    if len(set(resource_ids)) == 1:
+        return "tavus-progress-" + artifact_key_part(resource_ids[0])
+    return "tavus-progress-" + _batch_part(resource_ids, kind)
 
 
-def batch_artifact_key(replica_ids: list[str], kind: ResourceKind = REPLICAS) -> str:
+def batch_artifact_key(resource_ids: list[str], kind: ResourceKind) -> str:
     """``tavus-batch-<n>-replicas-<hash>``: the batch's table, stable for the same set of ids."""
-    return "tavus-" + _batch_part(replica_ids, kind)
+    return "tavus-" + _batch_part(resource_ids, kind)
 
 
 # --- events ------------------------------------------------------------------------------
 
 
-def _state_words(replica: TavusResource | None, outcome: Outcome | None = None) -> str:
+def _state_words(resource: TavusResource | None, outcome: Outcome | None = None) -> str:
     """``started, 40/100``: the status and progress as Tavus reported them."""
     if outcome is Outcome.NOT_FOUND:
         return "not found"
-    if replica is None:
+    if resource is None:
         return "not seen yet"
     return ", ".join(
-        part for part in (replica.status or "unknown status", replica.progress_text) if part
+        part for part in (resource.status or "unknown status", resource.progress_text) if part
     )
 
 
-def replica_resource(
-    replica_id: str,
-    replica: TavusResource | None,
+def event_resource(
+    resource_id: str,
+    resource: TavusResource | None,
+    kind: ResourceKind,
     outcome: Outcome | None = None,
-    kind: ResourceKind = REPLICAS,
 ) -> dict[str, str]:
     """The event resource for a replica (or video).
 
@@ -128,48 +128,42 @@ def replica_resource(
     the event feed shows, so it carries the name, status and progress of this event.
     """
     prefix = kind.event_prefix
-    name = (replica.display_name if replica else None) or replica_id
-    resource = {
-        "prefect.resource.id": f"{prefix}.{replica_id}",
-        "prefect.resource.name": f"{name} ({_state_words(replica, outcome)})",
-        f"{prefix}.id": replica_id,
+    name = (resource.display_name if resource else None) or resource_id
+    event = {
+        "prefect.resource.id": f"{prefix}.{resource_id}",
+        "prefect.resource.name": f"{name} ({_state_words(resource, outcome)})",
+        f"{prefix}.id": resource_id,
     }
     labels = {
-        f"{prefix}.name": replica.display_name if replica else None,
-        f"{prefix}.status": replica.status if replica else None,
-        f"{prefix}.progress": replica.progress_text if replica else None,
+        f"{prefix}.name": resource.display_name if resource else None,
+        f"{prefix}.status": resource.status if resource else None,
+        f"{prefix}.progress": resource.progress_text if resource else None,
+        **{
+            f"{prefix}.{label}": getattr(resource, attribute, None)
+            for label, attribute in kind.event_labels.items()
+        },
     }
-    if kind.kind == "video":  # what the next step needs: where the video is, whose it is
-        labels.update(
-            {
-                f"{prefix}.replica-id": getattr(replica, "replica_id", None),
-                f"{prefix}.hosted-url": getattr(replica, "hosted_url", None),
-            }
-        )
-    resource.update(
-        {label: value for label, value in labels.items() if value}
-    )  # labels are strings
-    return resource
+    event.update({label: value for label, value in labels.items() if value})  # strings only
+    return event
 
 
 def _payload(
-    replica_id: str,
-    replica: TavusResource | None,
+    resource_id: str,
+    resource: TavusResource | None,
+    kind: ResourceKind,
     error_message: str | None = None,
-    kind: ResourceKind = REPLICAS,
 ) -> dict[str, Any]:
     payload = {
-        kind.id_field: replica_id,
-        "status": replica.status if replica else None,
-        kind.progress_field: replica.progress_text if replica else None,
-        "progress_percent": replica.progress_percent if replica else None,
+        kind.id_field: resource_id,
+        "status": resource.status if resource else None,
+        kind.progress_field: resource.progress_text if resource else None,
+        "progress_percent": resource.progress_percent if resource else None,
         "error_message": error_message
         if error_message is not None
-        else (replica.failure_reason if replica else None),
+        else (resource.failure_reason if resource else None),
     }
-    if kind.kind == "video":
-        for field in ("replica_id", "video_name", "hosted_url", "download_url", "stream_url"):
-            payload[field] = getattr(replica, field, None)
+    for field in kind.payload_fields:
+        payload[field] = getattr(resource, field, None)
     return payload
 
 
@@ -197,7 +191,7 @@ def _progress(outcome: SettledOutcome) -> str | None:
     return outcome.resource.progress_text if outcome.resource else None
 
 
-def _verdict(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> str:
+def _verdict(outcome: SettledOutcome, kind: ResourceKind) -> str:
     """What became of it, with the progress Tavus last reported (for sentences)."""
     said = kind.verdict(outcome.outcome, _progress(outcome))
     if outcome.outcome is Outcome.NOT_FOUND and outcome.resource and _progress(outcome):
@@ -205,7 +199,7 @@ def _verdict(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> str:
     return said
 
 
-def _headline(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> str:
+def _headline(outcome: SettledOutcome, kind: ResourceKind) -> str:
     """The same, first in a description, where the UI's cards cut long text short."""
     return kind.headline(outcome.outcome, _progress(outcome))
 
@@ -220,14 +214,14 @@ class WaitUI:
 
     def __init__(
         self,
-        replica_ids: list[str],
-        kind: ResourceKind = REPLICAS,
+        ids: list[str],
+        kind: ResourceKind,
         logger: logging.LoggerAdapter | logging.Logger | None = None,
     ) -> None:
-        self.replica_ids = replica_ids
+        self.ids = ids
         self.kind = kind
         self.logger = logger
-        self.single = len(set(replica_ids)) == 1
+        self.single = len(set(ids)) == 1
         self._bands: dict[str, tuple[str, int]] = {}
         self._settled: set[str] = set()
         self._progress_artifact: UUID | None = None
@@ -245,8 +239,8 @@ class WaitUI:
         self._bands[replica.resource_id] = band
         emit_event(
             self.kind.event_name("progress"),
-            resource=replica_resource(replica.resource_id, replica, kind=self.kind),
-            payload=_payload(replica.resource_id, replica, kind=self.kind),
+            resource=event_resource(replica.resource_id, replica, self.kind),
+            payload=_payload(replica.resource_id, replica, self.kind),
         )
 
     def settled(self, outcome: SettledOutcome) -> None:
@@ -254,11 +248,11 @@ class WaitUI:
         self._settled.add(outcome.resource_id)
         emit_event(
             self.kind.event_name(outcome.outcome),
-            resource=replica_resource(
-                outcome.resource_id, outcome.resource, outcome.outcome, self.kind
+            resource=event_resource(
+                outcome.resource_id, outcome.resource, self.kind, outcome.outcome
             ),
             payload={
-                **_payload(outcome.resource_id, outcome.resource, outcome.error_message, self.kind),
+                **_payload(outcome.resource_id, outcome.resource, self.kind, outcome.error_message),
                 "outcome": outcome.outcome.value,
             },
         )
@@ -275,11 +269,11 @@ class WaitUI:
 
     def _progress_description(self) -> str:
         kind = self.kind
-        what = "Training" if kind.kind == "replica" else "Generation"
+        what = kind.work
         if self.single:
-            return f"{what} progress of {kind.noun} {self.replica_ids[0]}, as Tavus reports it"
+            return f"{what} progress of {kind.noun} {self.ids[0]}, as Tavus reports it"
         return (
-            f"Mean {what.lower()} progress of {kind.count(len(self.replica_ids))}, each as Tavus "
+            f"Mean {what.lower()} progress of {kind.count(len(self.ids))}, each as Tavus "
             f"reports it (a completed {kind.noun} counts 100)"
         )
 
@@ -293,13 +287,13 @@ class WaitUI:
         with the outcome in its ``description``.
         """
         percent = round(max(0.0, min(100.0, percent)), 1)
-        if not final and (percent == self._last_progress or self._settled >= set(self.replica_ids)):
+        if not final and (percent == self._last_progress or self._settled >= set(self.ids)):
             return
         try:
             if self._progress_artifact is None:
                 self._progress_artifact = await acreate_progress_artifact(
                     percent,
-                    key=progress_artifact_key(self.replica_ids, self.kind),
+                    key=progress_artifact_key(self.ids, self.kind),
                     description=description or self._progress_description(),
                 )
             else:
@@ -322,14 +316,14 @@ class WaitUI:
         try:
             for outcome in _worth_a_details_artifact(result):
                 await acreate_markdown_artifact(
-                    markdown=_replica_markdown(outcome, result, kind),
-                    key=replica_artifact_key(outcome.resource_id, kind),
+                    markdown=_details_markdown(outcome, result, kind),
+                    key=details_artifact_key(outcome.resource_id, kind),
                     description=f"{_headline(outcome, kind)}: Tavus {kind.noun} {_who(outcome)}",
                 )
             if not self.single:
                 await acreate_table_artifact(
                     table=[_row(outcome, kind) for outcome in result.results],
-                    key=batch_artifact_key(self.replica_ids, kind),
+                    key=batch_artifact_key(self.ids, kind),
                     description=_table_description(result, kind),
                 )
         except Exception as exc:
@@ -343,7 +337,7 @@ def _worth_a_details_artifact(result: WaitResult) -> list[SettledOutcome]:
     return result.not_completed[:PER_REPLICA_ARTIFACT_LIMIT]
 
 
-def _final_progress_description(result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
+def _final_progress_description(result: WaitResult, kind: ResourceKind) -> str:
     """Verdict first (cards show one line): ``Failed at 40/100: replica 'Broken take' (r…), ...``."""
     if len(result.results) == 1:
         (outcome,) = result.results
@@ -354,7 +348,7 @@ def _final_progress_description(result: WaitResult, kind: ResourceKind = REPLICA
     )
 
 
-def _table_description(result: WaitResult, kind: ResourceKind = REPLICAS) -> str:
+def _table_description(result: WaitResult, kind: ResourceKind) -> str:
     text = (
         f"{_counts(result)}: Tavus batch of {kind.count(len(result.results))}, waited "
         f"{format_duration(result.elapsed_seconds)}, {plural(result.requests, 'request')}."
@@ -373,7 +367,7 @@ def _table_description(result: WaitResult, kind: ResourceKind = REPLICAS) -> str
     return text
 
 
-def _row(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> dict[str, Any]:
+def _row(outcome: SettledOutcome, kind: ResourceKind) -> dict[str, Any]:
     resource = outcome.resource
     row: dict[str, Any] = {
         kind.id_field: outcome.resource_id,
@@ -381,19 +375,16 @@ def _row(outcome: SettledOutcome, kind: ResourceKind = REPLICAS) -> dict[str, An
         "outcome": outcome.outcome.value,
         "status": resource.status if resource else None,
     }
-    if kind.kind == "replica":
-        row["progress"] = resource.progress_text if resource else None
+    for column, attribute in kind.table_columns:
+        row[column] = getattr(resource, attribute, None)
     row["error_message"] = outcome.error_message
     row["seen_finished_after_s"] = round(outcome.seen_finished_after_seconds or 0, 1)
-    if kind.kind == "video":  # where the video is (long, so last): what the pipeline writes back
-        row["hosted_url"] = getattr(resource, "hosted_url", None)
-        row["download_url"] = getattr(resource, "download_url", None)
+    for column, attribute in kind.table_links:  # long URLs last: what a pipeline writes back
+        row[column] = getattr(resource, attribute, None)
     return row
 
 
-def _replica_markdown(
-    outcome: SettledOutcome, result: WaitResult, kind: ResourceKind = REPLICAS
-) -> str:
+def _details_markdown(outcome: SettledOutcome, result: WaitResult, kind: ResourceKind) -> str:
     """Its details: what Tavus said about it and what the wait saw.
 
     A two-column table headed by its id; rows Tavus left empty are left out.
@@ -407,7 +398,7 @@ def _replica_markdown(
     waited = outcome.seen_finished_after_seconds
     batch = len(result.results) > 1
     rows = [("Name", name), ("Status", resource.status if resource else None)]
-    rows += _DETAIL_ROWS[kind.kind](resource) if resource is not None else []
+    rows += kind.detail_rows(resource) if resource is not None else []
     rows += [
         (SEEN_LABELS[outcome.outcome], format_time(outcome.seen_finished_at)),
         ("Time waited", format_duration(waited if waited is not None else result.elapsed_seconds)),
@@ -421,28 +412,3 @@ def _replica_markdown(
         f"| {_md(label)} | {_md(value)} |" for label, value in rows if value not in (None, "")
     ]
     return "\n".join(lines) + "\n"
-
-
-def _replica_rows(replica: Any) -> list[tuple[str, Any]]:
-    return [
-        ("Training progress", replica.training_progress),
-        ("Type", replica.replica_type),
-        ("Model", replica.model_name),
-        ("Created", format_time(replica.created_at)),
-        ("Last updated by Tavus", format_time(replica.updated_at)),
-        ("Thumbnail", replica.thumbnail_video_url),
-    ]
-
-
-def _video_rows(video: Any) -> list[tuple[str, Any]]:
-    return [
-        ("Replica", video.replica_id),
-        ("Hosted URL", video.hosted_url),
-        ("Download URL", video.download_url),
-        ("Stream URL", video.stream_url),
-        ("Created", format_time(video.created_at)),
-        ("Last updated by Tavus", format_time(video.updated_at)),
-    ]
-
-
-_DETAIL_ROWS = {"replica": _replica_rows, "video": _video_rows}

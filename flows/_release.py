@@ -32,7 +32,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import Pause
 from prefect.flow_runs import asuspend_flow_run
 
-from prefect_tavus.core.kinds import REPLICAS, ResourceKind
+from prefect_tavus.core.kinds import ResourceKind
 from prefect_tavus.core.text import printable
 from prefect_tavus.suspension import SuspendedWait, record_waiting
 
@@ -55,9 +55,7 @@ def release_blocker() -> str | None:
     return None
 
 
-def already_reported(
-    flow_run: Any, ids: Sequence[str], kind: ResourceKind = REPLICAS
-) -> frozenset[str]:
+def already_reported(flow_run: Any, ids: Sequence[str], kind: ResourceKind) -> frozenset[str]:
     """Replicas (or videos) that an earlier life of this run saw finish and reported
     (events, logs).
 
@@ -81,7 +79,7 @@ class WorkerRelease:
     """
 
     def __init__(
-        self, flow_run_id: UUID, logger: Logger | LoggerAdapter, kind: ResourceKind = REPLICAS
+        self, flow_run_id: UUID, logger: Logger | LoggerAdapter, kind: ResourceKind
     ) -> None:
         self.flow_run_id = flow_run_id
         self.logger = logger
@@ -95,7 +93,7 @@ class WorkerRelease:
         wanted: bool,
         flow_run_id: UUID | None,
         logger: Logger | LoggerAdapter,
-        kind: ResourceKind = REPLICAS,
+        kind: ResourceKind,
     ) -> WorkerRelease | None:
         """A releaser when ``wanted`` and possible; else None, with one WARNING if wanted."""
         if not wanted:
@@ -119,7 +117,12 @@ class WorkerRelease:
         try:
             async with get_prefect_client() as prefect:
                 await record_waiting(
-                    prefect, self.flow_run_id, list(pending), deadline, checked_at, self.kind.kind
+                    prefect,
+                    self.flow_run_id,
+                    list(pending),
+                    deadline,
+                    checked_at,
+                    kind=self.kind.kind,
                 )
         except Exception as exc:
             self._failed("record the wait on its flow run", exc)
@@ -127,7 +130,7 @@ class WorkerRelease:
         count = len(pending)
         self.logger.info(
             "Releasing the worker: %s still %s. The run is suspended until "
-            "Tavus's callback or the resume-replica-waits sweep resumes it (at the latest "
+            "Tavus's callback or the resume-waits sweep resumes it (at the latest "
             "when its deadline passes, in %.0f min).",
             self.kind.count(count),
             self.kind.doing,

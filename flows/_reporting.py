@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from prefect.logging import get_run_logger
 
 from prefect_tavus.core import PrefectAPITransientError, TavusError
-from prefect_tavus.core.kinds import REPLICAS, ResourceKind, TavusResource
+from prefect_tavus.core.kinds import ResourceKind, TavusResource
 from prefect_tavus.core.text import format_duration as _fmt_seconds
 from prefect_tavus.core.text import plural, printable
 from prefect_tavus.core.waiting import Outcome, SettledOutcome, WaitResult
@@ -28,14 +28,12 @@ PER_REPLICA_LOG_LIMIT = 10
 class WaitReporter:
     """The log lines of one wait."""
 
-    def __init__(
-        self, replica_ids: list[str], kind: ResourceKind = REPLICAS, *, heartbeat_seconds: float
-    ) -> None:
+    def __init__(self, ids: list[str], kind: ResourceKind, *, heartbeat_seconds: float) -> None:
         self.logger = get_run_logger()
         self.kind = kind
-        self.replica_ids = replica_ids
+        self.ids = ids
         self.heartbeat_seconds = heartbeat_seconds
-        self.per_replica = len(replica_ids) <= PER_REPLICA_LOG_LIMIT
+        self.per_resource = len(ids) <= PER_REPLICA_LOG_LIMIT
         self._last_info = time.monotonic()
         self._last_summary: tuple[int, ...] | None = None
 
@@ -47,11 +45,7 @@ class WaitReporter:
 
     def started(self, *, deadline_in: float, resumed_after: float) -> None:
         kind = self.kind
-        what = (
-            f"{kind.noun} {self.replica_ids[0]}"
-            if len(self.replica_ids) == 1
-            else kind.count(len(self.replica_ids))
-        )
+        what = f"{kind.noun} {self.ids[0]}" if len(self.ids) == 1 else kind.count(len(self.ids))
         resumed = (
             f" (resuming a wait started {_fmt_seconds(resumed_after)} ago)"
             if resumed_after > 1
@@ -67,7 +61,7 @@ class WaitReporter:
 
     def changed(self, resource: TavusResource, previous: TavusResource | None) -> None:
         """A replica's (or video's) status or progress moved."""
-        if not self.per_replica:
+        if not self.per_resource:
             return
         if previous is None:
             self._info("%s %s", self.kind.title, resource.describe())
@@ -88,7 +82,7 @@ class WaitReporter:
         self, pending: Iterable[TavusResource | None], finished: list[SettledOutcome]
     ) -> None:
         """For large batches: one line when the counts or the median progress move."""
-        if self.per_replica:
+        if self.per_resource:
             return
         progress = [
             r.progress_percent for r in pending if r is not None and r.progress_percent is not None
@@ -102,17 +96,17 @@ class WaitReporter:
         self._info(
             "%d/%d finished (%d completed, %d failed, %d not found); %d %s%s.",
             len(finished),
-            len(self.replica_ids),
+            len(self.ids),
             counts[Outcome.COMPLETED],
             counts[Outcome.FAILED],
             counts[Outcome.NOT_FOUND],
-            len(self.replica_ids) - len(finished),
+            len(self.ids) - len(finished),
             self.kind.doing,
             f", median progress {median:.0f}%" if median is not None else "",
         )
 
     def finished(self, outcome: SettledOutcome) -> None:
-        if not self.per_replica:
+        if not self.per_resource:
             return
         kind, resource = self.kind, outcome.resource
         progress = resource.progress_text if resource is not None else None

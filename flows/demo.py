@@ -19,8 +19,8 @@ from prefect.client.orchestration import get_client
 
 from prefect_tavus.blocks import TavusCredentials
 from prefect_tavus.core import WaitSettings
-from prefect_tavus.flows.videos import generate_videos
-from prefect_tavus.flows.wait import wait_for_replica, wait_for_replicas
+from prefect_tavus.flows.generate import generate_videos
+from prefect_tavus.flows.replicas import wait_for_replica, wait_for_replicas
 from prefect_tavus.simulator import TavusSimulator
 
 SIM_KEY = "sim-key"

@@ -1,12 +1,12 @@
-"""``resume_replica_waits``: the sweep that resumes suspended waits (replicas and videos),
-callback or not.
+"""``resume_waits``: the sweep that resumes suspended waits (of every kind: replicas and
+videos), callback or not. ``resume_replica_waits`` is its old name, kept for deployments.
 
 Tavus's callbacks are unsigned and best effort (no retries are documented), a receiver
 can be down, and a worker behind a firewall cannot receive them at all. The sweep makes
 waits correct without them: on a schedule (``prefect.yaml``: every 10 minutes) it finds
-every suspended wait, asks Tavus about all their replicas together (one request per 100
-replicas, however many waits), and resumes each run whose replicas have all finished or
-whose deadline passed. The resumed run checks for itself, so a sweep that resumes too
+every suspended wait, asks Tavus about everything they wait for, one kind at a time and
+the way that kind's waits read many at once (replicas: one request per 100, however many
+waits), and resumes each run whose resources have all finished or whose deadline passed. The resumed run checks for itself, so a sweep that resumes too
 eagerly costs a request, never a wrong result.
 
 Safe to run twice at once (the server resumes a suspended run once; the other resume is
@@ -32,29 +32,37 @@ from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_tavus.blocks import CredentialsInput, TavusCredentials, aresolve_credentials
-from prefect_tavus.core import DEFAULT_PAGE_SIZE, TavusTransientError, count_requests
+from prefect_tavus.core import DEFAULT_PAGE_SIZE, count_requests
+from prefect_tavus.core.kinds import KINDS, ResourceKind, kind_of
 from prefect_tavus.core.text import plural, printable
-from prefect_tavus.core.video_polling import read_videos
 from prefect_tavus.suspension import SuspendedWait, find_suspended_waits, resume_if_still_waiting
 
-__all__ = ["aresume_replica_waits", "resume_replica_waits", "waits_to_resume"]
+__all__ = [
+    "aresume_replica_waits",
+    "aresume_waits",
+    "resume_replica_waits",
+    "resume_waits",
+    "waits_to_resume",
+]
 
 
 def waits_to_resume(
-    waits: list[SuspendedWait], finished: set[str] | None, now: float
+    waits: list[SuspendedWait], finished: set[tuple[str, str]] | None, now: float
 ) -> list[tuple[SuspendedWait, str]]:
-    """The waits to resume and why: every replica finished, or the deadline passed
-    (deadline-passed waits first: they are resumed before Tavus is asked anything).
+    """The waits to resume and why: everything they wait for finished, or the deadline
+    passed (deadline-passed waits first: they are resumed before Tavus is asked anything).
 
-    ``finished`` is the ids Tavus reported as completed or failed, or missing from its
+    ``finished`` is the (kind, id) pairs Tavus reported as finished, or missing from its
     answer (deleted or mistyped; the resumed run tells which); None when Tavus could not
     be asked, so that only deadlines count.
     """
     due = [(wait, "deadline passed") for wait in waits if wait.deadline_passed(now)]
     done = [
-        (wait, f"all {wait.kind}s finished")
+        (wait, f"all {kind_of(wait.kind).plural_noun} finished")
         for wait in waits
-        if not wait.deadline_passed(now) and finished is not None and wait.ids <= finished
+        if not wait.deadline_passed(now)
+        and finished is not None
+        and all((wait.kind, resource_id) in finished for resource_id in wait.ids)
     ]
     return due + done
 
@@ -71,56 +79,44 @@ async def _resume(
         if await resume_if_still_waiting(prefect, wait):
             counts.resumed += 1
             logger.info(
-                "Resumed %s (%s): %s.", wait.flow_run_name, plural(len(wait.ids), wait.kind), why
+                "Resumed %s (%s): %s.",
+                wait.flow_run_name,
+                kind_of(wait.kind).count(len(wait.ids)),
+                why,
             )
         else:
             counts.already += 1
 
 
-async def _finished_replicas(
-    credentials: TavusCredentials, ids: list[str], page_size: int, logger: Any
+async def _finished(
+    credentials: TavusCredentials,
+    kind: ResourceKind[Any],
+    ids: list[str],
+    page_size: int,
+    logger: Any,
 ) -> set[str] | None:
-    """The ids among ``ids`` that Tavus reports finished (or does not report at all);
-    None when a transient fault kept Tavus from answering.
+    """The ids among ``ids`` (of ``kind``) that Tavus reports finished, or does not report
+    at all; None when a transient fault kept Tavus from answering. Read the way the wait
+    engine reads that kind (``kind.read_many``).
 
     Raises:
         TavusError: permanent (key refused...). The caller re-raises it after the
             deadline-passed waits were resumed.
     """
-    finished = set(ids)
-    try:
-        async for replica in credentials.get_client().iter_replicas(
-            replica_ids=ids, page_size=page_size
-        ):
-            if replica.replica_id in finished and not replica.is_terminal:
-                finished.discard(replica.replica_id)
-    except TavusTransientError as exc:
-        logger.warning(
-            "Could not ask Tavus about %s (%s); only deadlines count this time.",
-            plural(len(ids), "replica"),
-            printable(exc, 300),
-        )
-        return None
-    return finished
-
-
-async def _finished_videos(
-    credentials: TavusCredentials, ids: list[str], logger: Any
-) -> set[str] | None:
-    """As :func:`_finished_replicas`, for videos: read the cheapest way the wait engine
-    reads them (``core/video_polling.py``)."""
-    polled = await read_videos(credentials.get_client(), ids)
+    polled = await kind.read_many(credentials.get_client(), ids, page_size)
     if polled.failed is not None:
         logger.warning(
             "Could not ask Tavus about %s (%s); only deadlines count this time.",
-            plural(len(ids), "video"),
+            kind.count(len(ids)),
             printable(polled.failed, 300),
         )
         return None
     return {
-        video_id
-        for video_id in ids
-        if video_id in polled.missing or polled.found[video_id].is_terminal
+        resource_id
+        for resource_id in ids
+        if resource_id in polled.missing
+        or resource_id not in polled.found
+        or polled.found[resource_id].is_terminal
     }
 
 
@@ -139,8 +135,7 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
     counts = _Counts()
     permanent: Exception | None = None
     requests = [0]
-    replicas: list[str] = []
-    videos: list[str] = []
+    checked: dict[str, list[str]] = {kind.kind: [] for kind in KINDS}
     async with get_prefect_client() as prefect:
         waits = await find_suspended_waits(prefect, on_unreadable=skip)
         now = time.time()
@@ -148,42 +143,48 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
         await _resume(
             prefect, [(w, why) for w, why in waits_to_resume(waits, None, now)], counts, logger
         )
-        training = [wait for wait in waits if not wait.deadline_passed(now)]
+        going = [wait for wait in waits if not wait.deadline_passed(now)]
         credentials: TavusCredentials | None = None
         if waits:
             try:  # a block that cannot be loaded fails the sweep, after the deadlines
                 credentials = await aresolve_credentials(tavus_credentials)
             except Exception as exc:
                 permanent = exc
-        if training and credentials is not None:
-            replicas = sorted(set().union(*(wait.replica_ids for wait in training)))
-            videos = sorted(set().union(*(wait.video_ids for wait in training)))
-            finished: set[str] | None = set()
+        if going and credentials is not None:
+            finished: set[tuple[str, str]] | None = set()
             with count_requests() as requests:
                 try:
-                    if replicas:
-                        finished = await _finished_replicas(
-                            credentials, replicas, page_size, logger
-                        )
-                    if videos and finished is not None:
-                        found = await _finished_videos(credentials, videos, logger)
-                        finished = None if found is None else finished | found
+                    for kind in KINDS:
+                        ids = sorted(set().union(*(wait.ids_of(kind.kind) for wait in going)))
+                        checked[kind.kind] = ids
+                        if not ids or finished is None:
+                            continue
+                        found = await _finished(credentials, kind, ids, page_size, logger)
+                        if found is None:
+                            finished = None
+                        else:
+                            finished |= {(kind.kind, resource_id) for resource_id in found}
                 except Exception as exc:
                     permanent, finished = exc, None
             chosen = [
                 (w, why)
-                for w, why in waits_to_resume(training, finished, now)
+                for w, why in waits_to_resume(going, finished, now)
                 if why != "deadline passed"
             ]
             await _resume(prefect, chosen, counts, logger)
     if not waits and not unreadable:
         logger.info("No suspended waits.")
     else:
+        # The first kind always (``0 replicas``), the others when there are any.
+        on = [
+            kind.count(len(checked[kind.kind]))
+            for position, kind in enumerate(KINDS)
+            if position == 0 or checked[kind.kind]
+        ]
         logger.info(
             "Sweep: %s on %s, %s to Tavus; resumed %d%s%s.",
             plural(len(waits), "suspended wait"),
-            plural(len(replicas), "replica")
-            + (f" and {plural(len(videos), 'video')}" if videos else ""),
+            " and ".join(on),
             plural(requests[0], "request"),
             counts.resumed,
             f" ({counts.already} already resumed or no longer suspended)" if counts.already else "",
@@ -193,8 +194,7 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
         raise permanent
     return {
         "suspended_waits": len(waits),
-        "replicas_checked": len(replicas),
-        "videos_checked": len(videos),
+        **{f"{kind.plural_noun}_checked": len(checked[kind.kind]) for kind in KINDS},
         "requests": requests[0],
         "resumed": counts.resumed,
         "already_resumed": counts.already,
@@ -202,44 +202,74 @@ async def _sweep(tavus_credentials: CredentialsInput, page_size: int) -> dict[st
     }
 
 
-_DOC = """Resume the suspended replica and video waits that have something to report.
-
-    Finds every wait suspended with ``release_worker=True``, asks Tavus about all their
-    replicas in one batch (one request per 100) and their videos the way video waits
-    read them (list pages or GETs), and resumes the runs whose replicas or videos
-    have all finished, or whose deadline passed (the resumed wait then fails with
-    ``ReplicaWaitTimeoutError``). Deploy it on a schedule (``prefect.yaml`` runs it every
-    10 minutes): with it, waits need no callback at all, at the cost of up to one
-    interval of delay. Run one per Tavus API key (block).
-
-    Args:
-        tavus_credentials: the block (or a saved block's name) whose key can read the
-            replicas being waited for.
-        page_size: replicas per request (Tavus's list filter; 100).
-
-    Returns:
-        Counts: ``suspended_waits``, ``replicas_checked``, ``videos_checked``, ``requests``, ``resumed``,
-        ``already_resumed`` (by a concurrent sweep or the callback receiver) and
-        ``unreadable`` (records skipped with a WARNING).
-
-    Raises:
-        TavusAuthenticationError (or another permanent error, such as a block name that
-        does not exist): after the waits whose deadline passed were resumed.
-    """
+_DESCRIPTION = "Resume the suspended waits (replicas, videos) that have something to report."
 
 
-@flow(name="resume-replica-waits", description=_DOC.split("\n")[0])
-def resume_replica_waits(
+@flow(name="resume-waits", description=_DESCRIPTION)
+def resume_waits(
     tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
 ) -> dict[str, Any]:
+    """Resume the suspended waits (replicas, videos) that have something to report.
+
+    Finds every wait suspended with ``release_worker=True``, asks Tavus about everything
+    they wait for, one kind at a time the way that kind's waits read many at once
+    (replicas: one request per 100; videos: list pages or GETs), and resumes the runs
+    whose replicas or videos have all finished, or whose deadline passed (the resumed
+    wait then fails with its kind's ``WaitTimeoutError``). Deploy it on a schedule
+    (``prefect.yaml`` runs it every 10 minutes): with it, waits need no callback at all,
+    at the cost of up to one interval of delay. Run one per Tavus API key (block).
+
+    Args:
+        tavus_credentials: the block (or a saved block's name) whose key can read what
+            the waits wait for.
+        page_size: resources per list request (100).
+
+    Returns:
+        Counts: ``suspended_waits``, ``replicas_checked``, ``videos_checked`` (one
+        ``<kind>s_checked`` per kind), ``requests``, ``resumed``, ``already_resumed`` (by
+        a concurrent sweep or the callback receiver) and ``unreadable`` (records skipped
+        with a WARNING).
+
+    Raises:
+        TavusAuthenticationError: the key was refused (or another permanent error, such
+            as a block name that does not exist): raised after the waits whose deadline
+            passed were resumed.
+    """
     return run_coro_as_sync(_sweep(tavus_credentials, page_size))
 
 
-@flow(name="resume-replica-waits", description=_DOC.split("\n")[0])
-async def aresume_replica_waits(
+@flow(name="resume-waits", description=_DESCRIPTION)
+async def aresume_waits(
     tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
 ) -> dict[str, Any]:
+    """Async twin of :func:`resume_waits`: the same arguments, result and errors."""
     return await _sweep(tavus_credentials, page_size)
 
 
-resume_replica_waits.__doc__ = aresume_replica_waits.__doc__ = _DOC
+@flow(name="resume-replica-waits", description=_DESCRIPTION)
+def resume_replica_waits(
+    tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
+) -> dict[str, Any]:
+    """:func:`resume_waits` under its old name and flow name (``resume-replica-waits``), so
+    deployments made from ``flows/sweep.py:resume_replica_waits`` keep working. It resumes
+    video waits too. New deployments use ``resume_waits``.
+
+    Args:
+        tavus_credentials: as for :func:`resume_waits`.
+        page_size: as for :func:`resume_waits`.
+
+    Returns:
+        The counts :func:`resume_waits` returns.
+
+    Raises:
+        TavusAuthenticationError: as for :func:`resume_waits`.
+    """
+    return run_coro_as_sync(_sweep(tavus_credentials, page_size))
+
+
+@flow(name="resume-replica-waits", description=_DESCRIPTION)
+async def aresume_replica_waits(
+    tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_PAGE_SIZE
+) -> dict[str, Any]:
+    """Async twin of :func:`resume_replica_waits` (the old name of :func:`aresume_waits`)."""
+    return await _sweep(tavus_credentials, page_size)

@@ -67,20 +67,7 @@ async def _get_replica(
 async def aget_replica(
     replica_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
 ) -> Replica:
-    """Fetch one replica (``GET /v2/replicas/{replica_id}``).
-
-    Args:
-        replica_id: the replica's id, e.g. ``"rf4e9d9790f0"``. Checked before any request.
-        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
-            to use ``TAVUS_API_KEY``.
-        verbose: also return ``replica_type``.
-
-    Raises:
-        InvalidReplicaIdError: the id is empty, not a string, or path-like.
-        TavusAuthenticationError: the key was refused (no retry).
-        TavusNotFoundError: no such replica for this key (no retry).
-        TavusTransientError: still failing after the retries.
-    """
+    """Async twin of :func:`get_replica`: the same arguments, result and errors."""
     return await _get_replica(replica_id, tavus_credentials, verbose)
 
 
@@ -89,7 +76,23 @@ async def aget_replica(
 def get_replica(
     replica_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
 ) -> Replica:
-    """Fetch one replica (``GET /v2/replicas/{replica_id}``). Sync twin of ``aget_replica``."""
+    """Fetch one replica (``GET /v2/replicas/{replica_id}``).
+
+    Args:
+        replica_id: the replica's id, e.g. ``"rf4e9d9790f0"``. Checked before any request.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        verbose: also return ``replica_type``.
+
+    Returns:
+        The replica as Tavus reports it (unknown fields kept).
+
+    Raises:
+        InvalidReplicaIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such replica for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     return run_coro_as_sync(_get_replica(replica_id, tavus_credentials, verbose))
 
 
@@ -129,12 +132,7 @@ async def alist_replicas(
     model_name: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> list[Replica]:
-    """List replicas (``GET /v2/replicas``), following every page.
-
-    With ``replica_ids`` only those are asked for, ``page_size`` at a time: one request
-    reports on up to ``page_size`` replicas. Ids Tavus does not know are simply absent.
-    List items carry no ``error_message`` or ``updated_at``; use ``get_replica`` for those.
-    """
+    """Async twin of :func:`list_replicas`: the same arguments, result and errors."""
     return await _list_replicas(
         tavus_credentials, replica_ids, verbose, replica_type, model_name, page_size
     )
@@ -150,7 +148,29 @@ def list_replicas(
     model_name: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> list[Replica]:
-    """List replicas, following every page. Sync twin of ``alist_replicas``."""
+    """List replicas (``GET /v2/replicas``), following every page.
+
+    With ``replica_ids`` only those are asked for, ``page_size`` at a time: one request
+    reports on up to ``page_size`` replicas. Ids Tavus does not know are simply absent.
+    List items carry no ``error_message`` or ``updated_at``; use ``get_replica`` for those.
+
+    Args:
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        replica_ids: only these replicas (checked before any request); None for all.
+        verbose: also return ``replica_type``.
+        replica_type: only ``user`` or ``system`` replicas.
+        model_name: only replicas of this model.
+        page_size: replicas per request (100).
+
+    Returns:
+        The replicas, in Tavus's order.
+
+    Raises:
+        InvalidReplicaIdError: an id in ``replica_ids`` is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     return run_coro_as_sync(
         _list_replicas(tavus_credentials, replica_ids, verbose, replica_type, model_name, page_size)
     )
@@ -182,12 +202,7 @@ async def acreate_replica(
     voice_name: str | None = None,
     properties: dict[str, Any] | None = None,
 ) -> CreatedReplica:
-    """Start training a replica (``POST /v2/replicas``); returns its id right away.
-
-    Training takes hours; follow with ``wait_for_replica``, or use
-    ``create_replica_and_wait``, which never trains twice when its run is retried.
-    Not retried: a retried POST would train (and bill) a second replica.
-    """
+    """Async twin of :func:`create_replica`: the same arguments, result and errors."""
     return await _create_replica(
         tavus_credentials,
         train_video_url=train_video_url,
@@ -219,7 +234,33 @@ def create_replica(
     voice_name: str | None = None,
     properties: dict[str, Any] | None = None,
 ) -> CreatedReplica:
-    """Start training a replica. Sync twin of ``acreate_replica``."""
+    """Start training a replica (``POST /v2/replicas``); returns its id right away.
+
+    Training takes hours; follow with ``wait_for_replica``, or use
+    ``create_replica_and_wait``, which never trains twice when its run is retried.
+    Not retried: a retried POST would train (and bill) a second replica.
+
+    Args:
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        train_video_url: the training video (public direct link, H.264, at most 750 MB).
+        consent_video_url: the consent video of a personal replica.
+        replica_name: the replica's name.
+        model_name: ``phoenix-3``, ``phoenix-4``...; Tavus's default when None.
+        callback_url: where Tavus POSTs when training ends.
+        train_image_url: a training image (with ``voice_name``) instead of a video.
+        voice_name: the voice of an image-trained replica.
+        properties: further create fields, sent as given.
+
+    Returns:
+        ``CreatedReplica``: the new replica's id and its first status.
+
+    Raises:
+        InvalidReplicaRequestError: a bad field, named; nothing was sent.
+        TavusAuthenticationError: the key was refused.
+        TavusRequestError: Tavus refused the request.
+        TavusTransientError: no usable answer; the replica may have been created.
+    """
     return run_coro_as_sync(
         _create_replica(
             tavus_credentials,
@@ -251,7 +292,7 @@ async def _rename_replica(
 async def arename_replica(
     replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Rename a replica (``PATCH /v2/replicas/{replica_id}/name``)."""
+    """Async twin of :func:`rename_replica`: the same arguments, result and errors."""
     await _rename_replica(replica_id, replica_name, tavus_credentials)
 
 
@@ -260,7 +301,20 @@ async def arename_replica(
 def rename_replica(
     replica_id: str, replica_name: str, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Rename a replica. Sync twin of ``arename_replica``."""
+    """Rename a replica (``PATCH /v2/replicas/{replica_id}/name``).
+
+    Args:
+        replica_id: the replica's id. Checked before any request.
+        replica_name: its new name.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+
+    Raises:
+        InvalidReplicaIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such replica for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     run_coro_as_sync(_rename_replica(replica_id, replica_name, tavus_credentials))
 
 
@@ -275,10 +329,7 @@ async def _delete_replica(replica_id: str, hard: bool, tavus_credentials: Creden
 async def adelete_replica(
     replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Delete a replica (``DELETE /v2/replicas/{replica_id}``).
-
-    ``hard=True`` is irrevocable and also deletes the training footage.
-    """
+    """Async twin of :func:`delete_replica`: the same arguments, result and errors."""
     await _delete_replica(replica_id, hard, tavus_credentials)
 
 
@@ -287,5 +338,18 @@ async def adelete_replica(
 def delete_replica(
     replica_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Delete a replica. Sync twin of ``adelete_replica``."""
+    """Delete a replica (``DELETE /v2/replicas/{replica_id}``).
+
+    Args:
+        replica_id: the replica's id. Checked before any request.
+        hard: delete irrevocably, training footage included.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+
+    Raises:
+        InvalidReplicaIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such replica for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     run_coro_as_sync(_delete_replica(replica_id, hard, tavus_credentials))

@@ -63,23 +63,7 @@ async def _create_video(
 async def acreate_video(
     request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput = None
 ) -> Video:
-    """Start rendering a video (``POST /v2/videos``); returns it ``queued`` right away.
-
-    Not retried: a retried POST would render (and bill) a second video. A lost answer
-    fails with a :class:`~prefect_tavus.core.TavusTransientError` whose
-    ``may_have_taken_effect`` is True: look at the account's videos before creating again.
-
-    Args:
-        request: a ``VideoCreateRequest``, or its fields as a dict.
-        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
-            to use ``TAVUS_API_KEY``.
-
-    Raises:
-        InvalidVideoRequestError: a bad field, named; nothing was sent.
-        TavusAuthenticationError: the key was refused.
-        TavusRequestError: Tavus refused the request (e.g. an unknown replica).
-        TavusTransientError: no usable answer; the video may have been created.
-    """
+    """Async twin of :func:`create_video`: the same arguments, result and errors."""
     return await _create_video(request, tavus_credentials)
 
 
@@ -93,7 +77,26 @@ async def acreate_video(
 def create_video(
     request: VideoCreateRequest | dict[str, Any], tavus_credentials: CredentialsInput = None
 ) -> Video:
-    """Start rendering a video. Sync twin of ``acreate_video``."""
+    """Start rendering a video (``POST /v2/videos``); returns it ``queued`` right away.
+
+    Not retried: a retried POST would render (and bill) a second video. A lost answer
+    fails with a :class:`~prefect_tavus.core.TavusTransientError` whose
+    ``may_have_taken_effect`` is True: look at the account's videos before creating again.
+
+    Args:
+        request: a ``VideoCreateRequest``, or its fields as a dict.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+
+    Returns:
+        The new ``Video``, ``queued``.
+
+    Raises:
+        InvalidVideoRequestError: a bad field, named; nothing was sent.
+        TavusAuthenticationError: the key was refused.
+        TavusRequestError: Tavus refused the request (e.g. an unknown replica).
+        TavusTransientError: no usable answer; the video may have been created.
+    """
     return run_coro_as_sync(_create_video(request, tavus_credentials))
 
 
@@ -111,20 +114,7 @@ async def _get_video(video_id: str, tavus_credentials: CredentialsInput, verbose
 async def aget_video(
     video_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
 ) -> Video:
-    """Fetch one video (``GET /v2/videos/{video_id}``).
-
-    Args:
-        video_id: the video's id, e.g. ``"abcd123"``. Checked before any request.
-        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
-            to use ``TAVUS_API_KEY``.
-        verbose: also return the thumbnails.
-
-    Raises:
-        InvalidVideoIdError: the id is empty, not a string, or path-like.
-        TavusAuthenticationError: the key was refused (no retry).
-        TavusNotFoundError: no such video for this key (no retry).
-        TavusTransientError: still failing after the retries.
-    """
+    """Async twin of :func:`get_video`: the same arguments, result and errors."""
     return await _get_video(video_id, tavus_credentials, verbose)
 
 
@@ -133,7 +123,23 @@ async def aget_video(
 def get_video(
     video_id: str, tavus_credentials: CredentialsInput = None, verbose: bool = False
 ) -> Video:
-    """Fetch one video. Sync twin of ``aget_video``."""
+    """Fetch one video (``GET /v2/videos/{video_id}``).
+
+    Args:
+        video_id: the video's id, e.g. ``"abcd123"``. Checked before any request.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        verbose: also return the thumbnails.
+
+    Returns:
+        The video as Tavus reports it (unknown fields kept).
+
+    Raises:
+        InvalidVideoIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such video for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     return run_coro_as_sync(_get_video(video_id, tavus_credentials, verbose))
 
 
@@ -152,12 +158,7 @@ async def _list_videos(tavus_credentials: CredentialsInput, page_size: int) -> l
 async def alist_videos(
     tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_VIDEO_PAGE_SIZE
 ) -> list[Video]:
-    """List the account's videos (``GET /v2/videos``), following every page.
-
-    Pages are followed until Tavus's ``total_count`` is covered, whatever page size it
-    really answers with; the order is Tavus's, which it does not document. A retry lists
-    from the first page again. There is no id filter: use ``get_video`` for one video.
-    """
+    """Async twin of :func:`list_videos`: the same arguments, result and errors."""
     return await _list_videos(tavus_credentials, page_size)
 
 
@@ -166,7 +167,25 @@ async def alist_videos(
 def list_videos(
     tavus_credentials: CredentialsInput = None, page_size: int = DEFAULT_VIDEO_PAGE_SIZE
 ) -> list[Video]:
-    """List the account's videos, following every page. Sync twin of ``alist_videos``."""
+    """List the account's videos (``GET /v2/videos``), following every page.
+
+    Pages are followed until Tavus's ``total_count`` is covered, whatever page size it
+    really answers with; the order is Tavus's, which it does not document. A retry lists
+    from the first page again. There is no id filter: use ``get_video`` for one video.
+
+    Args:
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+        page_size: videos per request.
+
+    Returns:
+        Every video of the account, in Tavus's order.
+
+    Raises:
+        ValueError: ``page_size`` is not a positive integer.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     return run_coro_as_sync(_list_videos(tavus_credentials, page_size))
 
 
@@ -186,7 +205,7 @@ async def _rename_video(
 async def arename_video(
     video_id: str, video_name: str, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Rename a video (``PATCH /v2/videos/{video_id}/name``)."""
+    """Async twin of :func:`rename_video`: the same arguments, result and errors."""
     await _rename_video(video_id, video_name, tavus_credentials)
 
 
@@ -195,7 +214,20 @@ async def arename_video(
 def rename_video(
     video_id: str, video_name: str, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Rename a video. Sync twin of ``arename_video``."""
+    """Rename a video (``PATCH /v2/videos/{video_id}/name``).
+
+    Args:
+        video_id: the video's id. Checked before any request.
+        video_name: its new name.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+
+    Raises:
+        InvalidVideoIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such video for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     run_coro_as_sync(_rename_video(video_id, video_name, tavus_credentials))
 
 
@@ -210,7 +242,7 @@ async def _delete_video(video_id: str, hard: bool, tavus_credentials: Credential
 async def adelete_video(
     video_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Delete a video (``DELETE /v2/videos/{video_id}``). ``hard=True`` is irrevocable."""
+    """Async twin of :func:`delete_video`: the same arguments, result and errors."""
     await _delete_video(video_id, hard, tavus_credentials)
 
 
@@ -219,5 +251,18 @@ async def adelete_video(
 def delete_video(
     video_id: str, hard: bool = False, tavus_credentials: CredentialsInput = None
 ) -> None:
-    """Delete a video. Sync twin of ``adelete_video``."""
+    """Delete a video (``DELETE /v2/videos/{video_id}``).
+
+    Args:
+        video_id: the video's id. Checked before any request.
+        hard: delete irrevocably.
+        tavus_credentials: a ``TavusCredentials`` block, a saved block's name, or None
+            to use ``TAVUS_API_KEY``.
+
+    Raises:
+        InvalidVideoIdError: the id is empty, not a string, or path-like.
+        TavusAuthenticationError: the key was refused (no retry).
+        TavusNotFoundError: no such video for this key (no retry).
+        TavusTransientError: still failing after the retries.
+    """
     run_coro_as_sync(_delete_video(video_id, hard, tavus_credentials))

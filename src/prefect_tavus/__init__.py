@@ -4,8 +4,8 @@ Everything public is importable from here::
 
     from prefect_tavus import TavusCredentials, get_replica, wait_for_replica
 
-The Prefect-free core (client, ``Replica`` model, typed errors, retry policy, wait
-decisions) lives in :mod:`prefect_tavus.core` and the local Tavus simulator in
+The Prefect-free core (client, ``Replica`` and ``Video`` models, typed errors, retry
+policy, wait decisions, the registry of what a wait can wait for) lives in :mod:`prefect_tavus.core` and the local Tavus simulator in
 :mod:`prefect_tavus.simulator`; neither imports Prefect. The Prefect layer
 (:mod:`prefect_tavus.blocks`, :mod:`prefect_tavus.tasks`, :mod:`prefect_tavus.flows`) is
 loaded on first use of one of its names, so ``import prefect_tavus.core`` stays
@@ -62,6 +62,8 @@ _PREFECT_LAYER: dict[str, str] = {
             "await_for_replicas",
             "create_replica_and_wait",
             "acreate_replica_and_wait",
+            "resume_waits",
+            "aresume_waits",
             "resume_replica_waits",
             "aresume_replica_waits",
             "wait_for_video",
@@ -106,6 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         acreate_replica_and_wait,
         agenerate_videos,
         aresume_replica_waits,
+        aresume_waits,
         await_for_replica,
         await_for_replicas,
         await_for_video,
@@ -113,6 +116,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         create_replica_and_wait,
         generate_videos,
         resume_replica_waits,
+        resume_waits,
         wait_for_replica,
         wait_for_replicas,
         wait_for_video,

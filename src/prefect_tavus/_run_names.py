@@ -6,7 +6,8 @@ dashes, so a list of runs reads at a glance:
 ============================  =========================================================
 flow runs                     ``wait-for-<replica_id>``, ``wait-for-<n>-replicas``,
                               ``create-and-wait-<replica name or training file name>``,
-                              ``welcome-video-<replica_id>``
+                              ``wait-for-video-<video_id>``, ``wait-for-<n>-videos``,
+                              ``generate-videos-<replica_id>``
 task runs                     ``poll-<round>``, ``get-replica-<replica_id>``,
                               ``create-replica-<replica name or training file name>``,
                               ``list-replicas`` / ``list-<n>-replicas``,

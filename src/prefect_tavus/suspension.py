@@ -9,8 +9,8 @@ both go through this module so they agree on what a waiting run looks like:
 
 * the callback receiver (``prefect-tavus callbacks``): Tavus POSTs that a replica
   finished, and the receiver resumes the suspended runs whose record names it;
-* the sweep (``resume_replica_waits``), on a schedule: it asks Tavus about every
-  replica of every suspended wait in one batch, and resumes the runs with something to
+* the sweep (``resume_waits``), on a schedule: it asks Tavus about everything every
+  suspended wait waits for, in one batch per kind, and resumes the runs with something to
   report or whose deadline passed, so a lost callback costs only detection lag.
 
 A callback is news for a wait only if it arrived after the wait's last check of Tavus
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +78,6 @@ __all__ = [
     "resume_if_still_waiting",
     "resume_lock",
     "resume_wait",
-    "waiting_on",
 ]
 
 _PAGE = 200
@@ -96,24 +95,19 @@ logger = logging.getLogger("prefect_tavus.suspension")
 
 @dataclass(frozen=True)
 class SuspendedWait:
-    """A suspended flow run that is waiting for Tavus replicas or videos (``kind``)."""
+    """A suspended flow run that is waiting for Tavus resources of one ``kind``
+    (``"replica"``, ``"video"``: a name in :mod:`prefect_tavus.core.kinds`)."""
 
     flow_run_id: UUID
     flow_run_name: str
     ids: frozenset[str]
     deadline: float | None
     checked_at: float | None
-    kind: Kind = "replica"
+    kind: Kind
 
-    @property
-    def replica_ids(self) -> frozenset[str]:
-        """The replicas it waits for (none for a video wait)."""
-        return self.ids if self.kind == "replica" else frozenset()
-
-    @property
-    def video_ids(self) -> frozenset[str]:
-        """The videos it waits for (none for a replica wait)."""
-        return self.ids if self.kind == "video" else frozenset()
+    def ids_of(self, kind: str) -> frozenset[str]:
+        """The ids it waits for if it waits for ``kind``, else none."""
+        return self.ids if self.kind == kind else frozenset()
 
     def deadline_passed(self, now: float) -> bool:
         return self.deadline is not None and now >= self.deadline
@@ -150,9 +144,10 @@ async def record_waiting(
     ids: Sequence[str],
     deadline: float,
     checked_at: float,
-    kind: Kind = "replica",
+    *,
+    kind: Kind,
 ) -> None:
-    """Write on the run, before it suspends, which replicas (or videos) it waits for, its
+    """Write on the run, before it suspends, which ids of ``kind`` it waits for, its
     deadline, and when it last read their statuses from Tavus."""
     await client.update_flow_run_labels(
         flow_run_id, WaitRecord.labels(kind, ids, deadline, checked_at)
@@ -197,11 +192,6 @@ async def find_suspended_waits(
         if len(page) < _PAGE:
             return waits
         offset += _PAGE
-
-
-def waiting_on(waits: Iterable[SuspendedWait], resource_id: str) -> list[SuspendedWait]:
-    """The waits whose record names ``resource_id`` (a replica's or a video's)."""
-    return [wait for wait in waits if resource_id in wait.ids]
 
 
 async def resume_wait(client: PrefectClient, flow_run_id: UUID) -> bool:

@@ -146,7 +146,7 @@ async def test_body_just_under_the_cap_is_accepted(receiver):
     assert len(body) == MAX_BODY_BYTES
     response = await client.post(URL, content=body)
     assert response.status_code == 202
-    assert resumer.store.get("r123abc", "ready") is not None
+    assert resumer.store.get("r123abc", "ready", kind="replica") is not None
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ async def test_both_callback_shapes_are_accepted_and_stored(receiver, payload, e
     client, resumer = receiver
     response = await client.post(URL, json=payload)
     assert response.status_code == 202
-    stored = resumer.store.get(expected[0], expected[1])
+    stored = resumer.store.get(expected[0], expected[1], kind="replica")
     assert stored is not None
     assert (stored.kind, stored.replica_id, stored.status, stored.reason) == ("replica", *expected)
 
@@ -284,8 +284,10 @@ async def test_a_video_callback_is_accepted_and_stored_as_the_videos_not_its_rep
         "ready",
     )
     assert stored.reason == "Your video has been generated successfully."
-    assert resumer.store.get("8b4c2a1d9e", "ready") is None, "not a replica callback"
-    assert resumer.store.get("r783537ef5", "ready") is None, (
+    assert resumer.store.get("8b4c2a1d9e", "ready", kind="replica") is None, (
+        "not a replica callback"
+    )
+    assert resumer.store.get("r783537ef5", "ready", kind="replica") is None, (
         "the video's replica did not report anything"
     )
 
@@ -402,7 +404,7 @@ async def test_a_video_and_a_replica_with_same_looking_ids_are_two_callbacks(rec
         await client.post(URL, json=video_object("rsame12345", status="Ready"))
     ).status_code == 202  # a repeat
     replica, video = (
-        resumer.store.get("rsame12345", "ready"),
+        resumer.store.get("rsame12345", "ready", kind="replica"),
         resumer.store.get("rsame12345", "ready", kind="video"),
     )
     assert replica is not None and video is not None and replica is not video
@@ -415,15 +417,18 @@ async def test_a_repeated_callback_keeps_its_first_receipt_time(receiver):
     callback with another status is a callback of its own."""
     client, resumer = receiver
     await client.post(URL, json={"replica_id": "r783537ef5", "status": "ready"})
-    first = resumer.store.get("r783537ef5", "ready")
+    first = resumer.store.get("r783537ef5", "ready", kind="replica")
     assert first is not None
     await asyncio.sleep(0.01)
     for status in ("ready", "Ready", "READY"):
         await client.post(URL, json={"face_id": "r783537ef5", "status": status})
-    assert resumer.store.get("r783537ef5", "READY") is first and len(resumer.store) == 1
+    assert (
+        resumer.store.get("r783537ef5", "READY", kind="replica") is first
+        and len(resumer.store) == 1
+    )
     assert resumer.store.pending_count == 1 and resumer.store.received == 4
     await client.post(URL, json={"replica_id": "r783537ef5", "status": "error"})
-    changed = resumer.store.get("r783537ef5", "error")
+    changed = resumer.store.get("r783537ef5", "error", kind="replica")
     assert (
         changed is not None and changed.received_at > first.received_at and len(resumer.store) == 2
     )

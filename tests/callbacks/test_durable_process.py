@@ -97,7 +97,7 @@ async def until_recorded(
 
 async def record_as_another_receiver(replica_id: str, status: str, received_at: float) -> None:
     """Write the event a receiver would have written for a callback at ``received_at``."""
-    event = to_event(StoredCallback(replica_id, status, None, received_at))
+    event = to_event(StoredCallback(replica_id, status, None, received_at, "replica"))
     async with get_client() as client:
         await client.request("POST", "/events", json=[event])
     await until_recorded(replica_id)
@@ -110,7 +110,12 @@ async def resuspend(run_id: UUID, replica_ids: list[str], checked_at: float) -> 
     async with get_client() as client:
         await client.set_flow_run_state(run_id, Running(), force=True)
         await record_waiting(
-            client, run_id, replica_ids, deadline=time.time() + HOUR, checked_at=checked_at
+            client,
+            run_id,
+            replica_ids,
+            deadline=time.time() + HOUR,
+            checked_at=checked_at,
+            kind="replica",
         )
         await client.set_flow_run_state(
             run_id,

@@ -147,8 +147,10 @@ def resumer_for(prefect: FakePrefect, **settings: float) -> Resumer:
 async def test_a_burst_is_one_write_per_200_callbacks_and_never_written_twice(prefect):
     resumer = resumer_for(prefect)
     for index in range(1000):
-        resumer.store.record(f"r{index:06d}", "ready", None)
-        resumer.store.record(f"r{index:06d}", "Ready", None)  # a repeat: not written again
+        resumer.store.record(f"r{index:06d}", "ready", None, kind="replica")
+        resumer.store.record(
+            f"r{index:06d}", "Ready", None, kind="replica"
+        )  # a repeat: not written again
     await resumer.run_pass()
     assert prefect.writes == 5 and len(prefect.events) == 1000
     await resumer.run_pass()
@@ -159,7 +161,7 @@ async def test_unaccepted_callbacks_stay_pending_and_a_resent_batch_is_not_dupli
     prefect, caplog
 ):
     resumer = resumer_for(prefect, interval_seconds=0.001)
-    resumer.store.record("r1", "ready", None)
+    resumer.store.record("r1", "ready", None, kind="replica")
     prefect.accept_then_fail = True
     await resumer.run_pass()
     assert resumer.store.pending_count == 1 and resumer.healthy is False
@@ -177,7 +179,7 @@ async def test_unaccepted_callbacks_stay_pending_and_a_resent_batch_is_not_dupli
 async def test_a_refused_batch_does_not_block_the_next(prefect, caplog):
     caplog.set_level(logging.ERROR)
     resumer = resumer_for(prefect)
-    resumer.store.record("r1", "ready", None)
+    resumer.store.record("r1", "ready", None, kind="replica")
     response = httpx.Response(
         422, text="bad\x1b[31m", request=httpx.Request("POST", "http://prefect/events")
     )
@@ -188,7 +190,7 @@ async def test_a_refused_batch_does_not_block_the_next(prefect, caplog):
     assert (
         resumer.store.pending_count == 0 and "refused" in caplog.text and "\x1b" not in caplog.text
     )
-    resumer.store.record("r2", "ready", None)
+    resumer.store.record("r2", "ready", None, kind="replica")
     await resumer.run_pass()
     assert [e["payload"]["replica_id"] for e in prefect.events.values()] == ["r2"]
 
@@ -199,7 +201,9 @@ async def test_news_goes_by_the_earliest_receipt_per_replica_and_status(prefect)
     prefect.record("ra", "ready", 50.0)  # before the check: no news ...
     prefect.record("ra", "Ready", 150.0)  # ... and a case-varied repeat later does not change that
     prefect.record("ra", "READY", 160.0)
-    resumer.store.record("rb", "ready", None, received_at=200.0)  # local, not readable yet
+    resumer.store.record(
+        "rb", "ready", None, received_at=200.0, kind="replica"
+    )  # local, not readable yet
     assert await resumer.run_pass() == 0 and prefect.reads >= 2, "paged through the events"
     prefect.record("ra", "error", 170.0)  # a callback with another status after the check: news
     assert await resumer.run_pass() == 1 and prefect.resumed == [run]
@@ -234,7 +238,7 @@ async def test_a_run_that_re_suspended_since_it_was_read_is_not_resumed(prefect)
 
 async def test_flush_writes_what_is_pending(prefect):
     resumer = resumer_for(prefect)
-    resumer.store.record("r1", "ready", None)
+    resumer.store.record("r1", "ready", None, kind="replica")
     prefect.fail_writes = [httpx.ConnectError("down")]
     assert await resumer.flush() == 1
     assert await resumer.flush() == 0 and len(prefect.events) == 1
@@ -255,14 +259,16 @@ async def test_callbacks_wake_only_waits_of_their_own_kind_even_for_same_looking
     resumer = resumer_for(prefect)
     video_wait = prefect.suspend(["rsame123"], checked_at=100.0, kind="video")
     replica_wait = prefect.suspend(["rsame456"], checked_at=100.0)
-    resumer.store.record("rsame123", "ready", None, received_at=150.0)  # a replica's, local
+    resumer.store.record(
+        "rsame123", "ready", None, received_at=150.0, kind="replica"
+    )  # a replica's, local
     prefect.record("rsame123", "ready", 160.0)  # a replica's, recorded by another receiver
     resumer.store.record("rsame456", "ready", None, received_at=150.0, kind="video")
     prefect.record("rsame456", "error", 160.0, kind="video")
     assert await resumer.run_pass() == 0 and prefect.resumed == []
     prefect.record("rsame123", "ready", 170.0, kind="video")
     assert await resumer.run_pass() == 1 and prefect.resumed == [video_wait]
-    resumer.store.record("rsame456", "ready", None, received_at=170.0)
+    resumer.store.record("rsame456", "ready", None, received_at=170.0, kind="replica")
     assert await resumer.run_pass() == 1 and prefect.resumed == [video_wait, replica_wait]
 
 
@@ -270,7 +276,7 @@ async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earli
     prefect,
 ):
     resumer = resumer_for(prefect)
-    resumer.store.record("rsame1", "ready", None, received_at=100.0)
+    resumer.store.record("rsame1", "ready", None, received_at=100.0, kind="replica")
     resumer.store.record(
         "rsame1", "error", "replica_in_error_state", received_at=110.0, kind="video"
     )
@@ -296,7 +302,7 @@ async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earli
         ("rsame1", "error"): 90.0,
         ("rsame1", "queued"): 50.0,
     }
-    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="replica") == {
         ("rsame1", "ready"): 100.0
     }
     # An event of one kind's name on the other kind's resource (a misconfigured webhook)
@@ -304,7 +310,7 @@ async def test_both_kinds_are_written_as_their_own_events_and_read_back_by_earli
     odd = {**prefect.events[written[0]["id"]], "id": "odd", "event": "tavus.video.callback"}
     prefect.events["odd"] = {**odd, "occurred": "1970-01-01T00:00:10Z"}
     prefect.filter_names = False
-    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0) == {
+    assert await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="replica") == {
         ("rsame1", "ready"): 100.0
     }
     assert (await read_first_receipts(prefect, ["rsame1"], now=1000.0, kind="video"))[

@@ -21,24 +21,24 @@ def test_status_key_ignores_case():
 
 def test_repeats_in_any_case_keep_the_first_receipt_and_are_not_pending_again():
     store = CallbackStore()
-    first = store.record("r1", "ready", None, received_at=100.0)
+    first = store.record("r1", "ready", None, received_at=100.0, kind="replica")
     assert first is not None
     store.mark_written([first], now=101.0)
-    assert store.record("r1", "Ready", None, received_at=200.0) is None
-    assert store.record("r1", "READY", None, received_at=300.0) is None
+    assert store.record("r1", "Ready", None, received_at=200.0, kind="replica") is None
+    assert store.record("r1", "READY", None, received_at=300.0, kind="replica") is None
     assert (
         store.pending_count == 0
-        and store.get("r1", "ready") is first
+        and store.get("r1", "ready", kind="replica") is first
         and first.received_at == 100.0
     )
-    other = store.record("r1", "error", "video_codec", received_at=400.0)
+    other = store.record("r1", "error", "video_codec", received_at=400.0, kind="replica")
     assert other is not None and store.pending() == [other]
 
 
 def test_event_ids_are_stable_per_callback_and_distinct():
     store = CallbackStore()
-    one = store.record("r1", "ready", None, received_at=1.0)
-    two = store.record("r2", "ready", None, received_at=1.0)
+    one = store.record("r1", "ready", None, received_at=1.0, kind="replica")
+    two = store.record("r2", "ready", None, received_at=1.0, kind="replica")
     assert one is not None and two is not None
     assert one.event_id == one.event_id != two.event_id
     event = to_event(one)
@@ -51,11 +51,11 @@ def test_event_ids_are_stable_per_callback_and_distinct():
 
 def test_video_callbacks_are_kept_apart_from_replica_callbacks_and_written_as_video_events():
     store = CallbackStore()
-    replica = store.record("r1", "ready", None, received_at=1.0)
+    replica = store.record("r1", "ready", None, received_at=1.0, kind="replica")
     video = store.record("r1", "error", "replica_in_error_state", received_at=1.0, kind="video")
     assert replica is not None and video is not None and len(store) == 2
     assert store.record("r1", "ERROR", "again", received_at=2.0, kind="video") is None, "a repeat"
-    assert store.record("r1", "error", None, received_at=2.0) is not None, (
+    assert store.record("r1", "error", None, received_at=2.0, kind="replica") is not None, (
         "the replica's own error is news"
     )
     assert store.get("r1", "error", kind="video") is video and video.key == ("video", "r1", "error")
@@ -79,23 +79,23 @@ def test_video_callbacks_are_kept_apart_from_replica_callbacks_and_written_as_vi
 
 def test_written_callbacks_are_held_then_pruned():
     store = CallbackStore(hold_seconds=10)
-    entry = store.record("r1", "error", "x" * 1000, received_at=0.0)
+    entry = store.record("r1", "error", "x" * 1000, received_at=0.0, kind="replica")
     assert entry is not None
     store.mark_written([entry], now=5.0)
     assert entry.reason is None, "a written entry keeps only what decisions need"
     assert store.prune(now=14.0) == 0 and len(store) == 1
     assert store.prune(now=15.0) == 1 and len(store) == 0
-    pending = store.record("r2", "ready", None, received_at=0.0)
+    pending = store.record("r2", "ready", None, received_at=0.0, kind="replica")
     assert store.prune(now=1e9) == 0 and store.pending() == [pending], "unwritten ones never expire"
 
 
 def test_the_bound_drops_written_callbacks_before_unwritten_ones(caplog):
     store = CallbackStore(max_entries=3)
-    written = [store.record(f"w{i}", "ready", None) for i in range(2)]
+    written = [store.record(f"w{i}", "ready", None, kind="replica") for i in range(2)]
     store.mark_written([entry for entry in written if entry is not None])
-    pending = [store.record(f"p{i}", "ready", None) for i in range(3)]
+    pending = [store.record(f"p{i}", "ready", None, kind="replica") for i in range(3)]
     assert len(store) == 3 and store.pending() == pending and store.dropped == 0
-    newest = store.record("p3", "ready", None)
+    newest = store.record("p3", "ready", None, kind="replica")
     assert store.pending() == [*pending[1:], newest] and store.dropped == 1
     assert "Callback store full" in caplog.text
 

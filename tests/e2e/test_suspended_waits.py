@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 CALLBACK_BLOCK = "tavus-callbacks"
 TOKEN = "e2e-callback-token-6c1f0a9b2d"
 FAST_WAIT = '{"poll_interval_seconds": 0.5, "max_poll_interval_seconds": 1}'
-SWEEP = "resume-replica-waits/resume-replica-waits"
+SWEEP = "resume-waits/resume-waits"
 HAS_RECEIVER = importlib.util.find_spec("prefect_tavus.callbacks") is not None
 #: Callback receivers, each its own process and port (as behind a load balancer).
 RECEIVERS = ("receiver-1", "receiver-2")
@@ -112,7 +112,7 @@ def sweep(stack: Stack) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", autouse=True)
 def sweep_schedule_off(stack: Stack) -> None:
-    deployment = deployment_by_name(stack, "resume-replica-waits")
+    deployment = deployment_by_name(stack, "resume-waits")
     assert [s["schedule"].get("interval") for s in deployment["schedules"]] == [600.0]
     for schedule in deployment["schedules"]:
         response = stack.api.patch(

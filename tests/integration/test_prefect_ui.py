@@ -14,12 +14,13 @@ from prefect.client.schemas.filters import (
     ArtifactFilterKey,
 )
 
+from prefect_tavus.core.kinds import REPLICAS
 from prefect_tavus.flows import wait_for_replica, wait_for_replicas
 from prefect_tavus.flows._prefect_ui import (
     PER_REPLICA_ARTIFACT_LIMIT,
     batch_artifact_key,
+    details_artifact_key,
     progress_artifact_key,
-    replica_artifact_key,
 )
 from tests.integration.conftest import FAST, fast
 
@@ -96,10 +97,10 @@ def test_artifacts_show_progress_and_details_under_a_stable_key(simulator, crede
     artifacts = asyncio.run(_artifacts(first.state_details.flow_run_id))
     by_type = {a.type: a for a in artifacts}
     assert by_type["progress"].data == 100.0 and by_type["progress"].key == progress_artifact_key(
-        [rid]
+        [rid], REPLICAS
     )
     details = by_type["markdown"]
-    assert details.key == replica_artifact_key(rid)
+    assert details.key == details_artifact_key(rid, REPLICAS)
     assert "completed training" in details.data and "Artifact Demo" in details.data
     assert "phoenix-4" in details.data and "Requests made" in details.data
 
@@ -107,7 +108,7 @@ def test_artifacts_show_progress_and_details_under_a_stable_key(simulator, crede
         async with get_client() as client:
             return await client.read_artifacts(
                 artifact_filter=ArtifactFilter(
-                    key=ArtifactFilterKey(any_=[replica_artifact_key(rid)])
+                    key=ArtifactFilterKey(any_=[details_artifact_key(rid, REPLICAS)])
                 )
             )
 
@@ -139,14 +140,15 @@ def test_batch_wait_writes_one_table(simulator, credentials):
         a for a in asyncio.run(_artifacts(state.state_details.flow_run_id)) if a.type == "table"
     ]
     assert len(tables) == 1
-    assert tables[0].key == batch_artifact_key(ids)
+    assert tables[0].key == batch_artifact_key(ids, REPLICAS)
     assert sorted(row["replica_id"] for row in json.loads(tables[0].data)) == sorted(ids)
 
 
 def test_text_from_tavus_cannot_break_the_details_table():
     from prefect_tavus.core import Replica
+    from prefect_tavus.core.kinds import REPLICAS
     from prefect_tavus.core.waiting import Outcome, ReplicaOutcome, WaitResult
-    from prefect_tavus.flows._prefect_ui import _replica_markdown
+    from prefect_tavus.flows._prefect_ui import _details_markdown
 
     replica = Replica(
         replica_id="r1", replica_name="A | B\nC", status="error", error_message="bad | video\nline"
@@ -154,7 +156,7 @@ def test_text_from_tavus_cannot_break_the_details_table():
     outcome = ReplicaOutcome(
         replica_id="r1", outcome=Outcome.FAILED, replica=replica, error_message="bad | video\nline"
     )
-    markdown = _replica_markdown(outcome, WaitResult(results=[outcome]))
+    markdown = _details_markdown(outcome, WaitResult(results=[outcome]), REPLICAS)
     table = [line for line in markdown.splitlines() if line.startswith("|")]
     assert all(line.replace("\\|", "").count("|") == 3 for line in table)  # two cells on every row
     assert "A \\| B C" in markdown
@@ -243,7 +245,7 @@ def test_a_batch_with_one_failure_shows_the_mean_of_what_tavus_reported(simulato
     assert all(a.key and a.description for a in artifacts)  # listed on the Artifacts page, titled
 
     (progress,) = [a for a in artifacts if a.type == "progress"]
-    assert progress.key == progress_artifact_key(ids) and progress.key.startswith(
+    assert progress.key == progress_artifact_key(ids, REPLICAS) and progress.key.startswith(
         "tavus-progress-batch-2-replicas-"
     )
     assert progress.data == 70.0  # (100 + 40) / 2: the failed one counts at 40, not 100
@@ -251,17 +253,22 @@ def test_a_batch_with_one_failure_shows_the_mean_of_what_tavus_reported(simulato
     assert asyncio.run(_latest(progress.key)).data == 70.0
 
     (table,) = [a for a in artifacts if a.type == "table"]
-    assert table.key == batch_artifact_key(ids) and table.key.startswith("tavus-batch-2-replicas-")
+    assert table.key == batch_artifact_key(ids, REPLICAS) and table.key.startswith(
+        "tavus-batch-2-replicas-"
+    )
     assert table.description.startswith("1 completed, 1 failed: Tavus batch of 2 replicas")
     rows = {row["replica_id"]: row for row in json.loads(table.data)}
     assert rows[failed]["progress"] == "40/100" and rows[failed]["outcome"] == "failed"
 
     details = {a.key: a for a in artifacts if a.type == "markdown"}
-    assert set(details) == {replica_artifact_key(done), replica_artifact_key(failed)}
-    assert details[replica_artifact_key(failed)].description.startswith(
+    assert set(details) == {
+        details_artifact_key(done, REPLICAS),
+        details_artifact_key(failed, REPLICAS),
+    }
+    assert details[details_artifact_key(failed, REPLICAS)].description.startswith(
         "Failed at 40/100: Tavus replica 'Rep B'"
     )
-    failed_details = details[replica_artifact_key(failed)].data
+    failed_details = details[details_artifact_key(failed, REPLICAS)].data
     assert (
         "No face detected" in failed_details and "| Type | user |" in failed_details
     )  # re-read verbose
@@ -283,7 +290,9 @@ def test_a_large_batch_writes_details_only_for_replicas_that_did_not_complete(
         [*ids, bad], credentials, raise_on_failure=False, return_state=True, **FAST
     )
     artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
-    assert [a.key for a in artifacts if a.type == "markdown"] == [replica_artifact_key(bad)]
+    assert [a.key for a in artifacts if a.type == "markdown"] == [
+        details_artifact_key(bad, REPLICAS)
+    ]
     (table,) = [a for a in artifacts if a.type == "table"]
     assert len(json.loads(table.data)) == len(ids) + 1 and "did not complete" in table.description
 

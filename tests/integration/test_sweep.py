@@ -1,4 +1,5 @@
-"""resume_replica_waits against a real Prefect server and the simulator.
+"""resume_waits (and its old name, resume_replica_waits) against a real Prefect server and
+the simulator.
 
 The suspended runs here are real flow runs of a real deployment, put in Prefect's
 ``Suspended`` state through the API with the record a suspending wait writes; no worker
@@ -19,7 +20,7 @@ from prefect.client.orchestration import get_client
 from prefect.states import Running, Suspended
 
 from prefect_tavus.core import TavusAuthenticationError
-from prefect_tavus.flows import resume_replica_waits
+from prefect_tavus.flows import resume_replica_waits, resume_waits
 from prefect_tavus.suspension import record_waiting
 from tests.conftest import SIM_KEY
 
@@ -41,7 +42,9 @@ async def _suspended_run(
         )
         run = await client.create_flow_run_from_deployment(deployment_id)
         await client.set_flow_run_state(run.id, Running(), force=True)
-        await record_waiting(client, run.id, replica_ids, deadline, checked_at or time.time())
+        await record_waiting(
+            client, run.id, replica_ids, deadline, checked_at or time.time(), kind="replica"
+        )
         result = await client.set_flow_run_state(run.id, Suspended(pause_key=uuid.uuid4().hex))
         assert result.state is not None and result.state.name == "Suspended", result
         return run.id
@@ -77,7 +80,7 @@ def no_suspended_waits():
 
 
 def test_nothing_suspended_means_no_request(simulator, credentials):
-    result = resume_replica_waits(credentials)
+    result = resume_waits(credentials)
     assert result["suspended_waits"] == 0 and result["resumed"] == 0
     assert simulator.stats()["requests"] == 0
 
@@ -97,7 +100,7 @@ def test_resumes_only_waits_whose_replicas_all_finished_or_whose_deadline_passed
     )  # missing: the resumed run will say so
     simulator.reset_stats()
 
-    result = resume_replica_waits(credentials)
+    result = resume_waits(credentials)
 
     assert result["suspended_waits"] == 4 and result["replicas_checked"] == 6
     assert result["resumed"] == 3
@@ -112,7 +115,7 @@ def test_one_request_per_100_replicas(simulator, credentials):
     asyncio.run(_suspended_run(ids[:120], time.time() + 3600))
     asyncio.run(_suspended_run(ids[100:], time.time() + 3600))  # overlapping ids are asked for once
     simulator.reset_stats()
-    result = resume_replica_waits(credentials)
+    result = resume_waits(credentials)
     assert result["replicas_checked"] == 150 and result["resumed"] == 0
     assert simulator.stats()["by_route"] == {LIST: 2}
 
@@ -121,7 +124,7 @@ def test_two_sweeps_at_once_resume_each_run_once(simulator, credentials):
     done = simulator.add_replica(training_seconds=0)
     run_ids = [asyncio.run(_suspended_run([done], time.time() + 3600)) for _ in range(3)]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: resume_replica_waits(credentials), range(2)))
+        results = list(pool.map(lambda _: resume_waits(credentials), range(2)))
     assert sum(r["resumed"] for r in results) == 3  # each run resumed exactly once
     assert all(asyncio.run(_state_name(run_id)) != "Suspended" for run_id in run_ids)
 
@@ -151,7 +154,7 @@ def test_a_refused_key_fails_the_sweep_only_after_deadlines_were_enforced(
     )
     simulator.revoke_key(SIM_KEY)
     with caplog.at_level("WARNING"), pytest.raises(TavusAuthenticationError):
-        resume_replica_waits(credentials)
+        resume_waits(credentials)
     assert asyncio.run(_state_name(late)) != "Suspended"  # the deadline was enforced first
     assert asyncio.run(_state_name(waiting)) == "Suspended"  # nothing known about it: left alone
     assert asyncio.run(_state_name(bad)) == "Suspended"  # never acted on
@@ -165,7 +168,7 @@ def test_a_block_name_that_does_not_exist_fails_after_deadlines(simulator):
     training = simulator.add_replica(training_seconds=3600)
     late = asyncio.run(_suspended_run([training], time.time() - 1))
     with pytest.raises(ValueError, match="no-such-block"):
-        resume_replica_waits("no-such-block")
+        resume_waits("no-such-block")
     assert asyncio.run(_state_name(late)) != "Suspended"
     assert simulator.stats()["requests"] == 0
 
@@ -184,8 +187,22 @@ def test_an_unreadable_record_is_skipped_and_named(simulator, credentials, label
     good = asyncio.run(_suspended_run([done], time.time() + 3600))
     bad = asyncio.run(_run_with_labels(labels))
     with caplog.at_level("WARNING"):
-        result = resume_replica_waits(credentials)
+        result = resume_waits(credentials)
     assert result["unreadable"] == 1 and result["resumed"] == 1
     assert asyncio.run(_state_name(good)) != "Suspended"
     assert asyncio.run(_state_name(bad)) == "Suspended"
     assert any(str(bad) in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_the_old_name_still_sweeps_for_existing_deployments(simulator, credentials):
+    """Deployments made from flows/sweep.py:resume_replica_waits keep their flow name and work."""
+    assert (
+        resume_replica_waits.name == "resume-replica-waits" and resume_waits.name == "resume-waits"
+    )
+    done = simulator.add_replica(training_seconds=0)
+    run = asyncio.run(
+        _suspended_run([done, simulator.add_replica(training_seconds=0)], time.time() + 3600)
+    )
+    result = resume_replica_waits(credentials)
+    assert result["suspended_waits"] == 1 and result["resumed"] == 1
+    assert asyncio.run(_state_name(run)) != "Suspended"

@@ -21,7 +21,12 @@ from prefect_tavus.core import (
     TavusRequestError,
     TavusServerError,
 )
-from prefect_tavus.core.errors import MIN_SECRET_PART_LENGTH, request_secrets, scrub, url_secrets
+from prefect_tavus.core.http_errors import (
+    MIN_SECRET_PART_LENGTH,
+    request_secrets,
+    scrub,
+    url_secrets,
+)
 from prefect_tavus.simulator import Fault, TavusSimulator
 from tests.conftest import SIM_KEY
 

@@ -30,7 +30,7 @@ from prefect_tavus.core import (
     Video,
     VideoCreateRequest,
 )
-from prefect_tavus.core.errors import Subject, error_from_response
+from prefect_tavus.core.http_errors import Subject, error_from_response
 
 BASE = "http://127.0.0.1:8912"
 KEY = "tvs-unit-videos-key-5d1e"

@@ -14,6 +14,8 @@ from prefect_tavus.core.errors import (
     TavusRequestError,
     TavusServerError,
     TavusTransientError,
+)
+from prefect_tavus.core.http_errors import (
     error_from_response,
     error_from_transport,
     parse_retry_after,
@@ -166,7 +168,7 @@ import os, time
 os.environ["TZ"] = {tz!r}
 time.tzset()
 assert time.timezone != 0, "the zone did not take: the test would prove nothing"
-from prefect_tavus.core.errors import parse_retry_after
+from prefect_tavus.core.http_errors import parse_retry_after
 print(parse_retry_after("Sun, 29 Nov 2026 12:02:00 -0000", now={now!r}))
 """
 
@@ -181,3 +183,87 @@ def test_minus_zero_http_date_is_utc_even_when_the_machine_is_not(tz):
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert float(out) == 120.0
+
+
+# --- kind-neutral bases: catch any kind's outcome -----------------------------------------
+
+
+def test_each_kinds_wait_errors_narrow_one_kind_neutral_base():
+    from prefect_tavus.core import (
+        JobFailedError,
+        NotFoundDuringWaitError,
+        Replica,
+        ReplicaNotFoundDuringWaitError,
+        ReplicasWaitFailedError,
+        ReplicaTrainingFailedError,
+        ReplicaWaitTimeoutError,
+        TavusError,
+        Video,
+        VideoGenerationFailedError,
+        VideoNotFoundDuringWaitError,
+        VideosWaitFailedError,
+        VideoWaitTimeoutError,
+        WaitFailedError,
+        WaitTimeoutError,
+    )
+
+    timeouts = [
+        ReplicaWaitTimeoutError(
+            "r1", waited_seconds=5, last_status="started", last_progress="4/100"
+        ),
+        VideoWaitTimeoutError("v1", waited_seconds=5, last_status="generating"),
+    ]
+    for error in timeouts:
+        with pytest.raises(WaitTimeoutError):
+            raise error
+        assert isinstance(error, TimeoutError) and error.waited_seconds == 5
+    assert [e.last_status for e in timeouts] == ["started", "generating"]
+
+    cause = TavusNotFoundError("no", status_code=400, api_message="Invalid id")
+    for error in (ReplicaNotFoundDuringWaitError("r1", cause), VideoNotFoundDuringWaitError("v1")):
+        assert isinstance(error, NotFoundDuringWaitError) and isinstance(error, TavusNotFoundError)
+    assert ReplicaNotFoundDuringWaitError("r1", cause).__cause__ is cause
+    assert ReplicaNotFoundDuringWaitError("r1", cause).api_message == "Invalid id"
+
+    replica = Replica(replica_id="r1", status="error", error_message="bad codec")
+    video = Video(video_id="v1", status="error", status_details="replica_in_error_state")
+    failed = [ReplicaTrainingFailedError(replica), VideoGenerationFailedError(video)]
+    assert all(isinstance(e, JobFailedError) for e in failed)
+    assert [e.reason for e in failed] == ["bad codec", "replica_in_error_state"]
+    assert [e.resource for e in failed] == [replica, video]
+    assert failed[0].replica is replica and failed[1].video is video
+
+    for cls in (ReplicasWaitFailedError, VideosWaitFailedError):
+        error = cls("some did not complete", ["result"])
+        assert isinstance(error, WaitFailedError) and error.results == ["result"]
+    for base in (JobFailedError, NotFoundDuringWaitError, WaitFailedError, WaitTimeoutError):
+        assert issubclass(base, TavusError)
+
+
+def test_a_bad_argument_to_the_client_is_a_tavus_error_and_still_a_value_error():
+    from prefect_tavus.core import TavusArgumentError, TavusArgumentTypeError, TavusError
+
+    assert issubclass(TavusArgumentError, TavusError) and issubclass(TavusArgumentError, ValueError)
+    assert issubclass(TavusArgumentTypeError, TavusArgumentError)
+    assert issubclass(TavusArgumentTypeError, TypeError)
+
+
+def test_the_http_mapping_lives_beside_the_client_and_imports_without_prefect():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from prefect_tavus.core.http_errors import error_from_response, parse_retry_after, scrub\n"
+            "import prefect_tavus.core.errors as errors\n"
+            "assert 'prefect' not in sys.modules\n"
+            "assert not hasattr(errors, 'error_from_response') and not hasattr(errors, 'scrub')\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr

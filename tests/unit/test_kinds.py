@@ -12,6 +12,7 @@ from prefect_tavus.core.kinds import REPLICAS, VIDEOS, kind_of
 from prefect_tavus.core.waiting import (
     Outcome,
     ReplicaOutcome,
+    ReplicaWaitResult,
     VideoOutcome,
     VideoWaitResult,
     WaitResult,
@@ -49,7 +50,8 @@ def test_outcomes_and_results_carry_the_kinds_own_field_names() -> None:
     replica = Replica(replica_id="r1", status="started", training_progress="40/100")
     failed = REPLICAS.outcome("r1", replica, outcome=Outcome.FAILED)
     assert isinstance(failed, ReplicaOutcome) and failed.progress_percent == 40.0
-    assert type(REPLICAS.result(results=[failed])) is WaitResult
+    result = REPLICAS.result(results=[failed])
+    assert type(result) is ReplicaWaitResult and isinstance(result, WaitResult)
 
 
 def test_the_id_rule_is_the_kinds_own() -> None:

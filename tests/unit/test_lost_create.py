@@ -21,7 +21,7 @@ from prefect_tavus.core import (
     TavusServerError,
     TavusTransientError,
 )
-from prefect_tavus.core.errors import error_from_transport
+from prefect_tavus.core.http_errors import error_from_transport
 from prefect_tavus.simulator import ROUTE_CREATE, Fault, TavusSimulator
 from tests.conftest import SIM_KEY
 

@@ -68,6 +68,12 @@ def test_every_public_name_is_importable_from_the_top():
         "Replica",
         "WaitSettings",
         "WaitResult",
+        "ReplicaWaitResult",
+        "resume_waits",
+        "WaitTimeoutError",
+        "JobFailedError",
+        "NotFoundDuringWaitError",
+        "WaitFailedError",
         "TavusError",
         "ReplicaTrainingFailedError",
         "ReplicaWaitTimeoutError",
@@ -182,3 +188,29 @@ def test_the_version_is_said_once_and_the_license_is_the_one_declared():
     assert project["license"] == {"text": "Apache-2.0"}
     license_text = (root / "LICENSE").read_text()
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+
+
+def test_old_entrypoints_of_existing_deployments_still_load_the_same_flows():
+    """Deployments made before the layout moved (``flows/wait.py:wait_for_replica``,
+    ``flows/create.py:...``, ``flows/videos.py:generate_videos``,
+    ``flows/sweep.py:resume_replica_waits``) keep loading; prefect.yaml uses the new paths."""
+    from pathlib import Path
+
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    root = Path(__file__).resolve().parents[2]
+    old = {
+        "flows/wait.py:wait_for_replica": "wait-for-replica",
+        "flows/wait.py:wait_for_replicas": "wait-for-replicas",
+        "flows/create.py:create_replica_and_wait": "create-replica-and-wait",
+        "flows/videos.py:generate_videos": "generate-videos",
+        "flows/sweep.py:resume_replica_waits": "resume-replica-waits",
+    }
+    for entrypoint, name in old.items():
+        assert load_flow_from_entrypoint(str(root / entrypoint)).name == name, entrypoint
+    deployments = yaml.safe_load((root / "prefect.yaml").read_text())["deployments"]
+    for deployment in deployments:
+        entrypoint = deployment["entrypoint"]
+        assert entrypoint not in old, entrypoint
+        assert load_flow_from_entrypoint(str(root / entrypoint)).name, entrypoint

@@ -115,18 +115,18 @@ def test_every_artifact_key_is_made_by_one_rule():
     follow one rule (a non-ASCII letter is a letter to isalnum, not to Prefect)."""
     import re
 
-    from prefect_tavus.core.kinds import VIDEOS
+    from prefect_tavus.core.kinds import REPLICAS, VIDEOS
     from prefect_tavus.core.requests import VideoRow
     from prefect_tavus.flows._prefect_ui import (
         artifact_key_part,
         batch_artifact_key,
-        replica_artifact_key,
+        details_artifact_key,
     )
-    from prefect_tavus.flows.videos import _table_key
+    from prefect_tavus.flows.generate import _table_key
 
     assert artifact_key_part("rÉ_1") == "r--1"
-    assert replica_artifact_key("rÉ_1") == "tavus-replica-r--1"
-    assert replica_artifact_key("vÉ_1", VIDEOS) == "tavus-video-v--1"
+    assert details_artifact_key("rÉ_1", REPLICAS) == "tavus-replica-r--1"
+    assert details_artifact_key("vÉ_1", VIDEOS) == "tavus-video-v--1"
     rows = VideoRow.parse_batch("r1234567890", [{"key": "Lead É/1", "script": "Hi"}])
     for key in (batch_artifact_key(["v1", "v2"], VIDEOS), _table_key(rows)):
         assert re.fullmatch(r"[a-z0-9-]+", key), key

@@ -27,7 +27,8 @@ def test_a_record_parses_into_ids_deadline_and_check_time() -> None:
         )
     )
     assert wait is not None
-    assert wait.replica_ids == {"r1234567890", "r0987654321"}
+    assert wait.kind == "replica" and wait.ids == {"r1234567890", "r0987654321"}
+    assert wait.ids_of("replica") == wait.ids and wait.ids_of("video") == frozenset()
     assert (wait.deadline, wait.checked_at) == (100.5, 90.0)
     assert wait.is_news("r1234567890", 91.0) and not wait.is_news("r1234567890", 90.0)
     assert not wait.is_news("rnotwaited01", 1000.0)
@@ -42,7 +43,10 @@ def test_a_video_wait_records_its_videos_under_their_own_label() -> None:
     assert set(labels) == {"tavus.wait.videos", "tavus.wait.deadline", "tavus.wait.checked_at"}
     wait = SuspendedWait.from_flow_run(_run(**labels))
     assert wait is not None and wait.kind == "video"
-    assert wait.video_ids == {"783ee43bd2", "a1b2c3d4e5"} and wait.replica_ids == frozenset()
+    assert (
+        wait.ids_of("video") == {"783ee43bd2", "a1b2c3d4e5"}
+        and wait.ids_of("replica") == frozenset()
+    )
     assert wait.is_news("783ee43bd2", 151.0, "video")
     assert not wait.is_news(
         "783ee43bd2", 151.0, "replica"

@@ -11,7 +11,7 @@ received (names from :mod:`prefect_tavus.core.contract`):
 * a video callback as ``tavus.video.callback`` on resource ``tavus.video.<id>``, payload
   ``video_id``, ``status``, ``reason`` (Tavus's ``status_details``);
 
-and every pass reads them back for the replicas and videos that suspended waits name,
+(each kind's names are data on it, :mod:`prefect_tavus.core.kinds`), and every pass reads them back for the replicas and videos that suspended waits name,
 one kind at a time (a video's events never count for a replica with a same-looking id).
 
 Writing goes through ``POST /api/events`` and waits for the answer, unlike
@@ -38,12 +38,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prefect_tavus.callbacks.store import StoredCallback, status_key
-from prefect_tavus.core.contract import CALLBACK_EVENTS, EVENT_PREFIXES, Kind
+from prefect_tavus.core._time import assume_utc
+from prefect_tavus.core.kinds import KINDS, Kind, kind_of
 
 __all__ = [
-    "EVENT_NAME",
     "LOOKBACK",
-    "RESOURCE_PREFIX",
     "RESOURCE_PREFIXES",
     "FirstReceipts",
     "read_first_receipts",
@@ -54,17 +53,7 @@ __all__ = [
 logger = logging.getLogger("prefect_tavus.callbacks")
 
 #: The resource id of a callback's event is this prefix (per kind) and the id.
-RESOURCE_PREFIXES: Mapping[Kind, str] = {
-    kind: prefix + "." for kind, prefix in EVENT_PREFIXES.items()
-}
-#: The replica's event name and resource prefix (the names before videos were taken).
-EVENT_NAME = CALLBACK_EVENTS["replica"]
-RESOURCE_PREFIX = RESOURCE_PREFIXES["replica"]
-#: The payload's names for the id and the reason, per kind.
-_PAYLOAD_KEYS: Mapping[Kind, tuple[str, str]] = {
-    "replica": ("replica_id", "error_message"),
-    "video": ("video_id", "reason"),
-}
+RESOURCE_PREFIXES: Mapping[Kind, str] = {kind.kind: kind.resource_prefix for kind in KINDS}
 #: How far back callbacks are read: Prefect's default event retention (7 days).
 LOOKBACK = timedelta(days=7)
 #: Events accepted after ``now`` by this much still count (clocks of receivers and server differ).
@@ -90,20 +79,20 @@ def _iso(epoch: float) -> str:
 
 def to_event(callback: StoredCallback) -> dict[str, Any]:
     """The Prefect event (JSON) that records ``callback``; the token is never in it."""
-    id_key, reason_key = _PAYLOAD_KEYS[callback.kind]
+    kind = kind_of(callback.kind)
     return {
         "id": str(callback.event_id),
-        "event": CALLBACK_EVENTS[callback.kind],
+        "event": kind.callback_event,
         "occurred": _iso(callback.received_at),
         "resource": {
-            "prefect.resource.id": RESOURCE_PREFIXES[callback.kind] + callback.resource_id,
+            "prefect.resource.id": kind.resource_prefix + callback.resource_id,
             "prefect.resource.name": callback.resource_id,
         },
         "related": [],
         "payload": {
-            id_key: callback.resource_id,
+            kind.id_field: callback.resource_id,
             "status": callback.status,
-            reason_key: callback.reason,
+            kind.callback_reason_field: callback.reason,
         },
     }
 
@@ -116,11 +105,11 @@ async def write_events(client: Any, callbacks: Sequence[StoredCallback]) -> None
 
 
 async def read_first_receipts(
-    client: Any, resource_ids: Iterable[str], now: float, *, kind: Kind = "replica"
+    client: Any, resource_ids: Iterable[str], now: float, *, kind: Kind
 ) -> FirstReceipts:
-    """The earliest recorded receipt of each (id, status) among ``resource_ids``, which
-    are replicas (or, with ``kind="video"``, videos): only that kind's events are read."""
-    event_name, prefix = CALLBACK_EVENTS[kind], RESOURCE_PREFIXES[kind]
+    """The earliest recorded receipt of each (id, status) among ``resource_ids``, all of
+    ``kind`` (``"replica"``, ``"video"``): only that kind's events are read."""
+    event_name, prefix = kind_of(kind).callback_event, kind_of(kind).resource_prefix
     wanted = sorted(set(resource_ids))
     first: FirstReceipts = {}
     since, until = _iso(now - LOOKBACK.total_seconds()), _iso(now + _CLOCK_SKEW.total_seconds())
@@ -159,12 +148,12 @@ async def read_first_receipts(
 def _merge_page(first: FirstReceipts, events: list[Any], wanted: set[str], kind: Kind) -> None:
     """Fold one page of ``kind``'s callback events into ``first``; anything malformed, or
     of another kind or name (another writer's event), is skipped."""
-    prefix = RESOURCE_PREFIXES[kind]
+    prefix = kind_of(kind).resource_prefix
     for event in events:
         if not isinstance(event, dict):
             continue
         name = event.get("event")
-        if name is not None and name != CALLBACK_EVENTS[kind]:
+        if name is not None and name != kind_of(kind).callback_event:
             continue
         resource = event.get("resource") or {}
         full_id = resource.get("prefect.resource.id") if isinstance(resource, dict) else None
@@ -190,9 +179,7 @@ def _epoch(value: object) -> float | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return assume_utc(moment).timestamp()
 
 
 def _page_token(next_page: object) -> str | None:

@@ -16,14 +16,16 @@ Two kinds of callback are taken, told apart by the id they carry:
   instead, so the ids (and status) are also looked for under ``data`` or ``properties``,
   and ``event_type`` stands in for a missing status.
 
+Which kind a callback is about, the names its id may have and where its reason is are
+data on each kind (:mod:`prefect_tavus.core.kinds`); this module loops over them.
+
 Conversation callbacks (a different product: ``conversation_id``, or ``event_type`` with
 ``message_type``, and no ``video_id``) often name a replica too but say nothing about
 training; they are accepted (so Tavus does not retry them) and ignored.
 
 Extra fields are ignored. The status and the reason are cut to 64 and 1,000 characters:
 they are stored, written to Prefect and logged, and an outsider chooses them. The id goes
-through ``validate_video_id`` or ``validate_replica_id`` (the same checks as every id the
-integration sends in a URL): a callback is only a hint, but a hint naming ``../x`` is
+through its kind's id rule (the same checks as every id the integration sends in a URL): a callback is only a hint, but a hint naming ``../x`` is
 refused, not stored.
 """
 
@@ -33,20 +35,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from prefect_tavus.core.contract import Kind
-from prefect_tavus.core.errors import InvalidReplicaIdError, InvalidVideoIdError
-from prefect_tavus.core.validation import validate_replica_id, validate_video_id
+from prefect_tavus.core.kinds import KINDS, Kind, ResourceKind
 
 __all__ = ["BadCallback", "ParsedCallback", "parse_callback"]
 
 _MAX_STATUS = 64
 _MAX_REASON = 1000
 _NESTED = ("data", "properties")
-#: The replica id's names, in order of preference: Tavus's documented one, then the newest docs' one.
-_REPLICA_ID_KEYS = ("replica_id", "face_id")
-_VIDEO_ID_KEYS = ("video_id",)
-#: Where a reason is read from, in order: a video's own field, the list items' one, a replica's.
-_REASON_KEYS = ("status_details", "error_details", "error_message")
+#: The kinds in the order a body is matched against them (a video callback also names its
+#: replica, so videos come first).
+_BY_RANK: tuple[ResourceKind, ...] = tuple(sorted(KINDS, key=lambda kind: kind.callback_rank))
 #: A conversation callback: any of these alone, or all of these together (with no video_id).
 _CONVERSATION_ANY = ("conversation_id",)
 _CONVERSATION_ALL = ("event_type", "message_type")
@@ -63,22 +61,26 @@ class BadCallback(ValueError):
 
 
 class ResourceIds:
-    """``replica_id`` / ``video_id`` of a callback that holds ``kind`` and ``resource_id``
+    """The id of a callback that holds ``kind`` and ``resource_id``, by its kind's name
     (slot-free, so the receiver's store keeps its small objects)."""
 
     __slots__ = ()
     kind: Kind | None
     resource_id: str | None
 
+    def id_of(self, kind: str) -> str | None:
+        """The id when this is a callback about a ``kind`` (``"replica"``), else None."""
+        return self.resource_id if self.kind == kind else None
+
     @property
     def replica_id(self) -> str | None:
-        """The replica of a training callback (None for any other)."""
-        return self.resource_id if self.kind == "replica" else None
+        """``id_of("replica")``, for callers that know they hold a training callback."""
+        return self.id_of("replica")
 
     @property
     def video_id(self) -> str | None:
-        """The video of a video callback (None for any other)."""
-        return self.resource_id if self.kind == "video" else None
+        """``id_of("video")``, for callers that know they hold a video callback."""
+        return self.id_of("video")
 
 
 @dataclass(frozen=True)
@@ -113,28 +115,23 @@ def parse_callback(body: bytes) -> ParsedCallback:
     if not isinstance(data, dict):
         raise BadCallback("body is not a JSON object")
     holders = [data] + [nested for key in _NESTED if isinstance(nested := data.get(key), dict)]
-    found = _id_and_holder(holders, _VIDEO_ID_KEYS)
-    if found is not None:
+    conversation = any(key in data for key in _CONVERSATION_ANY) or all(
+        key in data for key in _CONVERSATION_ALL
+    )
+    for kind in _BY_RANK:
+        if kind.named_by_conversations and conversation:
+            return ParsedCallback(None)
+        found = _id_and_holder(holders, kind.callback_id_keys)
+        if found is None:
+            continue
         raw_id, source = found
         try:
-            video_id = validate_video_id(raw_id)
-        except InvalidVideoIdError:
-            raise BadCallback("invalid video_id") from None
-        return ParsedCallback(video_id, _status(data, source), _reason(source, data), "video")
-    if any(key in data for key in _CONVERSATION_ANY) or all(
-        key in data for key in _CONVERSATION_ALL
-    ):
-        return ParsedCallback(None)
-    found = _id_and_holder(holders, _REPLICA_ID_KEYS)
-    if found is None:
-        raise BadCallback("no replica_id")
-    raw_id, source = found
-    try:
-        replica_id = validate_replica_id(raw_id)
-    except InvalidReplicaIdError:
-        raise BadCallback("invalid replica_id") from None
-    message = _short_text(source.get("error_message", data.get("error_message")), _MAX_REASON)
-    return ParsedCallback(replica_id, _status(data, source), message, "replica")
+            resource_id = kind.validate_id(raw_id)  # type: ignore[arg-type]  # any JSON value: the rule refuses what is not an id
+        except ValueError:  # each kind's invalid-id error is a ValueError
+            raise BadCallback(f"invalid {kind.id_field}") from None
+        reason = _reason(source, data, kind.callback_reason_keys)
+        return ParsedCallback(resource_id, _status(data, source), reason, kind.kind)
+    raise BadCallback(f"no {_BY_RANK[-1].id_field}")
 
 
 def _id_and_holder(
@@ -157,10 +154,10 @@ def _status(data: dict[str, Any], source: dict[str, Any]) -> str | None:
     return None if status is None else _KNOWN_STATUSES.get(status, status)
 
 
-def _reason(source: dict[str, Any], data: dict[str, Any]) -> str | None:
-    """The first reason given next to the id (else at the top level), as text."""
+def _reason(source: dict[str, Any], data: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first reason given next to the id (else at the top level) under ``keys``, as text."""
     for holder in (source, data) if source is not data else (data,):
-        for key in _REASON_KEYS:
+        for key in keys:
             text = _as_text(holder.get(key), _MAX_REASON)
             if text:
                 return text

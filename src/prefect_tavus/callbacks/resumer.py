@@ -66,7 +66,7 @@ import httpx
 
 from prefect_tavus.callbacks.events import WRITE_BATCH, read_first_receipts, write_events
 from prefect_tavus.callbacks.store import CallbackStore, StoredCallback
-from prefect_tavus.core.contract import Kind
+from prefect_tavus.core.kinds import Kind, kind_of
 from prefect_tavus.core.text import plural, printable
 
 __all__ = ["Resumer", "ResumerSettings"]
@@ -287,7 +287,7 @@ class Resumer:
                             "Resumed flow run %s (%s): callbacks arrived for %s %s.",
                             printable(wait.flow_run_name, 100),
                             wait.flow_run_id,
-                            "replicas" if wait.kind == "replica" else "videos",
+                            kind_of(wait.kind).plural_noun,
                             printable(shown, 300),
                         )
         self.passes += 1
@@ -393,7 +393,7 @@ class Resumer:
         if not fresh:
             return
         shown = ", ".join(
-            f"{'video ' if callback.kind == 'video' else ''}{callback.resource_id} ({callback.status or '?'})"
+            f"{callback.kind} {callback.resource_id} ({callback.status or '?'})"
             for callback in fresh
         )
         logger.info(

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from prefect_tavus.callbacks.payload import ResourceIds
-from prefect_tavus.core.contract import Kind
+from prefect_tavus.core.kinds import Kind
 
 __all__ = ["CallbackStore", "StoredCallback", "status_key"]
 
@@ -74,8 +74,8 @@ class StoredCallback(ResourceIds):
     status: str | None
     reason: str | None
     received_at: float
+    kind: Kind
     written_at: float | None = None
-    kind: Kind = "replica"
 
     @property
     def key(self) -> tuple[Kind, str, str]:
@@ -128,17 +128,17 @@ class CallbackStore:
         reason: str | None,
         received_at: float | None = None,
         *,
-        kind: Kind = "replica",
+        kind: Kind,
     ) -> StoredCallback | None:
-        """Store a callback about the replica (or, with ``kind="video"``, the video)
-        ``resource_id``; returns it, or None for a repeat (same kind, id and status without
+        """Store a callback about ``resource_id``, a resource of ``kind`` (``"replica"``,
+        ``"video"``); returns it, or None for a repeat (same kind, id and status without
         regard to case), which leaves the first receipt as it was."""
         self.received += 1
         key = (kind, resource_id, status_key(status))
         if key in self._pending or key in self._written:
             return None
         now = time.time() if received_at is None else received_at
-        entry = StoredCallback(resource_id, status, reason, now, None, kind)
+        entry = StoredCallback(resource_id, status, reason, now, kind)
         self._pending[key] = entry
         self._newest = now if self._newest is None else max(self._newest, now)
         self._enforce_bound()
@@ -161,9 +161,7 @@ class CallbackStore:
         if len(self) < self.max_entries * 0.9:
             self._overflowing = False
 
-    def get(
-        self, resource_id: str, status: str | None, kind: Kind = "replica"
-    ) -> StoredCallback | None:
+    def get(self, resource_id: str, status: str | None, *, kind: Kind) -> StoredCallback | None:
         """The held callback of ``kind`` for ``resource_id`` with ``status`` (any case), if any."""
         key = (kind, resource_id, status_key(status))
         return self._pending.get(key) or self._written.get(key)

@@ -1,8 +1,11 @@
 """prefect_tavus.core: the Prefect-free core of prefect-tavus.
 
 An async client for the Tavus Replicas and Videos APIs, the ``Replica`` and ``Video``
-models, one checked request model per create, typed errors and the retry policy. Nothing here imports Prefect, so it can be used and tested on its own;
-``blocks``, ``tasks`` and ``flows`` build the Prefect integration on top of it.
+models (``core/replicas.py``, ``core/videos.py``), one checked request model per create,
+typed errors (``core/errors.py``; the mapping of HTTP answers to them is
+``core/http_errors.py``), the retry policy, and the one registry of job kinds
+(``core/kinds.py``). Nothing here imports Prefect, so it can be used and tested on its
+own; ``blocks``, ``tasks`` and ``flows`` build the Prefect integration on top of it.
 """
 
 from prefect_tavus._version import __version__
@@ -23,6 +26,8 @@ from prefect_tavus.core.errors import (
     InvalidReplicaRequestError,
     InvalidVideoIdError,
     InvalidVideoRequestError,
+    JobFailedError,
+    NotFoundDuringWaitError,
     PrefectAPITransientError,
     ReplicaCreateOutcomeUnknownError,
     ReplicaNotFoundDuringWaitError,
@@ -32,6 +37,8 @@ from prefect_tavus.core.errors import (
     ReplicaTrainingFailedError,
     ReplicaWaitTimeoutError,
     TavusAPIUnavailableError,
+    TavusArgumentError,
+    TavusArgumentTypeError,
     TavusAuthenticationError,
     TavusConfigurationError,
     TavusConnectionError,
@@ -46,8 +53,10 @@ from prefect_tavus.core.errors import (
     VideoNotFoundDuringWaitError,
     VideosWaitFailedError,
     VideoWaitTimeoutError,
+    WaitFailedError,
+    WaitTimeoutError,
 )
-from prefect_tavus.core.models import (
+from prefect_tavus.core.replicas import (
     FACE_FIELD_NAMES,
     FAILURE_STATUSES,
     SUCCESS_STATUSES,
@@ -78,6 +87,7 @@ from prefect_tavus.core.waiting import (
     DEFAULT_TIMEOUT_SECONDS,
     Outcome,
     ReplicaOutcome,
+    ReplicaWaitResult,
     VideoOutcome,
     VideoRowResult,
     VideoWaitResult,
@@ -107,6 +117,8 @@ __all__ = [
     "InvalidReplicaRequestError",
     "InvalidVideoIdError",
     "InvalidVideoRequestError",
+    "JobFailedError",
+    "NotFoundDuringWaitError",
     "Outcome",
     "PrefectAPITransientError",
     "Replica",
@@ -119,10 +131,13 @@ __all__ = [
     "ReplicaPhase",
     "ReplicaSearchIncompleteError",
     "ReplicaTrainingFailedError",
+    "ReplicaWaitResult",
     "ReplicaWaitTimeoutError",
     "ReplicasWaitFailedError",
     "RetryPolicy",
     "TavusAPIUnavailableError",
+    "TavusArgumentError",
+    "TavusArgumentTypeError",
     "TavusAuthenticationError",
     "TavusClient",
     "TavusConfigurationError",
@@ -146,8 +161,10 @@ __all__ = [
     "VideoWaitResult",
     "VideoWaitTimeoutError",
     "VideosWaitFailedError",
+    "WaitFailedError",
     "WaitResult",
     "WaitSettings",
+    "WaitTimeoutError",
     "__version__",
     "count_requests",
     "parse_progress",

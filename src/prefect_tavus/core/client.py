@@ -11,7 +11,7 @@ plain http is refused except to loopback, ids are validated and URL-encoded, and
 is held as a ``SecretStr`` that no repr, message or log line prints. Whatever Tavus writes
 back is scrubbed of every secret the request carried, the key and a create's
 ``callback_url`` (its token; replica and video creates alike) before it goes into an error
-(:func:`~prefect_tavus.core.errors.request_secrets`).
+(:func:`~prefect_tavus.core.http_errors.request_secrets`).
 """
 
 from __future__ import annotations
@@ -28,18 +28,22 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from prefect_tavus._version import __version__
+from prefect_tavus.core._time import assume_utc, require_utc
 from prefect_tavus.core.errors import (
     ReplicaSearchIncompleteError,
-    Subject,
+    TavusArgumentError,
+    TavusArgumentTypeError,
     TavusConfigurationError,
     TavusMalformedResponseError,
-    _utc,
+)
+from prefect_tavus.core.http_errors import (
+    Subject,
     error_from_response,
     error_from_transport,
     request_secrets,
     server_text,
 )
-from prefect_tavus.core.models import CreatedReplica, Replica, ReplicaPage
+from prefect_tavus.core.replicas import CreatedReplica, Replica, ReplicaPage
 from prefect_tavus.core.requests import ReplicaCreateRequest, VideoCreateRequest
 from prefect_tavus.core.validation import (
     DEFAULT_BASE_URL,
@@ -205,11 +209,13 @@ class TavusClient:
     ) -> ReplicaPage:
         """``GET /v2/replicas``: one page. ``replica_ids`` filters to those ids."""
         if page < 1:
-            raise ValueError(f"page is 1-based, got {page}.")
+            raise TavusArgumentError(f"page is 1-based, got {page}.")
         if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}.")
+            raise TavusArgumentError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}.")
         if replica_type is not None and replica_type not in ("user", "system"):
-            raise ValueError(f"replica_type must be 'user' or 'system', got {replica_type!r}.")
+            raise TavusArgumentError(
+                f"replica_type must be 'user' or 'system', got {replica_type!r}."
+            )
         params: dict[str, str] = {"page": str(page), "limit": str(limit)}
         if replica_ids is not None:
             params["replica_ids"] = ",".join(validate_replica_ids(replica_ids))
@@ -335,15 +341,17 @@ class TavusClient:
         Raises:
             ReplicaSearchIncompleteError: ``max_pages`` pages read and more remain; it
                 carries the matches found so far.
-            ValueError: a naive ``created_since`` or a bad argument.
+            TavusArgumentError: a naive ``created_since`` or a bad argument (a ``ValueError``).
         """
         if not isinstance(replica_name, str) or not replica_name:
-            raise ValueError("replica_name must be a non-empty string.")
+            raise TavusArgumentError("replica_name must be a non-empty string.")
         if max_pages < 1:
-            raise ValueError(f"max_pages must be at least 1, got {max_pages}.")
+            raise TavusArgumentError(f"max_pages must be at least 1, got {max_pages}.")
         if not clock_skew_seconds >= 0:
-            raise ValueError(f"clock_skew_seconds must be >= 0, got {clock_skew_seconds!r}.")
-        since = _utc(created_since) - timedelta(seconds=clock_skew_seconds)
+            raise TavusArgumentError(
+                f"clock_skew_seconds must be >= 0, got {clock_skew_seconds!r}."
+            )
+        since = require_utc(created_since) - timedelta(seconds=clock_skew_seconds)
         found: dict[str, Replica] = {}
         read = 0
         for page in range(1, max_pages + 1):
@@ -366,7 +374,7 @@ class TavusClient:
         """``PATCH /v2/replicas/{replica_id}/name``. Any 2xx, empty body included, is success."""
         replica_id = validate_replica_id(replica_id)
         if not isinstance(replica_name, str) or not replica_name.strip():
-            raise ValueError("replica_name must be a non-empty string.")
+            raise TavusArgumentError("replica_name must be a non-empty string.")
         await self._send(
             "PATCH",
             f"/v2/replicas/{quote(replica_id, safe='')}/name",
@@ -441,11 +449,11 @@ class TavusClient:
         (documented default 10). There is no id filter: to follow many videos, get each,
         or let their callbacks say when they are done."""
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise ValueError(f"page is a 1-based integer, got {page!r}.")
+            raise TavusArgumentError(f"page is a 1-based integer, got {page!r}.")
         params: dict[str, str] = {"page": str(page)}
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-                raise ValueError(f"limit must be a positive integer, got {limit!r}.")
+                raise TavusArgumentError(f"limit must be a positive integer, got {limit!r}.")
             params["limit"] = str(limit)
         response = await self._send("GET", "/v2/videos", operation="list videos", params=params)
         return self._parse(VideoPage, self._json(response, "list videos"), "list videos")
@@ -476,7 +484,7 @@ class TavusClient:
         """``PATCH /v2/videos/{video_id}/name``. Any 2xx, empty body included, is success."""
         video_id = validate_video_id(video_id)
         if not isinstance(video_name, str) or not video_name.strip():
-            raise ValueError("video_name must be a non-empty string.")
+            raise TavusArgumentError("video_name must be a non-empty string.")
         await self._send(
             "PATCH",
             f"/v2/videos/{quote(video_id, safe='')}/name",
@@ -587,18 +595,15 @@ def _create_request(
 ) -> _RequestT:
     """``request``, or one built from ``fields``; not both (which would win is a guess)."""
     if request is not None and fields:
-        raise TypeError(f"Pass a {model.__name__} or its fields as keywords, not both.")
+        raise TavusArgumentTypeError(
+            f"Pass a {model.__name__} or its fields as keywords, not both."
+        )
     return model.model_validate(request if request is not None else dict(fields))
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Tavus writes ``created_at`` in UTC (``Z``); one without a zone is read as UTC too."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def _created_at_or_after(replica: Replica, since: datetime) -> bool:
     """Whether ``replica`` may have been created at or after ``since`` (unknown counts as yes)."""
-    return replica.created_at is None or _as_utc(replica.created_at) >= since
+    return replica.created_at is None or assume_utc(replica.created_at) >= since
 
 
 def _creation_order(replica: Replica) -> tuple[bool, datetime, str]:
@@ -606,6 +611,6 @@ def _creation_order(replica: Replica) -> tuple[bool, datetime, str]:
     created = replica.created_at
     return (
         created is None,
-        _as_utc(created) if created else datetime.min.replace(tzinfo=timezone.utc),
+        assume_utc(created) if created else datetime.min.replace(tzinfo=timezone.utc),
         replica.replica_id,
     )

@@ -11,6 +11,9 @@ flows and their tests import the same names and the same codec:
   receiver writes for each callback it takes (``CALLBACK_EVENTS``);
 * the record a suspended wait leaves on its flow run (flow-run labels) and its codec,
   :class:`WaitRecord`; the labels a durable create leaves.
+
+What is per kind (each kind's event prefix, record label and id rule) is data on the kind,
+in the one registry :mod:`prefect_tavus.core.kinds`; the tables below are read from it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-from prefect_tavus.core.errors import InvalidReplicaIdError, InvalidVideoIdError
+from prefect_tavus.core.kinds import KINDS, REPLICAS, VIDEOS, Kind, kind_of
 from prefect_tavus.core.text import printable
-from prefect_tavus.core.validation import validate_replica_id, validate_video_id
 
 __all__ = [
     "CALLBACK_EVENTS",
@@ -52,9 +53,6 @@ __all__ = [
     "row_labels",
     "validate_token",
 ]
-
-#: What a wait waits for.
-Kind = Literal["replica", "video"]
 
 # --- the callback route and its token -----------------------------------------------
 
@@ -99,11 +97,9 @@ def callback_url(base_url: str, token: str) -> str:
 
 #: The prefix of every event about a resource of each kind: ``tavus.replica.completed``,
 #: ``tavus.video.failed``; the event's resource id is ``<prefix>.<id>``.
-EVENT_PREFIXES: Mapping[Kind, str] = {"replica": "tavus.replica", "video": "tavus.video"}
+EVENT_PREFIXES: Mapping[Kind, str] = {kind.kind: kind.event_prefix for kind in KINDS}
 #: What a receiver writes for every callback it takes, one event per callback.
-CALLBACK_EVENTS: Mapping[Kind, str] = {
-    kind: f"{prefix}.callback" for kind, prefix in EVENT_PREFIXES.items()
-}
+CALLBACK_EVENTS: Mapping[Kind, str] = {kind.kind: kind.callback_event for kind in KINDS}
 
 
 def event_name(kind: Kind, what: str) -> str:
@@ -113,12 +109,12 @@ def event_name(kind: Kind, what: str) -> str:
 
 # --- the record of a suspended wait ------------------------------------------------------
 
-#: Comma-separated ids of the replicas still training when the run suspended.
-LABEL_REPLICAS = "tavus.wait.replicas"
-#: Comma-separated ids of the videos still generating when the run suspended.
-LABEL_VIDEOS = "tavus.wait.videos"
-#: The label that holds the pending ids of each kind.
-KIND_LABELS: Mapping[Kind, str] = {"replica": LABEL_REPLICAS, "video": LABEL_VIDEOS}
+#: The label that holds the pending ids of each kind (comma-separated, those still going
+#: when the run suspended).
+KIND_LABELS: Mapping[Kind, str] = {kind.kind: kind.record_label for kind in KINDS}
+#: The replicas' and the videos' record labels, by their old names.
+LABEL_REPLICAS = REPLICAS.record_label
+LABEL_VIDEOS = VIDEOS.record_label
 #: When the wait gives up, in epoch seconds (the deadline counts from the run's first start).
 LABEL_DEADLINE = "tavus.wait.deadline"
 #: When the recorded statuses were read from Tavus, in epoch seconds.
@@ -135,11 +131,6 @@ LABEL_ROW_VIDEO = "tavus.generate.video.{digest}"
 LABEL_ROW_ATTEMPTED = "tavus.generate.attempted_at.{digest}"
 #: Prefect's name for the paused state of a run that released its process.
 SUSPENDED = "Suspended"
-
-_ID_RULES: Mapping[Kind, Callable[[str], str]] = {
-    "replica": validate_replica_id,
-    "video": validate_video_id,
-}
 
 
 def row_digest(key: str) -> str:
@@ -208,17 +199,17 @@ class WaitRecord:
             return None
         if len(present) > 1:
             raise UnreadableRecord(
-                f"flow run {run}: it records both {LABEL_REPLICAS} and {LABEL_VIDEOS}"
+                f"flow run {run}: it records both {' and '.join(KIND_LABELS[k] for k in present)}"
             )
         (kind,) = present
         label = KIND_LABELS[kind]
         raw_ids = labels[label]
         if not isinstance(raw_ids, str) or not raw_ids.strip():
             raise UnreadableRecord(f"flow run {run}: label {label} is empty or not text")
-        rule = _ID_RULES[kind]
+        rule = kind_of(kind).validate_id
         try:
             ids = frozenset(rule(part.strip()) for part in raw_ids.split(",") if part.strip())
-        except (InvalidReplicaIdError, InvalidVideoIdError) as exc:
+        except ValueError as exc:  # each kind's invalid-id error is a ValueError
             raise UnreadableRecord(
                 f"flow run {run}: label {label} holds an invalid id ({exc})"
             ) from None

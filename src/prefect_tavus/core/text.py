@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from prefect_tavus.core._time import assume_utc
+
 __all__ = ["format_duration", "format_time", "plural", "printable", "slug"]
 
 _NOT_SLUG = re.compile(r"[\W_]+")
@@ -39,9 +41,7 @@ def format_time(moment: datetime | float | None) -> str | None:
         return None
     if isinstance(moment, (int, float)):
         moment = datetime.fromtimestamp(moment, tz=timezone.utc)
-    elif moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M:%S UTC")
+    return assume_utc(moment).astimezone(timezone.utc).strftime("%d %b %Y, %H:%M:%S UTC")
 
 
 def slug(text: object, max_length: int = 40) -> str:

@@ -38,10 +38,11 @@ import math
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import pairwise
 from typing import Literal
 
+from prefect_tavus.core._time import assume_utc
 from prefect_tavus.core.client import DEFAULT_VIDEO_PAGE_SIZE, TavusClient
 from prefect_tavus.core.errors import InvalidVideoIdError, TavusNotFoundError, TavusTransientError
 from prefect_tavus.core.validation import validate_video_id
@@ -111,7 +112,9 @@ def detect_order(created_at_by_page: Mapping[int, Sequence[datetime | None]]) ->
     """
     moments: list[datetime] = []
     for page in sorted(created_at_by_page):
-        moments.extend(_as_utc(moment) for moment in created_at_by_page[page] if moment is not None)
+        moments.extend(
+            assume_utc(moment) for moment in created_at_by_page[page] if moment is not None
+        )
     rises = falls = False
     for earlier, later in pairwise(moments):
         if later > earlier:
@@ -123,10 +126,6 @@ def detect_order(created_at_by_page: Mapping[int, Sequence[datetime | None]]) ->
     if falls and not rises:
         return "newest_first"
     return "unknown"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def observed_page_size(asked: int, answered: int, total_count: int | None) -> int:

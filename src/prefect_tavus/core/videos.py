@@ -1,6 +1,6 @@
 """Typed views of what the Tavus Videos API returns.
 
-Lenient as :class:`~prefect_tavus.core.models.Replica` is, and for the same reasons: every
+Lenient as :class:`~prefect_tavus.core.replicas.Replica` is, and for the same reasons: every
 field given is kept (``extra="allow"``), the status is kept raw and unknown statuses count
 as in progress, and a field that cannot be read becomes None instead of failing the
 whole answer. One model serves the create answer, ``GET /v2/videos/{video_id}``, list
@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from prefect_tavus.core.models import _lenient_str, parse_progress
+from prefect_tavus.core._time import assume_utc
+from prefect_tavus.core.replicas import _lenient_str, parse_progress
 from prefect_tavus.core.text import printable
 
 __all__ = [
@@ -74,7 +75,7 @@ def _timestamp(value: Any) -> datetime | None:
                 return None
     else:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return assume_utc(moment)
 
 
 class Video(BaseModel):

@@ -9,15 +9,17 @@ they decide is decided here, so it is tested without a server or a clock.
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_tavus.core.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from prefect_tavus.core.errors import TavusError, TavusNotFoundError, TavusTransientError
-from prefect_tavus.core.models import Replica
+from prefect_tavus.core.replicas import Replica
 from prefect_tavus.core.text import plural
 from prefect_tavus.core.videos import Video
 
@@ -25,10 +27,12 @@ __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "OutageTracker",
     "Outcome",
+    "OutcomeT",
     "PollCadence",
     "PollRound",
     "ProgressRate",
     "ReplicaOutcome",
+    "ReplicaWaitResult",
     "RequestSpacer",
     "SettledOutcome",
     "VideoOutcome",
@@ -128,6 +132,9 @@ class SettledOutcome(BaseModel):
     ``resource_id`` and ``resource`` read either.
     """
 
+    #: What it is, for sentences (``3 replicas``); each kind's outcome names its own.
+    noun: ClassVar[str] = "resource"
+
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     outcome: Outcome
@@ -170,6 +177,8 @@ class SettledOutcome(BaseModel):
 class ReplicaOutcome(SettledOutcome):
     """One replica's result: its outcome and the last state seen of it."""
 
+    noun: ClassVar[str] = "replica"
+
     replica_id: str
     replica: Replica | None = Field(
         default=None, description="Last state seen (None if never found)."
@@ -187,6 +196,8 @@ class ReplicaOutcome(SettledOutcome):
 class VideoOutcome(SettledOutcome):
     """One video's result: its outcome and the last state seen of it (its URLs once ready)."""
 
+    noun: ClassVar[str] = "video"
+
     video_id: str
     video: Video | None = Field(default=None, description="Last state seen (None if never found).")
 
@@ -199,26 +210,31 @@ class VideoOutcome(SettledOutcome):
         return self.video
 
 
-class WaitResult(BaseModel):
-    """What a replica wait returns: one :class:`ReplicaOutcome` per requested id, in input order."""
+OutcomeT = TypeVar("OutcomeT", bound=SettledOutcome)
 
-    #: The noun of what it waited for, for :meth:`summary`.
-    noun: ClassVar[str] = "replica"
 
-    results: list[ReplicaOutcome]
+class WaitResult(BaseModel, Generic[OutcomeT]):
+    """What a wait returns: one outcome per requested id, in input order.
+
+    Kind-neutral; each kind's result narrows ``results`` to its outcome model
+    (:class:`ReplicaWaitResult`, :class:`VideoWaitResult`), so ``isinstance(result,
+    WaitResult)`` holds for every kind.
+    """
+
+    results: list[OutcomeT]
     elapsed_seconds: float = 0.0
     poll_rounds: int = 0
     requests: int = Field(default=0, description="HTTP requests sent to Tavus by this wait.")
 
-    def by_outcome(self, outcome: Outcome) -> list[Any]:
+    def by_outcome(self, outcome: Outcome) -> list[OutcomeT]:
         return [result for result in self.results if result.outcome is outcome]
 
     @property
-    def completed(self) -> list[Any]:
+    def completed(self) -> list[OutcomeT]:
         return self.by_outcome(Outcome.COMPLETED)
 
     @property
-    def not_completed(self) -> list[Any]:
+    def not_completed(self) -> list[OutcomeT]:
         return [result for result in self.results if not result.ok]
 
     @property
@@ -238,18 +254,19 @@ class WaitResult(BaseModel):
     def summary(self) -> str:
         """``3 replicas in 42s (12 requests): 2 completed, 1 failed``; ``1 replica in 8s (1 request): ...``."""
         parts = [f"{n} {name.replace('_', ' ')}" for name, n in self.counts().items() if n]
+        noun = self.results[0].noun if self.results else "result"
         return (
-            f"{plural(len(self.results), self.noun)} in "
+            f"{plural(len(self.results), noun)} in "
             f"{self.elapsed_seconds:.0f}s ({plural(self.requests, 'request')}): {', '.join(parts)}"
         )
 
 
-class VideoWaitResult(WaitResult):
+class ReplicaWaitResult(WaitResult[ReplicaOutcome]):
+    """What a replica wait returns: one :class:`ReplicaOutcome` per requested id, in input order."""
+
+
+class VideoWaitResult(WaitResult[VideoOutcome]):
     """What a video wait returns: one :class:`VideoOutcome` per requested id, in input order."""
-
-    noun: ClassVar[str] = "video"
-
-    results: list[VideoOutcome]  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -273,6 +290,19 @@ class PollRound:
     @classmethod
     def failure(cls, error: TavusTransientError) -> PollRound:
         return cls(failed=error)
+
+    @classmethod
+    async def of_one(cls, resource_id: str, get: Callable[[str], Awaitable[Any]]) -> PollRound:
+        """One GET (``get(resource_id)``) as a round: found, not found (400/404:
+        definitive) or a transient failure, all returned, never raised; the wait decides
+        within its budget. Permanent refusals (a refused key) are raised."""
+        try:
+            resource = await get(resource_id)
+        except TavusNotFoundError as error:
+            return cls(missing={resource_id: error}, received_at={resource_id: time.time()})
+        except TavusTransientError as error:
+            return cls.failure(error)
+        return cls(found={resource_id: resource}, received_at={resource_id: time.time()})
 
 
 @dataclass
