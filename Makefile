@@ -86,8 +86,9 @@ demo: $(STAMP)
 # and puts the longest groups first (--no-loadscope-reorder keeps that order).
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
-# The edit loop: everything but the end-to-end stacks and the wheel's venvs.
-QUICK_SKIP := --ignore=tests/e2e --ignore=tests/packaging
+# The edit loop: everything but the end-to-end stacks, the wheel's venvs and the tests marked
+# slow (the whole demo program, twice); make test runs them all.
+QUICK_SKIP := --ignore=tests/e2e --ignore=tests/packaging -m "not slow"
 # make test-lowest leaves out the e2e tests' PostgreSQL runs (the `postgres` marker, which
 # tests/conftest.py gives every test of the e2e stack on PostgreSQL): they differ from the
 # SQLite runs only by the database, which make test covers on the newest Prefect.

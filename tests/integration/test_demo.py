@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _demo(home: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -31,6 +33,7 @@ def _demo(home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # two whole demo programs, each with its own embedded Prefect server
 def test_the_demo_prints_the_video_table_twice_on_one_home(tmp_path: Path) -> None:
     for attempt in (1, 2):
         done = _demo(tmp_path / "prefect-home")
