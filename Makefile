@@ -41,9 +41,9 @@ export DO_NOT_TRACK ?= 1
 
 help:
 	@echo "make demo           train a replica, generate videos with it, print the table: local simulator, no API key"
-	@echo "make test           the whole suite, both databases: 1,021 tests, $(TEST_WORKERS) workers side by side (20 min on a busy 2-core box)"
-	@echo "make test-quick     the edit loop: unit, simulator, callbacks, integration, plugin (975 tests; no e2e, no packaging)"
-	@echo "make test-lowest    the suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK)), e2e on SQLite only (1,005 tests)"
+	@echo "make test           the whole suite, both databases: 1,039 tests, $(TEST_WORKERS) workers side by side (12 min on 2 cores)"
+	@echo "make test-quick     the edit loop: unit, simulator, callbacks, integration, plugin (991 tests; no e2e, packaging or demo; 3.5 min)"
+	@echo "make test-lowest    the suite on the lowest Prefect declared (.venv-lowest, $(LOWEST_LOCK)), e2e on SQLite only (1,023 tests)"
 	@echo "make check          ruff (lint and format) and mypy over the package (strict on core/)"
 	@echo "make e2e            only the end-to-end tests (prefect server start, worker, prefect deploy)"
 	@echo "make simulator      start the local Tavus simulator on 127.0.0.1:8765"
@@ -78,9 +78,10 @@ demo: $(STAMP)
 
 # The tests side by side (pytest-xdist): TEST_WORKERS processes, more than the 2 cores CI has,
 # because most of a test's time is spent waiting on a server, a worker or a simulated training.
-# Measured on 2 cores shared with other jobs (load average 6 to 11): make test 19 min 48 s
-# (serially: 52 min 53 s on the same machine), 25 CPU-minutes in all, so an estimated 13 to
-# 15 min on 2 idle cores (not measured); make test-quick 6 min 17 s there, ~6 CPU-minutes.
+# Measured on 2 idle cores: make test 11 min 50 s in pytest (1,036 passed, 3 skipped; 12 min 47 s
+# from a fresh clone, the venv built first; 21 CPU-minutes), make test-quick 3 min 31 s (989
+# tests, 5.6 CPU-minutes: CPU-bound, each worker starts its own Prefect test server).
+# Serially the suite took 33 min 44 s on CI (52 min 53 s on a machine at load 10).
 # --dist loadgroup keeps the tests that share a module-scoped fixture (an e2e stack per
 # database, a Prefect server, the built wheel) on one worker: tests/_xdist.py groups them,
 # and puts the longest groups first (--no-loadscope-reorder keeps that order).
