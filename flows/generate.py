@@ -51,6 +51,13 @@ CREATE_CONCURRENCY = 4
 #: A lost create is looked for among videos created from this long before its attempt.
 _CLOCK_SKEW_SECONDS = 120.0
 
+#: How generate_videos waits unless told otherwise, said once for both twins: a batch of
+#: renders takes minutes to hours, so a slower cadence than a single wait's default, and a
+#: deadline of 6 hours.
+GENERATE_WAIT_SETTINGS = WaitSettings(
+    poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
+)
+
 
 class _RowFailed(Exception):
     """A row that gets no video (its error goes in the table, not up the stack)."""
@@ -295,9 +302,7 @@ def generate_videos(
     replica_id: str,
     requests: list[dict[str, Any]],
     tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(
-        poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
-    ),
+    wait_settings: WaitSettings = GENERATE_WAIT_SETTINGS,
     release_worker: bool = False,
     raise_on_failure: bool = True,
     require_completed_replica: bool = False,
@@ -366,9 +371,7 @@ async def agenerate_videos(
     replica_id: str,
     requests: list[dict[str, Any]],
     tavus_credentials: CredentialsInput = None,
-    wait_settings: WaitSettings = WaitSettings(
-        poll_interval_seconds=15, max_poll_interval_seconds=120, timeout_seconds=6 * 3600
-    ),
+    wait_settings: WaitSettings = GENERATE_WAIT_SETTINGS,
     release_worker: bool = False,
     raise_on_failure: bool = True,
     require_completed_replica: bool = False,
